@@ -1,0 +1,197 @@
+"""Load files into the store, one batch per file, all or nothing.
+
+A batch is one transaction: its row in ``load_batches``, its incidents and its rejected rows
+commit together or not at all, so a process killed half-way leaves the store as it was. A
+file whose bytes were loaded before is recognised by its SHA-256 and adds nothing; a crime
+already stored under the same id (its Crime ID, or the hash of its content) is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hotspots.areas import Area
+from hotspots.errors import HotspotsError
+from hotspots.ingest.normalise import IngestContext, normalise
+from hotspots.ingest.readers import read
+from hotspots.offences import harm_weights, vocabulary
+from hotspots.projection import check_crs, choose_crs
+from hotspots.store.bulk import insert_incidents
+from hotspots.store.db import Store
+from hotspots.store.schema import incidents, load_batches, rejected_rows
+from hotspots.validate import check_resolution
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadReport:
+    """What loading one file did."""
+
+    source: Path
+    batch_id: int | None
+    reader: str = ""
+    rows_read: int = 0
+    loaded: int = 0
+    already_stored: int = 0
+    rejected: int = 0
+    warnings: list[str] = field(default_factory=list)
+    skipped_reason: str = ""
+    rejects_csv: Path | None = None
+
+    def summary(self) -> str:
+        if self.skipped_reason:
+            return f"{self.source.name}: {self.skipped_reason}; nothing added"
+        text = (
+            f"{self.source.name}: {self.rows_read} rows read, {self.loaded} loaded, "
+            f"{self.already_stored} already stored, {self.rejected} rejected (batch {self.batch_id})"
+        )
+        return text + (f"; rejects in {self.rejects_csv}" if self.rejects_csv else "")
+
+
+@dataclass
+class IngestOptions:
+    """Per-run choices: reader, mapping file, force area, store CRS and resolution, harm table, rejects folder."""
+
+    fmt: str = "auto"
+    mapping: str | None = None
+    force_area: Area | None = None
+    projected_crs: str = "auto"
+    h3_resolution: int = 10
+    timezone: str = "Europe/London"
+    harm_table: str | None = None
+    rejects_dir: Path | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _context(store: Store, raw_lon: np.ndarray, raw_lat: np.ndarray, opts: IngestOptions) -> IngestContext:
+    crs = store.meta("projected_crs")
+    if crs is None:
+        crs = check_crs(opts.projected_crs) if opts.projected_crs != "auto" else choose_crs(raw_lon, raw_lat)
+    elif opts.projected_crs not in ("auto", crs):
+        raise HotspotsError(f"projected_crs={opts.projected_crs!r}: this store already holds x/y in {crs}")
+    res = store.meta("h3_resolution")
+    resolution = int(res) if res is not None else check_resolution(opts.h3_resolution)
+    return IngestContext(
+        projected_crs=crs,
+        h3_resolution=resolution,
+        timezone=opts.timezone,
+        vocabulary=vocabulary(),
+        harm=harm_weights(opts.harm_table),
+        force_area=opts.force_area,
+    )
+
+
+def _sample_lonlat(rows) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 positions for choosing a CRS; x/y sources are already in a known metric CRS."""
+    if "lon" in rows.fields:
+        lon = pd.to_numeric(pd.Series(rows.fields["lon"], dtype=object), errors="coerce").to_numpy(float)
+        lat = pd.to_numeric(pd.Series(rows.fields["lat"], dtype=object), errors="coerce").to_numpy(float)
+        return lon, lat
+    from hotspots.projection import unproject
+
+    x = pd.to_numeric(pd.Series(rows.fields["x"], dtype=object), errors="coerce").to_numpy(float)
+    y = pd.to_numeric(pd.Series(rows.fields["y"], dtype=object), errors="coerce").to_numpy(float)
+    return unproject(x, y, rows.options.get("coord_crs", "EPSG:4326"))
+
+
+def ingest_file(
+    path: str | Path, store: Store, opts: IngestOptions, progress: Callable[[int], None] | None = None
+) -> LoadReport:
+    """Load one file as one batch (see module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise HotspotsError(f"{str(path)!r}: no such file")
+    sha = file_sha256(path)
+    with store.engine.connect() as conn:
+        earlier = conn.execute(select(load_batches.c.batch_id).where(load_batches.c.sha256 == sha)).scalar()
+    if earlier is not None:
+        return LoadReport(source=path, batch_id=earlier, skipped_reason=f"already loaded as batch {earlier}")
+
+    rows = read(path, opts.fmt, {"mapping": opts.mapping} if opts.mapping else None)
+    ctx = _context(store, *_sample_lonlat(rows), opts)
+    result = normalise(rows, ctx)
+    report = LoadReport(
+        source=path, batch_id=None, reader=rows.reader,
+        rows_read=len(rows) + len(rows.early_rejects), rejected=len(result.rejects), warnings=result.warnings,
+    )
+    try:
+        with store.engine.begin() as conn:
+            store.set_meta(conn, "projected_crs", ctx.projected_crs)
+            store.set_meta(conn, "h3_resolution", str(ctx.h3_resolution))
+            batch_id = conn.execute(
+                load_batches.insert().values(
+                    source_file=str(path), sha256=sha, reader=rows.reader, loaded_at=dt.datetime.now(dt.UTC),
+                    rows_read=report.rows_read, rows_loaded=0, rows_already_stored=0,
+                    rows_rejected=report.rejected, warnings=json.dumps(result.warnings),
+                )
+            ).inserted_primary_key[0]
+            insert_incidents(conn, result.incidents, batch_id, progress)
+            if len(result.rejects):
+                conn.execute(rejected_rows.insert(), result.rejects.assign(batch_id=batch_id).to_dict("records"))
+            loaded = conn.execute(select(func.count()).where(incidents.c.batch_id == batch_id)).scalar()
+            conn.execute(
+                update(load_batches).where(load_batches.c.batch_id == batch_id).values(
+                    rows_loaded=loaded, rows_already_stored=len(result.incidents) - loaded + result.duplicates_in_file
+                )
+            )
+    except IntegrityError:
+        # Another process committed the same file between our check and our insert.
+        with store.engine.connect() as conn:
+            earlier = conn.execute(select(load_batches.c.batch_id).where(load_batches.c.sha256 == sha)).scalar()
+        if earlier is None:
+            raise
+        return LoadReport(source=path, batch_id=earlier, skipped_reason=f"already loaded as batch {earlier}")
+    report.batch_id = batch_id
+    report.loaded = int(loaded)
+    report.already_stored = len(result.incidents) - report.loaded + result.duplicates_in_file
+    for warning in result.warnings:
+        log.warning(warning)
+    if len(result.rejects) and opts.rejects_dir is not None:
+        report.rejects_csv = write_rejects(result.rejects, Path(opts.rejects_dir), batch_id, path)
+    return report
+
+
+def write_rejects(rejects: pd.DataFrame, folder: Path, batch_id: int, source: Path) -> Path:
+    """Write a batch's rejected rows as CSV (file, line, reason, raw), atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = source.name.removesuffix(".gz")
+    target = folder / f"batch{batch_id:05d}-{Path(name).stem}.rejects.csv"
+    tmp = target.with_suffix(".tmp")
+    rejects.to_csv(tmp, index=False)
+    os.replace(tmp, target)
+    return target
+
+
+def ingest_files(
+    paths: Sequence[str | Path], store: Store, opts: IngestOptions, progress: Callable[[int], None] | None = None
+) -> list[LoadReport]:
+    """Load several files, each its own batch; folders are expanded to the files in them, sorted."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise HotspotsError(f"{str(p)!r}: no such file or folder")
+    return [ingest_file(f, store, opts, progress) for f in files]

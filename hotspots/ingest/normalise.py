@@ -1,0 +1,300 @@
+"""Raw rows to normalised incidents: times as intervals, WGS84 and projected positions, H3
+cells, one offence vocabulary, flags, harm weights and stable ids; every rejected row kept
+with its line number and reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hotspots import cells as h3cells
+from hotspots.areas import Area
+from hotspots.ingest.readers import RawRows
+from hotspots.offences import OffenceVocabulary
+from hotspots.projection import project, unproject
+
+#: Columns of a normalised incident table, in order (the store's ``incidents`` table adds batch_id).
+INCIDENT_COLUMNS = [
+    "incident_id", "source_id", "source_line", "occurred_from", "occurred_to", "time_precision",
+    "lon", "lat", "x", "y", "h3_cell", "offence", "offence_group", "source_offence",
+    "knife_enabled", "victim_under_25", "harm_weight", "location", "lsoa_code",
+]
+REJECT_COLUMNS = ["source_file", "line", "reason", "raw"]
+
+_TRUE = {"y", "yes", "true", "t", "1"}
+_FALSE = {"n", "no", "false", "f", "0"}
+
+
+@dataclass
+class IngestContext:
+    """What the normaliser needs besides the rows: the store's CRS, resolution and zone, the area, the vocabulary."""
+
+    projected_crs: str
+    h3_resolution: int
+    timezone: str
+    vocabulary: OffenceVocabulary
+    harm: dict[str, float]
+    force_area: Area | None = None
+
+
+@dataclass
+class Normalised:
+    incidents: pd.DataFrame
+    rejects: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    duplicates_in_file: int = 0
+
+
+def _blank(values: np.ndarray) -> np.ndarray:
+    return pd.isna(values) | (pd.Series(values, dtype=object).astype(str).str.strip() == "").to_numpy()
+
+
+def _parse_times(rows: RawRows, tz: str) -> tuple[pd.Series, pd.Series, np.ndarray, np.ndarray, np.ndarray]:
+    """(from, to, precision, ok, reason) for every row; intervals are [from, to), exact times have to == from."""
+    n = len(rows)
+    start = pd.Series(pd.NaT, index=range(n), dtype=f"datetime64[ns, {tz}]")
+    end = start.copy()
+    precision = np.full(n, "", dtype=object)
+    source_tz = rows.options.get("timezone") or tz
+    for kind in ("datetime", "date", "month"):
+        if kind not in rows.fields:
+            continue
+        text = pd.Series(rows.fields[kind], dtype=object).astype(str).str.strip()
+        todo = start.isna() & (text != "")
+        if not todo.any():
+            continue
+        if kind == "month":
+            parsed = pd.to_datetime(text[todo], format="%Y-%m", errors="coerce")
+        elif kind == "date":
+            parsed = pd.to_datetime(text[todo], format="%Y-%m-%d", errors="coerce")
+        else:
+            parsed = pd.to_datetime(
+                text[todo], format=rows.options.get("datetime_format") or "ISO8601", errors="coerce", utc=False
+            )
+        parsed = _localise(parsed, source_tz)
+        good = parsed.notna()
+        idx = parsed.index[good]
+        start[idx] = parsed[good].dt.tz_convert(tz)
+        if kind == "month":
+            end[idx] = (parsed[good].dt.tz_localize(None) + pd.offsets.MonthBegin(1)).dt.tz_localize(
+                source_tz, ambiguous="NaT", nonexistent="shift_forward"
+            ).dt.tz_convert(tz)
+        elif kind == "date":
+            end[idx] = (parsed[good].dt.tz_localize(None) + pd.Timedelta(days=1)).dt.tz_localize(
+                source_tz, ambiguous="NaT", nonexistent="shift_forward"
+            ).dt.tz_convert(tz)
+        else:
+            end[idx] = start[idx]
+        precision[idx.to_numpy()] = {"datetime": "exact", "date": "day", "month": "month"}[kind]
+    ok = start.notna().to_numpy() & end.notna().to_numpy()
+    present = np.zeros(n, dtype=bool)
+    for kind in ("datetime", "date", "month"):
+        if kind in rows.fields:
+            present |= ~_blank(rows.fields[kind])
+    reason = np.where(present, "unparseable date", "missing date").astype(object)
+    return start, end, precision, ok, reason
+
+
+def _localise(parsed: pd.Series, tz: str) -> pd.Series:
+    if parsed.empty:
+        return parsed.astype(f"datetime64[ns, {tz}]")
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed
+    if parsed.dtype == object:  # mixed offsets: normalise through UTC
+        return pd.to_datetime(parsed, utc=True, errors="coerce")
+    return parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+
+
+def _parse_positions(rows: RawRows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(lon, lat, ok, reason) from lon/lat or from x/y in the source CRS."""
+    if "lon" in rows.fields:
+        a, b = rows.fields["lon"], rows.fields["lat"]
+    else:
+        a, b = rows.fields["x"], rows.fields["y"]
+    missing = _blank(a) | _blank(b)
+    fa = pd.to_numeric(pd.Series(a, dtype=object), errors="coerce").to_numpy(dtype=float)
+    fb = pd.to_numeric(pd.Series(b, dtype=object), errors="coerce").to_numpy(dtype=float)
+    unparseable = ~missing & ~(np.isfinite(fa) & np.isfinite(fb))
+    if "lon" in rows.fields:
+        lon, lat = fa, fb
+        crs = "EPSG:4326"
+    else:
+        crs = rows.options.get("coord_crs", "EPSG:4326")
+        lon, lat = (unproject(fa, fb, crs) if crs != "EPSG:4326" else (fa, fb))
+    out_of_range = ~missing & ~unparseable & ~((np.abs(lat) <= 90) & (np.abs(lon) <= 180))
+    reason = np.full(lon.size, "", dtype=object)
+    reason[missing] = "missing coordinates"
+    reason[unparseable] = "unparseable coordinates"
+    reason[out_of_range] = "coordinates out of range"
+    ok = reason == ""
+    return lon, lat, ok, reason
+
+
+def _flag(values: np.ndarray | None, truthy: list[str] | None = None) -> np.ndarray:
+    """Text flags to a nullable boolean (True/False/None)."""
+    if values is None:
+        return np.full(0, None, dtype=object)
+    low = pd.Series(values, dtype=object).astype(str).str.strip().str.lower()
+    true = set(truthy) if truthy else _TRUE
+    out = np.full(low.size, None, dtype=object)
+    out[low.isin(true).to_numpy()] = True
+    out[low.isin(_FALSE).to_numpy() & ~low.isin(true).to_numpy()] = False
+    return out
+
+
+_BAND = re.compile(r"^\s*(\d+)\s*(?:-|to|–)\s*(\d+)\s*$")
+
+
+def victim_under_25(bands: np.ndarray) -> np.ndarray:
+    """Victim age band text to an under-25 flag; None where the band straddles 25 or is unknown.
+
+    '18-24' -> True, '25-34' -> False, 'under 18' -> True, '65+' / 'over 34' -> False, '20-29' -> None.
+    """
+    out = np.full(len(bands), None, dtype=object)
+    cache: dict[str, object] = {}
+    for i, band in enumerate(bands):
+        key = str(band).strip().lower()
+        if key not in cache:
+            cache[key] = _band_under_25(key)
+        out[i] = cache[key]
+    return out
+
+
+def _band_under_25(key: str):
+    if not key:
+        return None
+    m = _BAND.match(key)
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        return True if hi < 25 else False if lo >= 25 else None
+    m = re.match(r"^(?:under|<)\s*(\d+)$", key)
+    if m:
+        return True if int(m.group(1)) <= 25 else None
+    m = re.match(r"^(?:over\s*(\d+)|(\d+)\s*\+|(\d+)\s*and over)$", key)
+    if m:
+        lo = int(next(g for g in m.groups() if g))
+        return False if lo >= 24 else None
+    if key.isdigit():
+        return int(key) < 25
+    return None
+
+
+def _content_ids(rows: RawRows, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stable 128-bit content hashes for rows without a source id, and each row's repeat number.
+
+    Identical rows are real in police data (two crimes of one type at one snapped point in one
+    month), so the k-th copy of a row gets ``#k`` in its hash: loading the file again gives the
+    same ids, and the copies are not collapsed into one.
+    """
+    names = sorted(k for k in rows.fields if k != "source_id")
+    frame = pd.DataFrame({k: pd.Series(rows.fields[k], dtype=object).astype(str).str.strip() for k in names})
+    frame = frame[keep]
+    repeat = frame.groupby(names, sort=False, dropna=False).cumcount().to_numpy()
+    frame["_repeat"] = repeat
+    frame["_reader"] = rows.reader
+    h1 = pd.util.hash_pandas_object(frame, index=False, hash_key="hotspots-ids-v1a").to_numpy()
+    h2 = pd.util.hash_pandas_object(frame, index=False, hash_key="hotspots-ids-v1b").to_numpy()
+    ids = np.char.add(np.char.add("h", np.char.zfill(np.char.mod("%x", h1), 16)), np.char.zfill(np.char.mod("%x", h2), 16))
+    return ids.astype(object), repeat
+
+
+def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
+    """Turn a file's raw rows into incidents and rejects (see module docstring)."""
+    n = len(rows)
+    reasons = np.full(n, "", dtype=object)
+    start, end, precision, time_ok, time_reason = _parse_times(rows, ctx.timezone)
+    reasons[~time_ok] = time_reason[~time_ok]
+    lon, lat, pos_ok, pos_reason = _parse_positions(rows)
+    reasons[(reasons == "") & ~pos_ok] = pos_reason[(reasons == "") & ~pos_ok]
+    if ctx.force_area is not None:
+        inside = ctx.force_area.contains(lon, lat)
+        outside = (reasons == "") & ~inside
+        reasons[outside] = f"outside the force area ({ctx.force_area.name})"
+    keep = reasons == ""
+
+    warnings: list[str] = []
+    offence_text = rows.fields.get("offence", np.full(n, "", dtype=object))
+    codes, known = ctx.vocabulary.lookup(offence_text)
+    unknown = keep & ~known
+    if unknown.any():
+        counts = Counter(str(v) for v in offence_text[unknown])
+        first_line = {str(v): int(rows.lines[i]) for i, v in reversed(list(zip(np.flatnonzero(unknown), offence_text[unknown], strict=True)))}
+        for name, count in counts.most_common():
+            warnings.append(
+                f"{rows.source.name}: unknown offence {name!r} on {count} row(s) (first at line {first_line[name]}) "
+                "kept as 'other'"
+            )
+
+    ids = np.full(n, None, dtype=object)
+    source_id = rows.fields.get("source_id")
+    if source_id is not None:
+        sid = pd.Series(source_id, dtype=object).astype(str).str.strip()
+        has = (sid != "").to_numpy()
+        ids[has] = sid[has].to_numpy()
+    else:
+        has = np.zeros(n, dtype=bool)
+    need_hash = keep & ~has
+    if need_hash.any():
+        ids[need_hash] = _content_ids(rows, need_hash)[0]
+    # The same Crime ID twice in one file is one crime: keep the first, count the rest.
+    dup_in_file = keep & pd.Series(ids).duplicated().to_numpy()
+    keep &= ~dup_in_file
+
+    idx = np.flatnonzero(keep)
+    x, y = project(lon[idx], lat[idx], ctx.projected_crs)
+    cell_ids = h3cells.to_strings(h3cells.points_to_cells(lon[idx], lat[idx], ctx.h3_resolution))
+    kept_codes = codes[idx]
+    source_offence = rows.fields.get("source_offence", offence_text)
+    knife = _flag(rows.fields.get("knife"), rows.options.get("knife_true"))
+    under25 = (
+        _flag(rows.fields["victim_under_25"]) if "victim_under_25" in rows.fields
+        else victim_under_25(rows.fields["victim_age"]) if "victim_age" in rows.fields
+        else np.full(n, None, dtype=object)
+    )
+    incidents = pd.DataFrame(
+        {
+            "incident_id": ids[idx],
+            "source_id": np.where(has[idx], ids[idx], None),
+            "source_line": rows.lines[idx],
+            "occurred_from": start.iloc[idx].dt.tz_convert("UTC").reset_index(drop=True),
+            "occurred_to": end.iloc[idx].dt.tz_convert("UTC").reset_index(drop=True),
+            "time_precision": precision[idx],
+            "lon": lon[idx],
+            "lat": lat[idx],
+            "x": x,
+            "y": y,
+            "h3_cell": cell_ids,
+            "offence": kept_codes,
+            "offence_group": ctx.vocabulary.group_of(kept_codes),
+            "source_offence": _text(source_offence, idx, 120),
+            "knife_enabled": knife[idx] if knife.size else np.full(idx.size, None, dtype=object),
+            "victim_under_25": under25[idx],
+            "harm_weight": pd.Series(kept_codes, dtype=object).map(ctx.harm).to_numpy(dtype=float),
+            "location": _text(rows.fields.get("location"), idx, 200),
+            "lsoa_code": _text(rows.fields.get("lsoa_code"), idx, 16),
+        },
+        columns=INCIDENT_COLUMNS,
+    )
+    rejected = np.flatnonzero(~keep & ~dup_in_file)
+    rejects = pd.DataFrame(
+        {
+            "source_file": rows.source.name,
+            "line": np.concatenate([[r[0] for r in rows.early_rejects], rows.lines[rejected]]).astype(np.int64),
+            "reason": [r[1] for r in rows.early_rejects] + list(reasons[rejected]),
+            "raw": [r[2] for r in rows.early_rejects] + rows.raw_text(rejected),
+        },
+        columns=REJECT_COLUMNS,
+    ).sort_values("line", kind="stable", ignore_index=True)
+    return Normalised(incidents=incidents, rejects=rejects, warnings=warnings, duplicates_in_file=int(dup_in_file.sum()))
+
+
+def _text(values: np.ndarray | None, idx: np.ndarray, width: int) -> np.ndarray:
+    if values is None:
+        return np.full(idx.size, None, dtype=object)
+    s = pd.Series(values[idx], dtype=object).astype(str).str.strip().str.slice(0, width)
+    return s.where(s != "", None).to_numpy(dtype=object)

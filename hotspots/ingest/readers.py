@@ -1,0 +1,342 @@
+"""Readers: each turns one source file into :class:`RawRows`, raw strings under canonical names.
+
+Canonical raw fields (all optional but a time, a position and an offence):
+
+``source_id``  the source's own id (data.police.uk Crime ID)
+``datetime`` / ``date`` / ``month``  exact time, a known day, or a month ('YYYY-MM')
+``lon``, ``lat`` (WGS84) or ``x``, ``y`` (metres in ``coord_crs``)
+``offence`` (a name in the offence vocabulary) or ``offence_code`` (looked up in a mapping)
+``location``, ``lsoa_code``, ``knife``, ``victim_age``, ``victim_under_25``
+
+Personal fields a source carries (gender, age range and ethnicity in stop-and-search) are
+never read, and are blanked in the raw text kept for rejected rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hotspots.errors import FormatError, HotspotsError
+
+PERSONAL_COLUMNS = {"gender", "age range", "self-defined ethnicity", "officer-defined ethnicity"}
+
+
+@dataclass
+class RawRows:
+    """Rows of one file under canonical field names, with their line numbers."""
+
+    source: Path
+    reader: str
+    lines: np.ndarray
+    fields: dict[str, np.ndarray]
+    records: list  # each row's fields as read (personal fields blanked), for the rejects' raw text
+    early_rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, raw)
+    options: dict = field(default_factory=dict)  # coord_crs, datetime_format, timezone, offences, knife
+
+    def __len__(self) -> int:
+        return int(self.lines.size)
+
+    def raw_text(self, indices: np.ndarray) -> list[str]:
+        """The rows at ``indices`` as CSV text; built only for the few rows that are rejected."""
+        return [_csv_line(self.records[i]) for i in np.asarray(indices, dtype=np.int64)]
+
+
+def _csv_line(values) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(values)
+    return buffer.getvalue()
+
+
+def open_text(path: Path) -> io.TextIOBase:
+    """Open a (possibly gzipped) text file; binary junk fails with one clear line."""
+
+    def make() -> io.TextIOBase:
+        if path.suffix == ".gz":
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+        return open(path, encoding="utf-8-sig", newline="")
+
+    try:
+        with make() as probe:
+            probe.read(4096)  # provoke decoding errors here, not half-way through a batch
+        return make()
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as exc:
+        raise FormatError(f"{path.name}: not a UTF-8 text file ({type(exc).__name__})") from None
+
+
+def read_header(path: Path) -> list[str]:
+    with open_text(path) as handle:
+        try:
+            header = next(csv.reader(handle), [])
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise FormatError(f"{path.name}: not a CSV file ({exc})") from None
+    if any("\x00" in h for h in header):
+        raise FormatError(f"{path.name}: not a text CSV file (it holds NUL bytes)")
+    return [h.strip() for h in header]
+
+
+def _read_csv_columns(path: Path, reader: str, wanted: dict[str, str], delimiter: str = ",") -> RawRows:
+    """Read a CSV keeping ``wanted`` (canonical name -> header name); rows of the wrong width are rejected."""
+    with open_text(path) as handle:
+        rows = csv.reader(handle, delimiter=delimiter)
+        try:
+            header = [h.strip() for h in next(rows)]
+        except StopIteration:
+            raise FormatError(f"{path.name}: empty file, no header") from None
+        missing = [col for col in wanted.values() if col not in header]
+        if missing:
+            raise FormatError(
+                f"{path.name}: not a {reader} file: missing column(s) {', '.join(map(repr, missing))}; "
+                f"it has {', '.join(map(repr, header[:15]))}"
+            )
+        index = {canon: header.index(col) for canon, col in wanted.items()}
+        blank = [i for i, h in enumerate(header) if h.lower() in PERSONAL_COLUMNS]
+        width = len(header)
+        good: list[list[str]] = []
+        lines: list[int] = []
+        early: list[tuple[int, str, str]] = []
+        line = rows.line_num
+        try:
+            for row in rows:
+                start_line, line = line + 1, rows.line_num
+                if len(row) != width:
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue  # blank line
+                    for i in blank:
+                        if i < len(row):
+                            row[i] = ""
+                    early.append((start_line, f"expected {width} fields, found {len(row)}", _csv_line(row)))
+                    continue
+                for i in blank:
+                    row[i] = ""
+                good.append(row)
+                lines.append(start_line)
+        except csv.Error as exc:
+            raise FormatError(f"{path.name}: line {rows.line_num}: malformed CSV ({exc})") from None
+        except UnicodeDecodeError:
+            raise FormatError(f"{path.name}: after line {line}: not UTF-8 text") from None
+    columns = list(zip(*good, strict=True)) if good else [()] * width
+    fields = {canon: np.asarray(columns[i], dtype=object) for canon, i in index.items()}
+    return RawRows(
+        source=path,
+        reader=reader,
+        lines=np.asarray(lines, dtype=np.int64),
+        fields=fields,
+        records=good,
+        early_rejects=early,
+    )
+
+
+# -- data.police.uk -----------------------------------------------------------------------------
+
+
+def read_police_street(path: Path, options: dict | None = None) -> RawRows:
+    """data.police.uk street CSV, current 12-column layout (Crime ID, Month, ..., Longitude, Latitude, ...)."""
+    rows = _read_csv_columns(
+        path,
+        "data.police.uk street",
+        {
+            "source_id": "Crime ID",
+            "month": "Month",
+            "lon": "Longitude",
+            "lat": "Latitude",
+            "location": "Location",
+            "lsoa_code": "LSOA code",
+            "offence": "Crime type",
+        },
+    )
+    return rows
+
+
+def read_police_street_legacy(path: Path, options: dict | None = None) -> RawRows:
+    """data.police.uk street CSV in its 2010-2011 layout: Easting/Northing on British National Grid."""
+    rows = _read_csv_columns(
+        path,
+        "data.police.uk street (legacy Easting/Northing)",
+        {"month": "Month", "x": "Easting", "y": "Northing", "location": "Location", "offence": "Crime type"},
+    )
+    rows.options["coord_crs"] = "EPSG:27700"
+    return rows
+
+
+def read_police_api(path: Path, options: dict | None = None) -> RawRows:
+    """Crimes saved from the police.uk API (type slug, street, month, latitude, longitude)."""
+    return _read_csv_columns(
+        path,
+        "police.uk API",
+        {"offence": "type", "location": "street", "month": "month", "lat": "latitude", "lon": "longitude"},
+    )
+
+
+def read_stop_and_search(path: Path, options: dict | None = None) -> RawRows:
+    """data.police.uk stop-and-search CSV; exact times; personal columns are not read."""
+    rows = _read_csv_columns(
+        path,
+        "data.police.uk stop-and-search",
+        {"datetime": "Date", "lat": "Latitude", "lon": "Longitude", "object_of_search": "Object of search"},
+    )
+    rows.fields["offence"] = np.full(len(rows), "stop_and_search", dtype=object)
+    rows.fields["source_offence"] = rows.fields.pop("object_of_search")
+    return rows
+
+
+# -- a force's own export, described by a mapping file -------------------------------------------
+
+
+def load_mapping(path: str | Path) -> dict:
+    """Read a TOML mapping file: [columns] canonical -> source column, optional [format], [offences], [knife]."""
+    p = Path(path)
+    if not p.is_file():
+        raise HotspotsError(f"mapping: no such file {str(p)!r}; see data/mappings/connect_example.toml")
+    try:
+        mapping = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise HotspotsError(f"mapping {p.name}: not valid TOML ({exc})") from None
+    columns = mapping.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        raise HotspotsError(f"mapping {p.name}: needs a [columns] table naming the source columns")
+    has_time = any(k in columns for k in ("datetime", "date", "month"))
+    has_place = {"lon", "lat"} <= columns.keys() or {"x", "y"} <= columns.keys()
+    has_offence = "offence" in columns or "offence_code" in columns
+    if not (has_time and has_place and has_offence):
+        raise HotspotsError(
+            f"mapping {p.name}: [columns] must name a time (datetime, date or month), a position "
+            "(lon and lat, or x and y) and an offence (offence or offence_code)"
+        )
+    return mapping
+
+
+def read_mapped_csv(path: Path, options: dict | None = None) -> RawRows:
+    """A generic CSV (a CONNECT extract, say) described by a mapping file (``options['mapping']``)."""
+    mapping_path = (options or {}).get("mapping")
+    if mapping_path is None:
+        raise HotspotsError(f"{path.name}: a generic CSV needs a mapping file; pass --mapping FILE.toml")
+    mapping = load_mapping(mapping_path)
+    fmt = mapping.get("format", {})
+    rows = _read_csv_columns(path, "mapped CSV", dict(mapping["columns"]), delimiter=fmt.get("delimiter", ","))
+    if "offence_code" in rows.fields:
+        codes = rows.fields.pop("offence_code")
+        table = {str(k): str(v) for k, v in mapping.get("offences", {}).items()}
+        rows.fields["source_offence"] = codes
+        rows.fields["offence"] = np.asarray([table.get(c.strip(), c) for c in codes], dtype=object)
+    rows.options.update(
+        coord_crs=fmt.get("crs", "EPSG:4326"),
+        datetime_format=fmt.get("datetime"),
+        timezone=fmt.get("timezone"),
+        knife_true=[str(v).lower() for v in mapping.get("knife", {}).get("true", ["y", "yes", "true", "1"])],
+    )
+    return rows
+
+
+# -- vector files --------------------------------------------------------------------------------
+
+
+def _read_vector(path: Path, options: dict | None, kind: str) -> RawRows:
+    import geopandas as gpd
+    import pandas as pd
+
+    try:
+        frame = gpd.read_parquet(path) if kind == "GeoParquet" else gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyarrow and GDAL raise many types; all mean the file is not readable
+        raise FormatError(f"{path.name}: not a readable {kind} file ({type(exc).__name__})") from None
+    rename = {}
+    if options and options.get("mapping"):
+        rename = {v: k for k, v in load_mapping(options["mapping"])["columns"].items()}
+    frame = frame.rename(columns=rename)
+    if frame.crs is not None and not frame.empty:
+        frame = frame.to_crs("EPSG:4326")
+    n = len(frame)
+    geom = frame.geometry
+    ok_geom = geom.notna() & ~geom.is_empty & (geom.geom_type == "Point")
+    lon = np.where(ok_geom, geom.x.where(ok_geom), np.nan) if n else np.zeros(0)
+    lat = np.where(ok_geom, geom.y.where(ok_geom), np.nan) if n else np.zeros(0)
+    fields = {"lon": lon.astype(object), "lat": lat.astype(object)}
+    known = ("source_id", "datetime", "date", "month", "offence", "offence_code", "location", "lsoa_code",
+             "knife", "victim_age", "victim_under_25", "source_offence")
+    for name in known:
+        if name in frame.columns:
+            col = frame[name]
+            if pd.api.types.is_datetime64_any_dtype(col):
+                col = col.map(lambda t: t.isoformat() if pd.notna(t) else "")
+            fields[name] = col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
+    if not any(k in fields for k in ("datetime", "date", "month")) or "offence" not in fields:
+        raise FormatError(
+            f"{path.name}: {kind} features need an offence and a time property (datetime, date or month); "
+            f"it has {', '.join(c for c in frame.columns if c != 'geometry')}; pass --mapping to name them"
+        )
+    records = frame.drop(columns="geometry").assign(lon=lon, lat=lat).astype(str).values.tolist()
+    return RawRows(source=path, reader=kind, lines=np.arange(1, n + 1), fields=fields, records=records)
+
+
+def read_geojson(path: Path, options: dict | None = None) -> RawRows:
+    """GeoJSON points; the "line" of a feature is its position (1-based) in the collection."""
+    return _read_vector(path, options, "GeoJSON")
+
+
+def read_geoparquet(path: Path, options: dict | None = None) -> RawRows:
+    """GeoParquet points; the "line" of a row is its position (1-based)."""
+    return _read_vector(path, options, "GeoParquet")
+
+
+Reader = Callable[[Path, dict | None], RawRows]
+
+#: Readers by the name ``--format`` takes; the header columns that identify each CSV layout.
+READERS: dict[str, Reader] = {
+    "police-street": read_police_street,
+    "police-street-legacy": read_police_street_legacy,
+    "police-api": read_police_api,
+    "stop-search": read_stop_and_search,
+    "mapped-csv": read_mapped_csv,
+    "geojson": read_geojson,
+    "geoparquet": read_geoparquet,
+}
+_SIGNATURES = [
+    ("police-street", {"Crime ID", "Month", "Longitude", "Latitude", "Crime type"}),
+    ("police-street-legacy", {"Month", "Easting", "Northing", "Crime type"}),
+    ("stop-search", {"Type", "Date", "Latitude", "Longitude", "Object of search"}),
+    ("police-api", {"type", "street", "month", "latitude", "longitude"}),
+]
+
+
+def _strip_gz(path: Path) -> str:
+    name = path.name.lower()
+    return name[:-3] if name.endswith(".gz") else name
+
+
+def detect_format(path: Path, options: dict | None = None) -> str:
+    """Tell a file's layout from its extension and header; say plainly when it is none we know."""
+    name = _strip_gz(path)
+    if name.endswith((".geojson", ".json")):
+        return "geojson"
+    if name.endswith((".parquet", ".geoparquet")):
+        return "geoparquet"
+    if options and options.get("mapping"):
+        return "mapped-csv"
+    header = set(read_header(path))
+    for fmt, needed in _SIGNATURES:
+        if needed <= header:
+            return fmt
+    shown = ", ".join(sorted(header)[:12]) or "nothing"
+    raise FormatError(
+        f"{path.name}: not a recognised incident file (header: {shown}); "
+        f"use --format with one of {', '.join(READERS)}, or --mapping FILE.toml for a force export"
+    )
+
+
+def read(path: str | Path, fmt: str = "auto", options: dict | None = None) -> RawRows:
+    """Read one file with the named reader (``auto`` detects it)."""
+    p = Path(path)
+    if not p.is_file():
+        raise HotspotsError(f"{str(p)!r}: no such file")
+    if fmt == "auto":
+        fmt = detect_format(p, options)
+    if fmt not in READERS:
+        raise HotspotsError(f"format={fmt!r} is not known; use one of: auto, {', '.join(READERS)}")
+    return READERS[fmt](p, options)

@@ -1,0 +1,114 @@
+"""Database tables. Pydantic/API schemas live apart from these (in ``api/``).
+
+Times are stored in UTC: ``timestamptz`` on PostgreSQL; on SQLite, naive UTC text that
+:class:`UTCDateTime` turns back into aware datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+load_batches = Table(
+    "load_batches",
+    metadata,
+    Column("batch_id", Integer, primary_key=True, autoincrement=True),
+    Column("source_file", Text, nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("reader", String(64), nullable=False),
+    Column("loaded_at", UTCDateTime, nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("rows_loaded", Integer, nullable=False),
+    Column("rows_already_stored", Integer, nullable=False),
+    Column("rows_rejected", Integer, nullable=False),
+    Column("warnings", Text, nullable=False, default=""),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", String(64), primary_key=True),
+    Column("batch_id", Integer, ForeignKey("load_batches.batch_id"), nullable=False, index=True),
+    Column("source_line", BigInteger, nullable=False),
+    Column("source_id", String(64)),
+    Column("occurred_from", UTCDateTime, nullable=False, index=True),
+    Column("occurred_to", UTCDateTime, nullable=False),
+    Column("time_precision", String(8), nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("x", Float, nullable=False),
+    Column("y", Float, nullable=False),
+    Column("h3_cell", String(16), nullable=False, index=True),
+    Column("offence", String(48), nullable=False),
+    Column("offence_group", String(48), nullable=False),
+    Column("source_offence", String(120)),
+    Column("knife_enabled", Boolean),
+    Column("victim_under_25", Boolean),
+    Column("harm_weight", Float, nullable=False),
+    Column("location", String(200)),
+    Column("lsoa_code", String(16)),
+)
+
+rejected_rows = Table(
+    "rejected_rows",
+    metadata,
+    Column("reject_id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", Integer, ForeignKey("load_batches.batch_id"), nullable=False),
+    Column("source_file", Text, nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Index("ix_rejected_rows_batch_line", "batch_id", "line"),
+)
