@@ -73,9 +73,7 @@ def _parse_times(rows: RawRows, tz: str) -> tuple[pd.Series, pd.Series, np.ndarr
         elif kind == "date":
             parsed = pd.to_datetime(text[todo], format="%Y-%m-%d", errors="coerce")
         else:
-            parsed = pd.to_datetime(
-                text[todo], format=rows.options.get("datetime_format") or "ISO8601", errors="coerce", utc=False
-            )
+            parsed = _parse_instants(text[todo], rows.options.get("datetime_format"), source_tz)
         parsed = _localise(parsed, source_tz)
         good = parsed.notna()
         idx = parsed.index[good]
@@ -98,6 +96,21 @@ def _parse_times(rows: RawRows, tz: str) -> tuple[pd.Series, pd.Series, np.ndarr
             present |= ~_blank(rows.fields[kind])
     reason = np.where(present, "unparseable date", "missing date").astype(object)
     return start, end, precision, ok, reason
+
+
+_OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
+
+
+def _parse_instants(text: pd.Series, fmt: str | None, tz: str) -> pd.Series:
+    """Date-times with an explicit offset are instants; those without are local times in ``tz``."""
+    with_offset = text.str.contains(_OFFSET, regex=True)
+    out = pd.Series(pd.NaT, index=text.index, dtype=f"datetime64[ns, {tz}]")
+    if with_offset.any():
+        out[with_offset] = pd.to_datetime(text[with_offset], format=fmt or "ISO8601", errors="coerce", utc=True)
+    if (~with_offset).any():
+        naive = pd.to_datetime(text[~with_offset], format=fmt or "ISO8601", errors="coerce")
+        out[~with_offset] = _localise(naive, tz)
+    return out
 
 
 def _localise(parsed: pd.Series, tz: str) -> pd.Series:

@@ -1,0 +1,280 @@
+"""The ``hotspots`` command. User mistakes print one line and exit 2; bugs keep their traceback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hotspots.errors import HotspotsError
+
+app = typer.Typer(
+    help="Hotspots: find where serious violence concentrates, and plan patrols there.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+# Piped output (CI logs, files) gets a wide table rather than rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 130)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 130)
+log = logging.getLogger("hotspots")
+
+DbOption = Annotated[str, typer.Option("--db", help="Store URL (default: HOTSPOTS_DATABASE_URL, else SQLite in the data dir).")]
+ForceAreaOption = Annotated[
+    str | None, typer.Option("--force-area", help="Boundary file of the force area, or 'none' to accept any place.")
+]
+
+
+def _settings():
+    from hotspots.config import get_settings
+
+    return get_settings()
+
+
+def _store(db: str):
+    from hotspots.store import open_store
+
+    return open_store(db or _settings().resolved_database_url())
+
+
+def _force_area(path: str | None):
+    from hotspots.areas import Area
+
+    choice = path if path is not None else _settings().force_area
+    return None if choice.lower() == "none" else Area.from_file(choice)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Incident files or folders of them (.csv, .csv.gz, .geojson, .parquet).")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, police-street, police-street-legacy, police-api, stop-search, mapped-csv, geojson, geoparquet.")] = "auto",
+    mapping: Annotated[Path | None, typer.Option(help="TOML column mapping for a force export (generic CSV).")] = None,
+    force_area: ForceAreaOption = None,
+    rejects_dir: Annotated[Path | None, typer.Option(help="Where rejects CSVs go (default: <data dir>/rejects).")] = None,
+    harm_table: Annotated[Path | None, typer.Option(help="CSV offence,cchi_days overriding the shipped harm weights.")] = None,
+    crs: Annotated[str, typer.Option(help="Projected CRS for x/y, e.g. EPSG:27700; 'auto' picks it.")] = "",
+    resolution: Annotated[int, typer.Option(help="H3 resolution stored with each incident (7 to 11).")] = 0,
+    db: DbOption = "",
+):
+    """Load incident files into the store: one all-or-nothing batch per file; rejected rows kept with line and reason."""
+    from hotspots.ingest.load import IngestOptions, ingest_files
+
+    s = _settings()
+    opts = IngestOptions(
+        fmt=fmt, mapping=str(mapping) if mapping else None, force_area=_force_area(force_area),
+        projected_crs=crs or s.projected_crs, h3_resolution=resolution or s.h3_resolution, timezone=s.timezone,
+        harm_table=str(harm_table) if harm_table else None, rejects_dir=rejects_dir or s.data_dir / "rejects",
+    )
+    store = _store(db)
+    files = _expand(paths)
+    totals = [0, 0, 0]
+    with _progress() as bar:
+        task = bar.add_task("loading", total=len(files))
+        for f in files:
+            bar.update(task, description=f"loading {f.name}")
+            [report] = ingest_files([f], store, opts)
+            out.print(report.summary(), highlight=False, soft_wrap=True)
+            for w in report.warnings:
+                err.print(f"warning: {w}", highlight=False, soft_wrap=True)
+            totals[0] += report.loaded
+            totals[1] += report.already_stored
+            totals[2] += report.rejected
+            bar.advance(task)
+    if len(files) > 1:
+        out.print(f"{len(files)} files: {totals[0]} incidents loaded, {totals[1]} already stored, {totals[2]} rejected")
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise HotspotsError(f"{str(p)!r}: no such file or folder")
+    if not files:
+        raise HotspotsError("no files to load in " + ", ".join(map(str, paths)))
+    return files
+
+
+@app.command()
+def cells(
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the cell table: .csv, .parquet (GeoParquet) or .geojson.")] = None,
+    resolution: Annotated[int, typer.Option(help="H3 resolution of the cells (7 to 11).")] = 10,
+    period: Annotated[str, typer.Option(help="tactical (28 days from the anchor), week or month.")] = "tactical",
+    anchor: Annotated[str, typer.Option(help="A first day of a tactical period, YYYY-MM-DD (default from settings).")] = "",
+    offence_group: Annotated[list[str] | None, typer.Option("--offence-group", help="Count only these groups (repeatable). Default: recorded crime except offences detected by police activity.")] = None,
+    top: Annotated[int, typer.Option(help="Print this many top cells.")] = 10,
+    by: Annotated[str, typer.Option(help="Rank top cells by incidents or harm.")] = "incidents",
+    db: DbOption = "",
+):
+    """Aggregate stored incidents to H3 cells and periods; print the top cells and write the cell table."""
+    table = _cell_table(db, resolution, period, anchor, offence_group)
+    _print_top(table, top, by)
+    if out_path:
+        from hotspots.aggregate import write_cell_table
+
+        out.print(f"cell table: {len(table)} rows written to {write_cell_table(table, out_path)}")
+
+
+def _cell_table(db, resolution, period, anchor, offence_group):
+    from hotspots.aggregate import aggregate_cells, read_incidents
+    from hotspots.offences import vocabulary
+    from hotspots.periods import Calendar
+
+    s = _settings()
+    try:
+        anchor_day = dt.date.fromisoformat(anchor) if anchor else s.period_anchor
+    except ValueError:
+        raise HotspotsError(f"anchor={anchor!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-01") from None
+    calendar = Calendar(period, anchor_day, s.period_days, s.timezone)
+    vocab = vocabulary()
+    groups = sorted(set(vocab.table["offence_group"]))
+    if offence_group:
+        for g in offence_group:
+            if g not in groups:
+                raise HotspotsError(f"--offence-group={g!r} is not a group; use one of: {', '.join(groups)}")
+    else:
+        # Anti-social behaviour is not a crime, and offences found by police activity measure patrols.
+        left_out = set(vocab.table.loc[vocab.police_detected(), "offence_group"]) | {"anti_social_behaviour"}
+        offence_group = [g for g in groups if g not in left_out]
+        log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(offence_group))
+    store = _store(db)
+    frame = read_incidents(store, offence_group)
+    if frame.empty:
+        raise HotspotsError("the store holds no incidents of those offence groups; load some with 'hotspots ingest'")
+    return aggregate_cells(frame, calendar, resolution)
+
+
+def _print_top(table, n: int, by: str) -> None:
+    from hotspots.aggregate import top_cells
+    from hotspots.areas import NamedAreas
+    from hotspots.config import DEFAULT_NAMED_AREAS
+
+    names = NamedAreas.from_file(DEFAULT_NAMED_AREAS) if DEFAULT_NAMED_AREAS.exists() else None
+    ranked = top_cells(table, n, by, names)
+    periods = table["period"].nunique()
+    view = Table(title=f"Top {len(ranked)} cells by {by} over {periods} period(s)")
+    for col in ("rank", "h3 cell", "incidents", "harm (days)", "share", "lat", "lon", "ward"):
+        view.add_column(col, justify="right" if col not in ("h3 cell", "ward") else "left")
+    for r in ranked.itertuples():
+        view.add_row(str(r.rank), r.h3_cell, f"{r.incidents:.1f}", f"{r.harm:,.0f}", f"{r.share_of_incidents:.2%}",
+                     f"{r.lat:.5f}", f"{r.lon:.5f}", str(getattr(r, "area", "") or "-"))
+    out.print(view)
+
+
+@app.command()
+def synth(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write to.")] = Path("synthetic"),
+    incidents: Annotated[int, typer.Option(help="Expected number of incidents.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same city.")] = 0,
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2024-01-01",
+    days: Annotated[int, typer.Option(help="Number of days.")] = 365,
+    fmt: Annotated[list[str] | None, typer.Option("--format", help="police-street, mapped-csv, geoparquet, geojson (repeatable).")] = None,
+    patrol_reduction: Annotated[float, typer.Option(help="Known patrol effect in the top hotspot cells (0.2 = 20% fewer).")] = 0.0,
+    npus: Annotated[int, typer.Option(help="Number of synthetic NPU areas to draw (0 for none).")] = 8,
+):
+    """Generate a seeded synthetic city with known ground truth, in the formats the readers read."""
+    from hotspots.synth import PatrolEffect, SynthParams, generate, synthetic_npus, write_city
+
+    try:
+        first = dt.date.fromisoformat(start)
+    except ValueError:
+        raise HotspotsError(f"--start={start!r} is not a date; use YYYY-MM-DD") from None
+    patrol = None
+    if patrol_reduction:
+        patrol = _hotspot_patrol(seed, patrol_reduction)
+    params = SynthParams(seed=seed, incidents=incidents, start=first, days=days, patrol=patrol)
+    with err.status("generating the synthetic city"):
+        city = generate(params)
+    written = []
+    for f in fmt or ["police-street"]:
+        with err.status(f"writing {f}"):
+            written += write_city(city, out_dir, f)
+    city.hotspots.to_csv(out_dir / f"truth-hotspots-seed{seed}.csv", index=False)
+    if npus:
+        from hotspots.areas import Area
+
+        path = out_dir / "synthetic_npus.geojson"
+        path.unlink(missing_ok=True)
+        synthetic_npus(Area.from_file(_settings().force_area), npus, seed).to_file(path, driver="GeoJSON", engine="pyogrio")
+        written.append(path)
+    out.print(f"{len(city.incidents)} synthetic incidents (seed {seed}); {city.removed_by_patrol} removed by the "
+              f"patrol effect; {len(written)} files in {out_dir}")
+
+
+def _hotspot_patrol(seed: int, reduction: float):
+    """Patrol the cells of the ten strongest true hotspots, evenings 18:00-24:00 every day."""
+    from hotspots import cells as h3cells
+    from hotspots.synth import PatrolEffect, SynthParams, generate
+
+    truth = generate(SynthParams(seed=seed, incidents=1)).hotspots.nlargest(10, "weight")
+    cells = h3cells.k_ring(h3cells.points_to_cells(truth["lon"].to_numpy(), truth["lat"].to_numpy(), 10), 1)
+    hours = tuple(d * 24 + h for d in range(7) for h in range(18, 24))
+    return PatrolEffect(cells=tuple(h3cells.to_strings(cells)), hours_of_week=hours, reduction=reduction)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the cell table (default: the data dir).")] = None,
+    db: DbOption = "",
+):
+    """The weekly job on the shipped West Midlands sample: load it, aggregate to cells × tactical periods, show the top cells."""
+    from hotspots.aggregate import write_cell_table
+    from hotspots.config import DEFAULT_FORCE_AREA, SHIPPED_DATA
+    from hotspots.ingest.load import IngestOptions, ingest_files
+
+    s = _settings()
+    samples = sorted((SHIPPED_DATA / "samples").glob("*west-midlands*")) + sorted(
+        (SHIPPED_DATA / "samples").glob("birmingham*")
+    )
+    from hotspots.areas import Area
+
+    opts = IngestOptions(force_area=Area.from_file(DEFAULT_FORCE_AREA), timezone=s.timezone,
+                         rejects_dir=s.data_dir / "rejects", h3_resolution=s.h3_resolution)
+    store = _store(db)
+    for report in ingest_files(samples, store, opts):
+        out.print(report.summary(), highlight=False, soft_wrap=True)
+    table = _cell_table(db, s.h3_resolution, "tactical", "", None)
+    _print_top(table, 10, "incidents")
+    folder = out_dir or s.data_dir
+    for ext in ("csv", "parquet"):
+        path = write_cell_table(table, folder / f"cells.{ext}")
+        out.print(f"cell table ({len(table)} rows: cell × tactical period × offence group) written to {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; a HotspotsError becomes one line on stderr and exit code 2."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("alembic", "pyogrio", "numba"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        app(args=argv, standalone_mode=True)
+    except HotspotsError as exc:
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        return 2
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
