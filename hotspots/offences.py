@@ -53,9 +53,9 @@ class OffenceVocabulary:
         names = pd.Series(np.asarray(names, dtype=object))
         uniques = names.dropna().unique()
         mapping = {u: self.aliases.get(normalise_name(u)) for u in uniques}
-        codes = names.map(mapping)
+        codes = names.map(mapping).astype(object)
         known = codes.notna().to_numpy()
-        return codes.fillna(UNKNOWN).to_numpy(dtype=object), known
+        return codes.where(codes.notna(), UNKNOWN).to_numpy(dtype=object), known
 
     def group_of(self, codes: np.ndarray) -> np.ndarray:
         return pd.Series(codes, dtype=object).map(self.table["offence_group"]).to_numpy(dtype=object)

@@ -17,13 +17,8 @@ from hotspots.areas import Area
 from hotspots.ingest.readers import RawRows
 from hotspots.offences import OffenceVocabulary
 from hotspots.projection import project, unproject
+from hotspots.store.bulk import INCIDENT_COLUMNS
 
-#: Columns of a normalised incident table, in order (the store's ``incidents`` table adds batch_id).
-INCIDENT_COLUMNS = [
-    "incident_id", "source_id", "source_line", "occurred_from", "occurred_to", "time_precision",
-    "lon", "lat", "x", "y", "h3_cell", "offence", "offence_group", "source_offence",
-    "knife_enabled", "victim_under_25", "harm_weight", "location", "lsoa_code",
-]
 REJECT_COLUMNS = ["source_file", "line", "reason", "raw"]
 
 _TRUE = {"y", "yes", "true", "t", "1"}
@@ -216,6 +211,35 @@ def _content_ids(rows: RawRows, keep: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return ids.astype(object), repeat
 
 
+def _repeated_source_ids(rows: RawRows, ids: np.ndarray, with_id: np.ndarray, warnings: list[str]) -> np.ndarray:
+    """Handle a source id that appears more than once in a file; returns the rows to drop.
+
+    An exact repeat of a row is the same crime printed twice: dropped and counted. The same
+    Crime ID on rows that differ (data.police.uk has these, at different places) is kept as
+    separate records, the later ones stored as ``<id>#2``, ``<id>#3``, ... in file order, which
+    loading the file again reproduces.
+    """
+    drop = np.zeros(len(rows), dtype=bool)
+    idx = np.flatnonzero(with_id)
+    if idx.size == 0 or not pd.Series(ids[idx]).duplicated().any():
+        return drop
+    content = pd.DataFrame({k: pd.Series(v[idx], dtype=object).astype(str) for k, v in sorted(rows.fields.items())})
+    content["_id"] = ids[idx]
+    exact = content.duplicated().to_numpy()
+    drop[idx[exact]] = True
+    rest = idx[~exact]
+    repeat = pd.Series(ids[rest]).groupby(ids[rest]).cumcount().to_numpy()
+    renamed = rest[repeat > 0]
+    ids[renamed] = [f"{i}#{k + 1}" for i, k in zip(ids[renamed], repeat[repeat > 0], strict=True)]
+    if exact.any():
+        warnings.append(f"{rows.source.name}: {int(exact.sum())} row(s) repeat an earlier row exactly "
+                        f"(first at line {int(rows.lines[idx[exact][0]])}); stored once")
+    if renamed.size:
+        warnings.append(f"{rows.source.name}: {renamed.size} row(s) reuse the Crime ID of a different row "
+                        f"(first at line {int(rows.lines[renamed[0]])}); kept, with '#2', '#3' added to the id")
+    return drop
+
+
 def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     """Turn a file's raw rows into incidents and rejects (see module docstring)."""
     n = len(rows)
@@ -249,13 +273,14 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
         sid = pd.Series(source_id, dtype=object).astype(str).str.strip()
         has = (sid != "").to_numpy()
         ids[has] = sid[has].to_numpy()
+        source_id_text = ids.copy()
     else:
         has = np.zeros(n, dtype=bool)
+        source_id_text = ids
     need_hash = keep & ~has
     if need_hash.any():
         ids[need_hash] = _content_ids(rows, need_hash)[0]
-    # The same Crime ID twice in one file is one crime: keep the first, count the rest.
-    dup_in_file = keep & pd.Series(ids).duplicated().to_numpy()
+    dup_in_file = _repeated_source_ids(rows, ids, keep & has, warnings)
     keep &= ~dup_in_file
 
     idx = np.flatnonzero(keep)
@@ -272,7 +297,7 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     incidents = pd.DataFrame(
         {
             "incident_id": ids[idx],
-            "source_id": np.where(has[idx], ids[idx], None),
+            "source_id": np.where(has[idx], source_id_text[idx], None),
             "source_line": rows.lines[idx],
             "occurred_from": start.iloc[idx].dt.tz_convert("UTC").reset_index(drop=True),
             "occurred_to": end.iloc[idx].dt.tz_convert("UTC").reset_index(drop=True),

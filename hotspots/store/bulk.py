@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
-from hotspots.ingest.normalise import INCIDENT_COLUMNS
+from hotspots.store.schema import incidents
 
 CHUNK_ROWS = 100_000
-_STORED_COLUMNS = ["batch_id", *INCIDENT_COLUMNS]
+_STORED_COLUMNS = [c.name for c in incidents.columns]
+INCIDENT_COLUMNS = [c for c in _STORED_COLUMNS if c != "batch_id"]
 _TIME_COLUMNS = ("occurred_from", "occurred_to")
 _BOOL_COLUMNS = ("knife_enabled", "victim_under_25")
 
@@ -40,7 +41,9 @@ def _column_values(frame: pd.DataFrame, name: str, dialect: str) -> list:
 def _row_chunks(frame: pd.DataFrame, batch_id: int, dialect: str) -> Iterator[list[tuple]]:
     for lo in range(0, len(frame), CHUNK_ROWS):
         part = frame.iloc[lo : lo + CHUNK_ROWS]
-        columns = [[batch_id] * len(part)] + [_column_values(part, c, dialect) for c in INCIDENT_COLUMNS]
+        columns = [
+            [batch_id] * len(part) if c == "batch_id" else _column_values(part, c, dialect) for c in _STORED_COLUMNS
+        ]
         yield list(zip(*columns, strict=True))
 
 

@@ -79,7 +79,7 @@ load_batches = Table(
 incidents = Table(
     "incidents",
     metadata,
-    Column("incident_id", String(64), primary_key=True),
+    Column("incident_id", String(80), primary_key=True),
     Column("batch_id", Integer, ForeignKey("load_batches.batch_id"), nullable=False, index=True),
     Column("source_line", BigInteger, nullable=False),
     Column("source_id", String(64)),

@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('key', name=op.f('pk_store_meta'))
     )
     op.create_table('incidents',
-    sa.Column('incident_id', sa.String(length=64), nullable=False),
+    sa.Column('incident_id', sa.String(length=80), nullable=False),
     sa.Column('batch_id', sa.Integer(), nullable=False),
     sa.Column('source_line', sa.BigInteger(), nullable=False),
     sa.Column('source_id', sa.String(length=64), nullable=True),

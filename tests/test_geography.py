@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hotspots.areas import Area, NamedAreas, read_boundaries
+from hotspots.config import DEFAULT_NAMED_AREAS
+from hotspots.errors import HotspotsError
+from hotspots.projection import BRITISH_NATIONAL_GRID, check_crs, choose_crs, project, unproject
+
+
+def test_bng_known_point_and_round_trip():
+    # Ordnance Survey's own worked example point is not shipped; use a round trip and a sanity box:
+    # central Birmingham lies near E 406,900 N 286,800.
+    x, y = project(np.array([-1.8983]), np.array([52.4796]), BRITISH_NATIONAL_GRID)
+    assert 406_000 < x[0] < 408_000 and 286_000 < y[0] < 288_000
+    lon, lat = unproject(x, y, BRITISH_NATIONAL_GRID)
+    assert abs(lon[0] + 1.8983) < 1e-7 and abs(lat[0] - 52.4796) < 1e-7
+
+
+def test_choose_crs():
+    assert choose_crs(np.array([-1.9]), np.array([52.5])) == BRITISH_NATIONAL_GRID
+    assert choose_crs(np.array([-87.6]), np.array([41.8])) == "EPSG:32616"  # Chicago
+    assert choose_crs(np.array([-123.1]), np.array([49.25])) == "EPSG:32610"  # Vancouver
+    with pytest.raises(HotspotsError, match="not projected"):
+        check_crs("EPSG:4326")
+    with pytest.raises(HotspotsError, match="not a coordinate reference system"):
+        check_crs("EPSG:nonsense")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.floats(-2.3, -1.3), st.floats(52.3, 52.7)), min_size=1, max_size=300))
+def test_area_contains_matches_exact_polygon_test(force_area, points):
+    lon = np.array([p[0] for p in points])
+    lat = np.array([p[1] for p in points])
+    assert (force_area.contains(lon, lat) == shapely.intersects_xy(force_area.geometry, lon, lat)).all()
+
+
+def test_area_contains_handles_bad_values(force_area):
+    got = force_area.contains(np.array([np.nan, 500.0, -1.9]), np.array([52.5, 52.5, 52.48]))
+    assert got.tolist() == [False, False, True]
+
+
+def test_named_areas():
+    wards = NamedAreas.from_file(DEFAULT_NAMED_AREAS)
+    assert wards.name_field == "wd16nm" and len(wards.names) == 40
+    assert wards.name_of(np.array([-1.8983, 0.0]), np.array([52.4796, 51.5])).tolist() == ["Ladywood", None]
+    with pytest.raises(HotspotsError, match="name_field='nope'"):
+        NamedAreas.from_file(DEFAULT_NAMED_AREAS, "nope")
+
+
+def test_unreadable_boundary_file(tmp_path):
+    bad = tmp_path / "x.gpkg"
+    bad.write_bytes(b"not a geopackage")
+    with pytest.raises(HotspotsError, match="not a readable boundary file"):
+        read_boundaries(bad)
+    with pytest.raises(HotspotsError, match="does not exist"):
+        Area.from_file(tmp_path / "missing.geojson")

@@ -1,0 +1,190 @@
+"""Loading files into the store, on SQLite and PostgreSQL."""
+
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from conftest import SAMPLES
+from hotspots.aggregate import read_incidents
+from hotspots.ingest.load import IngestOptions, ingest_file, ingest_files
+from hotspots.store import open_store
+
+HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+          "Crime type,Last outcome category,Context\n")
+
+
+def street_row(cid, month="2024-03", lon="-1.8983", lat="52.4796", crime="Robbery"):
+    return f"{cid},{month},WMP,WMP,{lon},{lat},On or near High Street,E01,Birmingham 1,{crime},,\n"
+
+
+@pytest.fixture
+def opts(force_area, tmp_path):
+    return IngestOptions(force_area=force_area, rejects_dir=tmp_path / "rejects")
+
+
+def test_sample_loads_once(store, opts):
+    path = SAMPLES / "birmingham_city_centre_police_api_2017-01_to_2017-11.csv.gz"
+    first = ingest_file(path, store, opts)
+    assert (first.rows_read, first.loaded, first.rejected) == (17260, 17260, 0)
+    again = ingest_file(path, store, opts)
+    assert again.loaded == 0 and "already loaded as batch" in again.skipped_reason
+    assert store.count("incidents") == 17260 and store.count("load_batches") == 1
+    frame = read_incidents(store)
+    assert (frame["time_precision"] == "month").all()
+    june = frame[frame["occurred_from"] == pd.Timestamp("2017-05-31T23:00Z")]  # local midnight, BST
+    assert len(june) == 1511 and (june["occurred_to"] == pd.Timestamp("2017-06-30T23:00Z")).all()
+    assert set(frame["offence_group"]) >= {"violence_and_sexual_offences", "robbery", "anti_social_behaviour"}
+    assert frame["h3_cell"].str.len().eq(15).all()
+
+
+def test_corrupted_file_loses_no_row(store, opts, tmp_path):
+    f = tmp_path / "2024-03-test-street.csv"
+    f.write_text(
+        HEADER
+        + street_row("c1")                                   # line 2: good
+        + street_row("c2", lon="", lat="")                   # line 3: missing coordinates
+        + street_row("c3", lon="west", lat="52.4")           # line 4: unparseable coordinates
+        + street_row("c4", month="March")                    # line 5: unparseable date
+        + street_row("c5", month="")                         # line 6: missing date
+        + street_row("c6", lon="-0.1", lat="51.5")           # line 7: London, outside the force area
+        + "c7,2024-03,WMP\n"                                 # line 8: short row
+        + street_row("c8", crime="Jaywalking")               # line 9: unknown offence, kept as other
+        + street_row("c9", lon="200", lat="52.4")            # line 10: out of range
+        + street_row("c1")                                   # line 11: same Crime ID again in the file
+        + street_row("", crime="Anti-social behaviour")      # line 12: no Crime ID: content hash
+        + street_row("", crime="Anti-social behaviour")      # line 13: identical: a second ASB, not a copy
+    )
+    report = ingest_file(f, store, opts)
+    assert report.rows_read == 12
+    assert report.loaded == 4  # c1, c8, and the two ASB rows
+    assert report.already_stored == 1  # the repeated c1
+    assert report.loaded + report.already_stored + report.rejected == report.rows_read
+    rejects = pd.read_csv(report.rejects_csv)
+    assert rejects[["line", "reason"]].values.tolist() == [
+        [3, "missing coordinates"], [4, "unparseable coordinates"], [5, "unparseable date"],
+        [6, "missing date"], [7, "outside the force area (west_midlands_force_area)"],
+        [8, "expected 12 fields, found 3"], [10, "coordinates out of range"],
+    ]
+    assert rejects["raw"].str.startswith("c").all() and (rejects["source_file"] == f.name).all()
+    assert store.count("rejected_rows") == 7
+    assert any("Jaywalking" in w and "line 9" in w for w in report.warnings)
+    frame = read_incidents(store).set_index("incident_id")
+    assert frame.loc["c8", "offence"] == "other"
+    assert (frame.index.str.startswith("h")).sum() == 2
+
+
+def test_same_crime_in_two_files_is_stored_once(store, opts, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(HEADER + street_row("x1") + street_row("x2"))
+    b.write_text(HEADER + street_row("x2") + street_row("x3"))
+    reports = ingest_files([a, b], store, opts)
+    assert [(r.loaded, r.already_stored) for r in reports] == [(2, 0), (1, 1)]
+    assert store.count("incidents") == 3
+
+
+def test_content_ids_are_stable_across_files(store, opts, tmp_path):
+    rows = street_row("", crime="Anti-social behaviour") * 3
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(HEADER + rows)
+    b.write_text(HEADER + rows + street_row("", crime="Anti-social behaviour", lat="52.48"))
+    ra, rb = ingest_files([a, b], store, opts)
+    assert (ra.loaded, rb.loaded, rb.already_stored) == (3, 1, 3)
+
+
+def test_failure_mid_batch_leaves_store_unchanged(store, opts, tmp_path, monkeypatch):
+    import hotspots.store.bulk as bulk
+
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 100)
+    path = SAMPLES / "2019-07-city-of-london-street.csv.gz"
+    calls = []
+
+    def boom(n):
+        calls.append(n)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+
+    opts.force_area = None
+    with pytest.raises(RuntimeError):
+        ingest_file(path, store, opts, progress=boom)
+    assert (store.count("incidents"), store.count("load_batches"), store.count("rejected_rows")) == (0, 0, 0)
+    report = ingest_file(path, store, opts)
+    assert report.loaded + report.rejected == 866 and report.loaded == store.count("incidents")
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import hotspots.store.bulk as bulk
+    from hotspots.ingest.load import IngestOptions, ingest_file
+    from hotspots.store import open_store
+    bulk.CHUNK_ROWS = 100
+    seen = []
+    def kill(n):
+        seen.append(n)
+        if len(seen) == 4:
+            os.kill(os.getpid(), signal.SIGKILL)
+    ingest_file(sys.argv[2], open_store(sys.argv[1]), IngestOptions(force_area=None), progress=kill)
+    """
+)
+
+
+def test_killed_process_leaves_store_as_it_was(store, store_url, opts):
+    path = SAMPLES / "2019-08-city-of-london-street.csv.gz"
+    done = subprocess.run([sys.executable, "-c", KILLER, store_url, str(path)], capture_output=True, timeout=120)
+    assert done.returncode == -9, done.stderr.decode()
+    assert (store.count("incidents"), store.count("load_batches")) == (0, 0)
+    again = open_store(store_url)
+    opts.force_area = None
+    report = ingest_file(path, again, opts)
+    assert report.loaded == again.count("incidents") > 0 and report.batch_id == 1
+    again.dispose()
+
+
+def test_mapped_export_with_knife_flag_and_age_bands(store, opts, tmp_path):
+    f = tmp_path / "connect.csv"
+    f.write_text(
+        "Occurrence Ref,Committed From,HO Offence Code,Longitude,Latitude,Knife Crime Flag,Victim Age Band,Beat\n"
+        "R1,30/06/2024 23:30,VWI,-1.8983,52.4796,Y,18-24,B1\n"
+        "R2,31/03/2024 01:30,ROBP,-1.8983,52.4796,N,25-34,B1\n"
+        "R3,01/07/2024 12:00,ZZ9,-1.8983,52.4796,,20-29,B1\n"
+        "R4,31/02/2024 12:00,VWI,-1.8983,52.4796,Y,18-24,B1\n"
+    )
+    opts.mapping = str(SAMPLES.parent / "mappings" / "connect_example.toml")
+    report = ingest_file(f, store, opts)
+    assert (report.loaded, report.rejected) == (3, 1)
+    frame = read_incidents(store).set_index("incident_id")
+    assert frame.loc["R1", "occurred_from"] == pd.Timestamp("2024-06-30T22:30Z")  # BST
+    assert frame.loc["R1", "occurred_to"] == frame.loc["R1", "occurred_from"]
+    assert frame.loc["R1", ["offence", "knife_enabled", "victim_under_25"]].tolist() == [
+        "violence_with_injury", True, True]
+    assert frame.loc["R2", ["offence", "knife_enabled", "victim_under_25"]].tolist() == [
+        "robbery_of_personal_property", False, False]
+    assert frame.loc["R3", "offence"] == "other" and pd.isna(frame.loc["R3", "victim_under_25"])
+    assert frame.loc["R1", "harm_weight"] == 365.0
+
+
+def test_store_crs_is_fixed_by_the_first_load(store, opts, tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_text(HEADER + street_row("k1"))
+    ingest_file(f, store, opts)
+    assert store.meta("projected_crs") == "EPSG:27700" and store.meta("h3_resolution") == "10"
+    opts.projected_crs = "EPSG:32630"
+    g = tmp_path / "b.csv"
+    g.write_text(HEADER + street_row("k2"))
+    with pytest.raises(Exception, match="already holds x/y in EPSG:27700"):
+        ingest_file(g, store, opts)
+
+
+def test_reused_crime_ids_are_kept_apart(store, opts, tmp_path):
+    f = tmp_path / "2024-03-reuse.csv"
+    f.write_text(HEADER + street_row("r1") + street_row("r1", lat="52.48") + street_row("r1", lat="52.49")
+                 + street_row("r1"))
+    report = ingest_file(f, store, opts)
+    assert (report.loaded, report.already_stored) == (3, 1)
+    ids = sorted(read_incidents(store)["incident_id"])
+    assert ids == ["r1", "r1#2", "r1#3"]
+    assert any("reuse the Crime ID" in w for w in report.warnings)
+    assert any("repeat an earlier row exactly" in w for w in report.warnings)

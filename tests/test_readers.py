@@ -1,0 +1,95 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLES
+from hotspots.errors import FormatError, HotspotsError
+from hotspots.ingest.readers import detect_format, read
+
+STREET_HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+                 "Crime type,Last outcome category,Context\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "rows"),
+    [
+        ("2011-02-west-midlands-street.csv.gz", "police-street-legacy", 25558),
+        ("birmingham_city_centre_police_api_2017-01_to_2017-11.csv.gz", "police-api", 17260),
+        ("2024-01-west-midlands-stop-and-search.csv.gz", "stop-search", 2326),
+        ("2019-07-city-of-london-street.csv.gz", "police-street", 866),
+    ],
+)
+def test_shipped_samples_are_detected_and_read(name, fmt, rows):
+    path = SAMPLES / name
+    assert detect_format(path) == fmt
+    raw = read(path)
+    assert len(raw) == rows and not raw.early_rejects
+    assert raw.lines[0] == 2 and raw.lines[-1] == rows + 1
+
+
+def test_stop_and_search_never_reads_personal_columns():
+    raw = read(SAMPLES / "2024-01-west-midlands-stop-and-search.csv.gz")
+    assert not {"gender", "age", "ethnicity"} & {k.lower() for k in raw.fields}
+    text = " ".join(raw.raw_text(np.arange(50)))
+    assert "Male" not in text and "White" not in text
+
+
+def test_rows_of_the_wrong_width_are_rejected_with_their_line(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text(
+        STREET_HEADER
+        + "a1,2019-07,City,City,-0.1,51.5,On or near X,E1,L,Robbery,,\n"
+        + "a2,2019-07,City,City,-0.1\n"
+        + '"a3","2019-07","multi\nline",City,-0.1,51.5,On or near X,E1,L,Robbery,,\n'
+        + "a4,2019-07,City,City,-0.1,51.5,On or near X,E1,L,Robbery,,,extra\n"
+    )
+    raw = read(f)
+    assert raw.lines.tolist() == [2, 4]  # the quoted field spans lines 4 and 5
+    assert [(line, reason) for line, reason, _ in raw.early_rejects] == [
+        (3, "expected 12 fields, found 5"), (6, "expected 12 fields, found 13")]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "not a UTF-8 text file"),
+        (b"name,age\nbob,3\n", "not a recognised incident file"),
+        (b"", "not a recognised incident file"),
+    ],
+)
+def test_files_that_are_not_what_they_claim(tmp_path, content, message):
+    f = tmp_path / "incidents.csv"
+    f.write_bytes(content)
+    with pytest.raises(FormatError, match=message):
+        read(f)
+
+
+def test_forced_format_with_missing_columns(tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text("Month,Easting\n2011-01,1\n")
+    with pytest.raises(FormatError, match="missing column"):
+        read(f, "police-street")
+    with pytest.raises(HotspotsError, match="format='xml' is not known"):
+        read(f, "xml")
+
+
+def test_corrupt_gzip(tmp_path):
+    f = tmp_path / "x.csv.gz"
+    f.write_bytes(gzip.compress(STREET_HEADER.encode())[:20])
+    with pytest.raises(FormatError):
+        read(f)
+
+
+def test_mapping_file_is_checked(tmp_path):
+    f = tmp_path / "export.csv"
+    f.write_text("Ref,When,Code,Lon,Lat\n1,2024-01-01 10:00,VWI,-1.9,52.48\n")
+    m = tmp_path / "m.toml"
+    m.write_text('[columns]\nsource_id = "Ref"\n')
+    with pytest.raises(HotspotsError, match="must name a time"):
+        read(f, options={"mapping": m})
+    m.write_text("[columns\n")
+    with pytest.raises(HotspotsError, match="not valid TOML"):
+        read(f, options={"mapping": m})
+    with pytest.raises(HotspotsError, match="needs a mapping file"):
+        read(f, "mapped-csv")
