@@ -135,6 +135,9 @@ def _cell_table(db, resolution, period, anchor, offence_group):
     from hotspots.offences import vocabulary
     from hotspots.periods import Calendar
 
+    from hotspots.validate import check_resolution
+
+    check_resolution(resolution)
     s = _settings()
     try:
         anchor_day = dt.date.fromisoformat(anchor) if anchor else s.period_anchor

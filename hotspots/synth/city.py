@@ -148,7 +148,7 @@ def _points_in_area(rng: np.random.Generator, area: Area, n: int) -> tuple[np.nd
 def _times(rng, n, x, y, centre_xy, p: SynthParams, first_day: int) -> np.ndarray:
     """Local-time offsets in hours since the start for ``n`` background events."""
     days = np.arange(p.days)
-    doy = (pd.Timestamp(p.start) + pd.to_timedelta(days, unit="D")).dayofyear.to_numpy()
+    doy = (pd.Timestamp(p.start) + pd.to_timedelta(days, unit="D")).day_of_year.to_numpy()
     season = 1 + p.summer_amplitude * np.cos(2 * np.pi * (doy - 196) / 365.25)
     day = rng.choice(p.days, size=n, p=season / season.sum())
     general, centre = _hour_profiles()
@@ -199,7 +199,7 @@ def generate(params: SynthParams | None = None, area: Area | None = None) -> Syn
     bx[~in_hotspot], by[~in_hotspot] = project(flon, flat, crs)
     hotspot_id = np.full(n_bg, -1)
     hotspot_id[in_hotspot] = which
-    first_day = pd.Timestamp(p.start).dayofweek
+    first_day = pd.Timestamp(p.start).day_of_week
     hours = _times(rng, n_bg, bx, by, centre_xy, p, first_day)
     offence_codes = np.array(list(OFFENCE_MIX))
     shares = np.array([v[0] for v in OFFENCE_MIX.values()])
@@ -288,7 +288,7 @@ def _patrolled(effect: PatrolEffect, lon: np.ndarray, lat: np.ndarray, local: pd
     at = h3cells.points_to_cells(lon, lat, res)
     pos = np.searchsorted(mine, at).clip(max=mine.size - 1)
     in_place = mine[pos] == at
-    how = local.dayofweek.to_numpy() * 24 + local.hour.to_numpy()
+    how = local.day_of_week.to_numpy() * 24 + local.hour.to_numpy()
     return in_place & np.isin(how, np.asarray(effect.hours_of_week))
 
 

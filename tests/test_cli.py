@@ -1,0 +1,93 @@
+"""The command line as a user meets it: one-line errors, exit codes, --help, the demo."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import SAMPLES
+
+COMMANDS = ["ingest", "cells", "synth", "demo"]
+
+
+def hotspots(*args, cwd, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTSPOTS_")}
+    env.update({"HOTSPOTS_DATA_DIR": str(Path(cwd) / "data"), "COLUMNS": "160"})
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "hotspots.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help(command, tmp_path):
+    done = hotspots(command, "--help", cwd=tmp_path)
+    assert done.returncode == 0 and "Usage" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "missing.csv"], "'missing.csv': no such file or folder"),
+        (["ingest", "junk.csv"], "junk.csv: not a UTF-8 text file"),
+        (["ingest", "people.csv"], "people.csv: not a recognised incident file"),
+        (["ingest", "--format", "xml", "people.csv"], "format='xml' is not known"),
+        (["ingest", "--force-area", "nowhere.gpkg", "people.csv"], "does not exist"),
+        (["cells", "--resolution", "14"], "resolution=14 is outside the supported H3 resolutions"),
+        (["cells", "--period", "fortnight"], "period='fortnight' is not known"),
+        (["cells"], "the store holds no incidents"),
+        (["cells", "--anchor", "someday"], "anchor='someday' is not a date"),
+        (["cells", "--offence-group", "crime"], "--offence-group='crime' is not a group"),
+        (["synth", "--incidents", "0", "--out", "s"], "incidents=0 must be greater than zero"),
+        (["cells", "--db", "nonsense://"], "database_url='nonsense://'"),
+    ],
+)
+def test_user_errors_are_one_line(args, message, tmp_path):
+    (tmp_path / "junk.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe\xfd")
+    (tmp_path / "people.csv").write_text("name,age\nx,1\n")
+    done = hotspots(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unreachable_database_is_one_line(tmp_path):
+    done = hotspots("cells", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none", cwd=tmp_path)
+    assert done.returncode == 2 and "cannot open the store" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ingest_then_cells(tmp_path):
+    sample = SAMPLES / "2019-07-city-of-london-street.csv.gz"
+    done = hotspots("ingest", "--force-area", "none", str(sample), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "loaded" in done.stdout and "rejected" in done.stdout
+    again = hotspots("ingest", "--force-area", "none", str(sample), cwd=tmp_path)
+    assert "already loaded as batch 1; nothing added" in again.stdout
+    done = hotspots("cells", "--period", "month", "--out", "cells.geojson", "--top", "3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Top 3 cells" in done.stdout and (tmp_path / "cells.geojson").exists()
+
+
+@pytest.mark.slow
+def test_demo_runs_and_reruns(tmp_path):
+    done = hotspots("demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Top 10 cells" in done.stdout and "Ladywood" in done.stdout
+    table = pd.read_csv(tmp_path / "data" / "cells.csv")
+    assert {"h3_cell", "period", "incidents", "harm"} <= set(table.columns)
+    assert not (table["offence_group"].isin(["stop_and_search", "anti_social_behaviour", "drugs"])).any()
+    again = hotspots("demo", cwd=tmp_path)
+    assert again.stdout.count("nothing added") == 3
+    assert pd.read_csv(tmp_path / "data" / "cells.csv").equals(table)
+
+
+def test_synth_writes_formats(tmp_path):
+    done = hotspots("synth", "--incidents", "2000", "--days", "40", "--format", "mapped-csv", "--format",
+                    "geoparquet", "--npus", "8", "--patrol-reduction", "0.3", "--out", "city", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in (tmp_path / "city").iterdir())
+    assert "synthetic-city-export.toml" in names and "synthetic_npus.geojson" in names
+    assert "synthetic-city-seed0.parquet" in names and "truth-hotspots-seed0.csv" in names

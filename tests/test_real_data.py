@@ -1,0 +1,45 @@
+"""Larger checks on the real public data in ../shared/data/real (skipped only where it is absent)."""
+
+import pandas as pd
+import pytest
+
+from conftest import SHARED_REAL
+from hotspots.aggregate import read_incidents
+from hotspots.ingest.load import IngestOptions, ingest_files
+
+CITY = SHARED_REAL / "police_uk_street_other_forces" / "city_of_london"
+needs_shared = pytest.mark.skipif(not CITY.is_dir(), reason=f"shared real data not present at {CITY}")
+
+
+@needs_shared
+@pytest.mark.slow
+def test_city_of_london_loads_each_crime_once(store, tmp_path):
+    files = sorted(CITY.glob("*.csv"))
+    assert len(files) == 45
+    opts = IngestOptions(force_area=None, rejects_dir=tmp_path / "rejects")
+    first = ingest_files([CITY], store, opts)
+    rows = sum(r.rows_read for r in first)
+    raw_rows = sum(len(pd.read_csv(f)) for f in files)
+    assert rows == raw_rows == 28761
+    # Every row is accounted for: stored, an exact repeat of a stored row, or rejected with a line.
+    assert sum(r.loaded + r.already_stored + r.rejected for r in first) == rows
+    stored = store.count("incidents")
+    assert stored == sum(r.loaded for r in first)
+    rejects = pd.concat([pd.read_csv(r.rejects_csv) for r in first if r.rejects_csv])
+    assert len(rejects) == sum(r.rejected for r in first) == store.count("rejected_rows")
+    assert rejects["line"].gt(1).all() and rejects["reason"].ne("").all()
+    second = ingest_files([CITY], store, opts)
+    assert all(r.skipped_reason.startswith("already loaded") for r in second)
+    assert store.count("incidents") == stored and store.count("load_batches") == 45
+    frame = read_incidents(store)
+    assert frame["incident_id"].is_unique
+    assert frame["occurred_from"].min() == pd.Timestamp("2018-01-01T00:00Z")
+    # A Crime ID is a crime: where the Crime ID is present it is the id, possibly with a '#k' suffix.
+    assert frame["time_precision"].eq("month").all()
+
+
+@needs_shared
+def test_legacy_west_midlands_eastings_land_in_the_force(force_area, store):
+    path = SHARED_REAL / "west_midlands" / "legacy_2011" / "2011-02-west-midlands-street.csv"
+    [report] = ingest_files([path], store, IngestOptions(force_area=force_area))
+    assert report.rows_read == 25558 and report.rejected < 0.01 * report.rows_read
