@@ -69,7 +69,7 @@ def ingest(
     db: DbOption = "",
 ):
     """Load incident files into the store: one all-or-nothing batch per file; rejected rows kept with line and reason."""
-    from hotspots.ingest.load import IngestOptions, ingest_files
+    from hotspots.ingest.load import IngestOptions, expand_paths, ingest_file
 
     s = _settings()
     opts = IngestOptions(
@@ -78,13 +78,15 @@ def ingest(
         harm_table=str(harm_table) if harm_table else None, rejects_dir=rejects_dir or s.data_dir / "rejects",
     )
     store = _store(db)
-    files = _expand(paths)
+    files = expand_paths(paths)
+    if not files:
+        raise HotspotsError("no files to load in " + ", ".join(map(str, paths)))
     totals = [0, 0, 0]
     with _progress() as bar:
         task = bar.add_task("loading", total=len(files))
         for f in files:
             bar.update(task, description=f"loading {f.name}")
-            [report] = ingest_files([f], store, opts)
+            report = ingest_file(f, store, opts)
             out.print(report.summary(), highlight=False, soft_wrap=True)
             for w in report.warnings:
                 err.print(f"warning: {w}", highlight=False, soft_wrap=True)
@@ -94,20 +96,6 @@ def ingest(
             bar.advance(task)
     if len(files) > 1:
         out.print(f"{len(files)} files: {totals[0]} incidents loaded, {totals[1]} already stored, {totals[2]} rejected")
-
-
-def _expand(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            files.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise HotspotsError(f"{str(p)!r}: no such file or folder")
-    if not files:
-        raise HotspotsError("no files to load in " + ", ".join(map(str, paths)))
-    return files
 
 
 @app.command()
@@ -191,7 +179,7 @@ def synth(
     npus: Annotated[int, typer.Option(help="Number of synthetic NPU areas to draw (0 for none).")] = 8,
 ):
     """Generate a seeded synthetic city with known ground truth, in the formats the readers read."""
-    from hotspots.synth import PatrolEffect, SynthParams, generate, synthetic_npus, write_city
+    from hotspots.synth import SynthParams, generate, synthetic_npus, write_city
 
     try:
         first = dt.date.fromisoformat(start)

@@ -182,10 +182,8 @@ def write_rejects(rejects: pd.DataFrame, folder: Path, batch_id: int, source: Pa
     return target
 
 
-def ingest_files(
-    paths: Sequence[str | Path], store: Store, opts: IngestOptions, progress: Callable[[int], None] | None = None
-) -> list[LoadReport]:
-    """Load several files, each its own batch; folders are expanded to the files in them, sorted."""
+def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Files named, and the files in folders named (sorted, hidden ones left out)."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -194,4 +192,11 @@ def ingest_files(
             files.append(p)
         else:
             raise HotspotsError(f"{str(p)!r}: no such file or folder")
-    return [ingest_file(f, store, opts, progress) for f in files]
+    return files
+
+
+def ingest_files(
+    paths: Sequence[str | Path], store: Store, opts: IngestOptions, progress: Callable[[int], None] | None = None
+) -> list[LoadReport]:
+    """Load several files, each its own batch; folders are expanded to the files in them."""
+    return [ingest_file(f, store, opts, progress) for f in expand_paths(paths)]

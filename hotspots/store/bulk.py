@@ -25,10 +25,11 @@ _BOOL_COLUMNS = ("knife_enabled", "victim_under_25")
 def _column_values(frame: pd.DataFrame, name: str, dialect: str) -> list:
     col = frame[name]
     if name in _TIME_COLUMNS:
-        utc = col.dt.tz_convert("UTC")
-        if dialect == "sqlite":  # the text form SQLAlchemy's SQLite DateTime reads back
-            return utc.dt.strftime("%Y-%m-%d %H:%M:%S.%f").tolist()
-        return utc.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00").tolist()
+        # numpy formats datetimes in C, far faster than strftime; "T" becomes the space that
+        # SQLAlchemy's SQLite DateTime reads back, and PostgreSQL gets an explicit UTC offset.
+        utc = col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        text = np.char.replace(np.datetime_as_string(utc, unit="us"), "T", " ")
+        return (text if dialect == "sqlite" else np.char.add(text, "+00")).tolist()
     if name in _BOOL_COLUMNS:
         return [None if v is None or v is pd.NA else bool(v) for v in col.tolist()]
     if col.dtype.kind == "f":
