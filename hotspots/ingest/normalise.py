@@ -163,14 +163,10 @@ def victim_under_25(bands: np.ndarray) -> np.ndarray:
 
     '18-24' -> True, '25-34' -> False, 'under 18' -> True, '65+' / 'over 34' -> False, '20-29' -> None.
     """
-    out = np.full(len(bands), None, dtype=object)
-    cache: dict[str, object] = {}
-    for i, band in enumerate(bands):
-        key = str(band).strip().lower()
-        if key not in cache:
-            cache[key] = _band_under_25(key)
-        out[i] = cache[key]
-    return out
+    keys = pd.Series(np.asarray(bands, dtype=object), dtype=object).astype(str).str.strip().str.lower()
+    flags = {k: _band_under_25(k) for k in keys.unique()}
+    mapped = keys.map(flags).astype(object)
+    return mapped.where(mapped.notna(), None).to_numpy(dtype=object)
 
 
 def _band_under_25(key: str):
