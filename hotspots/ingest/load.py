@@ -148,10 +148,11 @@ def ingest_file(
             insert_incidents(conn, result.incidents, batch_id, progress)
             if len(result.rejects):
                 conn.execute(rejected_rows.insert(), result.rejects.assign(batch_id=batch_id).to_dict("records"))
-            loaded = conn.execute(select(func.count()).where(incidents.c.batch_id == batch_id)).scalar()
+            loaded = int(conn.execute(select(func.count()).where(incidents.c.batch_id == batch_id)).scalar())
+            already = len(result.incidents) - loaded + result.duplicates_in_file
             conn.execute(
                 update(load_batches).where(load_batches.c.batch_id == batch_id).values(
-                    rows_loaded=loaded, rows_already_stored=len(result.incidents) - loaded + result.duplicates_in_file
+                    rows_loaded=loaded, rows_already_stored=already
                 )
             )
     except IntegrityError:
@@ -161,9 +162,7 @@ def ingest_file(
         if earlier is None:
             raise
         return LoadReport(source=path, batch_id=earlier, skipped_reason=f"already loaded as batch {earlier}")
-    report.batch_id = batch_id
-    report.loaded = int(loaded)
-    report.already_stored = len(result.incidents) - report.loaded + result.duplicates_in_file
+    report.batch_id, report.loaded, report.already_stored = batch_id, loaded, already
     for warning in result.warnings:
         log.warning(warning)
     if len(result.rejects) and opts.rejects_dir is not None:

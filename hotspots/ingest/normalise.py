@@ -5,6 +5,7 @@ with its line number and reason.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -188,8 +189,8 @@ def _band_under_25(key: str):
     return None
 
 
-def _content_ids(rows: RawRows, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Stable 128-bit content hashes for rows without a source id, and each row's repeat number.
+def _content_ids(rows: RawRows, keep: np.ndarray) -> np.ndarray:
+    """Stable 128-bit content hashes for the ``keep`` rows, which have no source id.
 
     Identical rows are real in police data (two crimes of one type at one snapped point in one
     month), so the k-th copy of a row gets ``#k`` in its hash: loading the file again gives the
@@ -198,13 +199,13 @@ def _content_ids(rows: RawRows, keep: np.ndarray) -> tuple[np.ndarray, np.ndarra
     names = sorted(k for k in rows.fields if k != "source_id")
     frame = pd.DataFrame({k: pd.Series(rows.fields[k], dtype=object).astype(str).str.strip() for k in names})
     frame = frame[keep]
-    repeat = frame.groupby(names, sort=False, dropna=False).cumcount().to_numpy()
+    repeat = frame.groupby(names, sort=False, dropna=False).cumcount().astype(str)
+    # BLAKE2 over the joined fields, not a library's internal hash: ids must stay the same for
+    # as long as the store lives, across library upgrades.
     frame["_repeat"] = repeat
     frame["_reader"] = rows.reader
-    h1 = pd.util.hash_pandas_object(frame, index=False, hash_key="hotspots-ids-v1a").to_numpy()
-    h2 = pd.util.hash_pandas_object(frame, index=False, hash_key="hotspots-ids-v1b").to_numpy()
-    ids = np.char.add(np.char.add("h", np.char.zfill(np.char.mod("%x", h1), 16)), np.char.zfill(np.char.mod("%x", h2), 16))
-    return ids.astype(object), repeat
+    text = frame[names[0]].str.cat([frame[c] for c in [*names[1:], "_repeat", "_reader"]], sep="\x1f")
+    return np.asarray(["h" + hashlib.blake2b(t.encode(), digest_size=16).hexdigest() for t in text], dtype=object)
 
 
 def _repeated_source_ids(rows: RawRows, ids: np.ndarray, with_id: np.ndarray, warnings: list[str]) -> np.ndarray:
@@ -275,7 +276,7 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
         source_id_text = ids
     need_hash = keep & ~has
     if need_hash.any():
-        ids[need_hash] = _content_ids(rows, need_hash)[0]
+        ids[need_hash] = _content_ids(rows, need_hash)
     dup_in_file = _repeated_source_ids(rows, ids, keep & has, warnings)
     keep &= ~dup_in_file
 

@@ -139,7 +139,7 @@ def _read_csv_columns(path: Path, reader: str, wanted: dict[str, str], delimiter
 
 def read_police_street(path: Path, options: dict | None = None) -> RawRows:
     """data.police.uk street CSV, current 12-column layout (Crime ID, Month, ..., Longitude, Latitude, ...)."""
-    rows = _read_csv_columns(
+    return _read_csv_columns(
         path,
         "data.police.uk street",
         {
@@ -152,7 +152,6 @@ def read_police_street(path: Path, options: dict | None = None) -> RawRows:
             "offence": "Crime type",
         },
     )
-    return rows
 
 
 def read_police_street_legacy(path: Path, options: dict | None = None) -> RawRows:
