@@ -27,7 +27,7 @@ from hotspots.errors import HotspotsError
 from hotspots.ingest.normalise import IngestContext, normalise
 from hotspots.ingest.readers import read
 from hotspots.offences import harm_weights, vocabulary
-from hotspots.projection import check_crs, choose_crs
+from hotspots.projection import check_crs, choose_crs, unproject
 from hotspots.store.bulk import insert_incidents
 from hotspots.store.db import Store
 from hotspots.store.schema import incidents, load_batches, rejected_rows
@@ -83,10 +83,10 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _context(store: Store, raw_lon: np.ndarray, raw_lat: np.ndarray, opts: IngestOptions) -> IngestContext:
+def _context(store: Store, rows, opts: IngestOptions) -> IngestContext:
     crs = store.meta("projected_crs")
     if crs is None:
-        crs = check_crs(opts.projected_crs) if opts.projected_crs != "auto" else choose_crs(raw_lon, raw_lat)
+        crs = check_crs(opts.projected_crs) if opts.projected_crs != "auto" else choose_crs(*_sample_lonlat(rows))
     elif opts.projected_crs not in ("auto", crs):
         raise HotspotsError(f"projected_crs={opts.projected_crs!r}: this store already holds x/y in {crs}")
     res = store.meta("h3_resolution")
@@ -102,16 +102,11 @@ def _context(store: Store, raw_lon: np.ndarray, raw_lat: np.ndarray, opts: Inges
 
 
 def _sample_lonlat(rows) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 positions for choosing a CRS; x/y sources are already in a known metric CRS."""
-    if "lon" in rows.fields:
-        lon = pd.to_numeric(pd.Series(rows.fields["lon"], dtype=object), errors="coerce").to_numpy(float)
-        lat = pd.to_numeric(pd.Series(rows.fields["lat"], dtype=object), errors="coerce").to_numpy(float)
-        return lon, lat
-    from hotspots.projection import unproject
-
-    x = pd.to_numeric(pd.Series(rows.fields["x"], dtype=object), errors="coerce").to_numpy(float)
-    y = pd.to_numeric(pd.Series(rows.fields["y"], dtype=object), errors="coerce").to_numpy(float)
-    return unproject(x, y, rows.options.get("coord_crs", "EPSG:4326"))
+    """WGS84 positions of a first load, to choose the store's CRS from."""
+    first, second = ("lon", "lat") if "lon" in rows.fields else ("x", "y")
+    a = pd.to_numeric(pd.Series(rows.fields[first], dtype=object), errors="coerce").to_numpy(float)
+    b = pd.to_numeric(pd.Series(rows.fields[second], dtype=object), errors="coerce").to_numpy(float)
+    return (a, b) if first == "lon" else unproject(a, b, rows.options.get("coord_crs", "EPSG:4326"))
 
 
 def ingest_file(
@@ -128,7 +123,7 @@ def ingest_file(
         return LoadReport(source=path, batch_id=earlier, skipped_reason=f"already loaded as batch {earlier}")
 
     rows = read(path, opts.fmt, {"mapping": opts.mapping} if opts.mapping else None)
-    ctx = _context(store, *_sample_lonlat(rows), opts)
+    ctx = _context(store, rows, opts)
     result = normalise(rows, ctx)
     report = LoadReport(
         source=path, batch_id=None, reader=rows.reader,
