@@ -128,7 +128,7 @@ def top_cells(table: pd.DataFrame, n: int = 10, by: str = "incidents", names: Na
 
 
 def write_cell_table(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write the cell table as CSV, GeoParquet (.parquet) or GeoJSON (.geojson), chosen by extension."""
+    """Write a table keyed by ``h3_cell`` as CSV, GeoParquet (.parquet) or GeoJSON (.geojson), by extension."""
     import geopandas as gpd
 
     path = Path(path)
@@ -142,7 +142,7 @@ def write_cell_table(table: pd.DataFrame, path: str | Path) -> Path:
     cells = h3cells.from_strings(table["h3_cell"].unique())
     polygons = dict(zip(h3cells.to_strings(cells), h3cells.cell_polygons(cells), strict=True))
     frame = gpd.GeoDataFrame(
-        table.astype({"period_start": str, "period_end": str}),
+        table.astype({c: str for c in ("period_start", "period_end") if c in table.columns}),
         geometry=table["h3_cell"].map(polygons).to_numpy(),
         crs="EPSG:4326",
     )

@@ -32,6 +32,9 @@ _CONTAINMENT = {
 }
 
 
+_FINEST = 15
+
+
 def _np(arr) -> np.ndarray:
     return pa.array(arr).to_numpy(zero_copy_only=False)
 
@@ -135,8 +138,14 @@ def to_parent(cells: np.ndarray, resolution: int) -> np.ndarray:
 
 
 def to_children(cells: np.ndarray, resolution: int) -> np.ndarray:
-    """All descendants of ``cells`` at a finer ``resolution``, sorted and unique."""
-    resolution = check_resolution(resolution)
+    """All descendants of ``cells`` at a finer ``resolution`` (up to H3's finest, 15), sorted and unique.
+
+    Finer cells than the analysis resolutions are allowed here: kernel density bins incidents
+    into children one or two resolutions below the cells it reports.
+    """
+    if isinstance(resolution, bool) or int(resolution) != resolution or not 0 <= int(resolution) <= _FINEST:
+        raise HotspotsError(f"resolution={resolution!r} must be a whole number from 0 to {_FINEST}")
+    resolution = int(resolution)
     cells = np.asarray(cells, dtype=np.uint64)
     if cells.size == 0:
         return cells

@@ -119,10 +119,8 @@ def cells(
 
 
 def _cell_table(db, resolution, period, anchor, offence_group):
-    from hotspots.aggregate import aggregate_cells, read_incidents
-    from hotspots.offences import vocabulary
+    from hotspots.aggregate import aggregate_cells
     from hotspots.periods import Calendar
-
     from hotspots.validate import check_resolution
 
     check_resolution(resolution)
@@ -132,6 +130,14 @@ def _cell_table(db, resolution, period, anchor, offence_group):
     except ValueError:
         raise HotspotsError(f"anchor={anchor!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-01") from None
     calendar = Calendar(period, anchor_day, s.period_days, s.timezone)
+    return aggregate_cells(_incidents(db, offence_group), calendar, resolution)
+
+
+def _incidents(db, offence_group, since=None, until=None):
+    """Stored incidents of the chosen offence groups; by default recorded crime that patrols do not find."""
+    from hotspots.aggregate import read_incidents
+    from hotspots.offences import vocabulary
+
     vocab = vocabulary()
     groups = sorted(set(vocab.table["offence_group"]))
     if offence_group:
@@ -143,11 +149,10 @@ def _cell_table(db, resolution, period, anchor, offence_group):
         left_out = set(vocab.table.loc[vocab.police_detected(), "offence_group"]) | {"anti_social_behaviour"}
         offence_group = [g for g in groups if g not in left_out]
         log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(offence_group))
-    store = _store(db)
-    frame = read_incidents(store, offence_group)
+    frame = read_incidents(_store(db), offence_group, since, until)
     if frame.empty:
-        raise HotspotsError("the store holds no incidents of those offence groups; load some with 'hotspots ingest'")
-    return aggregate_cells(frame, calendar, resolution)
+        raise HotspotsError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
+    return frame
 
 
 def _print_top(table, n: int, by: str) -> None:
@@ -165,6 +170,84 @@ def _print_top(table, n: int, by: str) -> None:
         view.add_row(str(r.rank), r.h3_cell, f"{r.incidents:.1f}", f"{r.harm:,.0f}", f"{r.share_of_incidents:.2%}",
                      f"{r.lat:.5f}", f"{r.lon:.5f}", str(getattr(r, "area", "") or "-"))
     out.print(view)
+
+
+@app.command()
+def kde(
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the density table: .csv, .parquet (GeoParquet) or .geojson.")] = None,
+    resolution: Annotated[int, typer.Option(help="H3 resolution of the cells (7 to 11).")] = 10,
+    bandwidth: Annotated[str, typer.Option(help="Kernel bandwidth in metres, or 'auto' (likelihood cross-validation on the last --holdout-days).")] = "400",
+    kernel: Annotated[str, typer.Option(help="quartic, epanechnikov, triangular, uniform or gaussian.")] = "quartic",
+    weight: Annotated[str, typer.Option(help="count (one per incident) or harm (Crime Harm Index days).")] = "count",
+    half_life_days: Annotated[float | None, typer.Option(help="Weigh incidents down by age: days after which one counts half.")] = None,
+    reference_date: Annotated[str, typer.Option(help="Date the surface stands for, YYYY-MM-DD; later incidents are left out (default: the latest incident).")] = "",
+    since: Annotated[str, typer.Option(help="Only incidents from this date, YYYY-MM-DD.")] = "",
+    mode: Annotated[str, typer.Option(help="exact, or binned (faster for millions of incidents, error bound reported).")] = "exact",
+    bin_offset: Annotated[int, typer.Option(help="Binned mode: bin into cells this many resolutions finer (0 to 3).")] = 1,
+    truncate: Annotated[float, typer.Option(help="Gaussian kernel: cut at this many bandwidths.")] = 3.0,
+    holdout_days: Annotated[float, typer.Option(help="With --bandwidth auto: days held out at the end to score candidates.")] = 28.0,
+    offence_group: Annotated[list[str] | None, typer.Option("--offence-group", help="Map only these groups (repeatable). Default: recorded crime except offences detected by police activity.")] = None,
+    area: Annotated[str | None, typer.Option("--area", help="Boundary file of the region to map (default: the force area).")] = None,
+    top: Annotated[int, typer.Option(help="Print this many densest cells.")] = 10,
+    db: DbOption = "",
+):
+    """Kernel density of stored incidents on the H3 cells of the force area; print the densest cells and write the table."""
+    from hotspots.aggregate import write_cell_table
+    from hotspots.surface import hotspot_kde
+    from hotspots.validate import check_resolution
+
+
+    from hotspots.kde import MODES
+    from hotspots.kernels import get_kernel
+    from hotspots.surface import WEIGHTS
+    from hotspots.validate import check_choice
+
+    # Argument mistakes are caught before the store is read.
+    check_resolution(resolution)
+    get_kernel(kernel, truncate)
+    check_choice(mode, MODES, "mode")
+    check_choice(weight, WEIGHTS, "weight")
+    region = _force_area(area)
+    if region is None:
+        raise HotspotsError("--area none: a density surface needs a region; give a boundary file")
+    if bandwidth != "auto":
+        try:
+            bandwidth = float(bandwidth)
+        except ValueError:
+            raise HotspotsError(f"--bandwidth={bandwidth!r} must be metres (e.g. 400) or 'auto'") from None
+    frame = _incidents(db, offence_group, since=_date(since, "--since"))
+    stored_crs = _store(db).meta("projected_crs")
+    table = hotspot_kde(frame, region.cells(resolution), bandwidth=bandwidth, kernel=kernel, weight=weight,
+                        half_life_days=half_life_days, reference_time=_date(reference_date, "--reference-date", end=True),
+                        mode=mode, bin_offset=bin_offset, truncate=truncate, crs=stored_crs, holdout_days=holdout_days)
+    a = table.attrs
+    view = Table(title=f"Densest {min(top, len(table))} of {len(table):,} cells: {a['kernel']} kernel, "
+                       f"{a['bandwidth_m']:g} m, {a['weight']} weights, {a['mode']} mode")
+    for col in ("rank", "h3 cell", "per km²", "expected in cell", "lat", "lon"):
+        view.add_column(col, justify="left" if col == "h3 cell" else "right")
+    for i, r in enumerate(table.head(top).itertuples(), start=1):
+        view.add_row(str(i), r.h3_cell, f"{r.density_per_km2:,.2f}", f"{r.expected:,.3f}", f"{r.lat:.5f}", f"{r.lon:.5f}")
+    out.print(view)
+    if "bandwidth_choice" in a:
+        out.print(a["bandwidth_choice"], highlight=False, soft_wrap=True)
+    if "binning_error_bound_per_km2" in a:
+        out.print(f"binned: incidents moved at most {a.get('max_displacement_m', 0):.1f} m; density within "
+                  f"{a['binning_error_bound_per_km2']:,.3g} per km² of exact at every cell (worst case)", highlight=False)
+    if out_path:
+        out.print(f"density table: {len(table)} rows written to {write_cell_table(table, out_path)}")
+
+
+def _date(value: str, name: str, end: bool = False):
+    """A YYYY-MM-DD option as a UTC timestamp (the end of that day if ``end``), or None if empty."""
+    import pandas as pd
+
+    if not value:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise HotspotsError(f"{name}={value!r} is not a date; use YYYY-MM-DD, e.g. 2024-06-30") from None
+    return pd.Timestamp(day + dt.timedelta(days=1) if end else day, tz=_settings().timezone).tz_convert("UTC")
 
 
 @app.command()

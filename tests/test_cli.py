@@ -10,7 +10,7 @@ import pytest
 
 from conftest import SAMPLES
 
-COMMANDS = ["ingest", "cells", "synth", "demo"]
+COMMANDS = ["ingest", "cells", "kde", "synth", "demo"]
 
 
 def hotspots(*args, cwd, env_extra=None):
