@@ -4,11 +4,12 @@ Two modes give the same quantity:
 
 * ``exact`` — every incident adds its kernel to every cell centre within the kernel's reach.
 * ``binned`` — incidents are first summed into the children of the cells ``bin_offset``
-  resolutions finer (each incident snaps to the nearest child centre), then each occupied child
-  spreads its total with the same kernel. An incident moves at most ``max_displacement_m``
-  (about one child edge length), so for a kernel with a finite slope the surface is off by at
-  most ``error_bound_per_km2``, which is reported with every binned result; measured errors
-  are far smaller (see ``benchmarks/results/kde.md``). Incidents too far from any child centre
+  resolutions finer, then each occupied child spreads its total from its centre with the same
+  kernel. An incident snaps to the child nearest the centre of the small square pixel it falls
+  in (a table built once per region), so it moves at most ``max_displacement_m``, about 1.3 child
+  circumradii; for a kernel with a finite slope the surface is then off by at most
+  ``error_bound_per_km2`` at each cell, which is reported with every binned result. Measured
+  errors are far smaller (``benchmarks/results/kde.md``). Incidents in no labelled pixel
   (outside the region) are not snapped but kept exactly where they are.
 
 Coordinates are projected metres; the density is weight per km², and ``expected`` is the
@@ -42,8 +43,8 @@ DEFAULT_BIN_OFFSET = 1
 KDE_COLUMNS = ["h3_cell", "lon", "lat", "density_per_km2", "expected"]
 
 # Buckets half the kernel's reach wide: a target reads ~1.7x the sources it needs in ~5 runs.
-# Narrower buckets read fewer but shorter runs; 2 to 4 per reach measured the same within
-# noise on 1M incidents (benchmarks/results/kde.md), and wider buckets sort faster.
+# Narrower buckets read fewer but shorter runs; 2 to 4 per reach timed the same within noise on
+# 1M incidents, and wider buckets sort faster.
 _BUCKETS_PER_REACH = 2
 # Targets taken by a thread at a time; consecutive targets share most of their sources.
 _TARGETS_PER_BLOCK = 256
@@ -72,9 +73,10 @@ def _grid_around(tx: np.ndarray, ty: np.ndarray, radius: float, size: float, mos
     return _Grid(x0, y0, size, int(width / size) + 1, int(height / size) + 1)
 
 
-def _spatial_order(tx: np.ndarray, ty: np.ndarray, grid: _Grid) -> np.ndarray:
-    key = np.floor((ty - grid.y0) / grid.size) * grid.ncols + np.floor((tx - grid.x0) / grid.size)
-    return np.argsort(key, kind="stable")
+def _spatial_order(tx: np.ndarray, ty: np.ndarray) -> np.ndarray:
+    """Targets in 256 m strips from south to north, west to east within a strip: consecutive
+    targets are neighbours and share most of their sources."""
+    return np.lexsort((tx, np.floor(ty / 256.0)))
 
 
 def _block_order(n_targets: int) -> np.ndarray:
@@ -84,21 +86,25 @@ def _block_order(n_targets: int) -> np.ndarray:
     return np.concatenate([np.arange(j, n_blocks, t) for j in range(t)]).astype(np.int64)
 
 
-def _kernel_sums(x, y, w, tx, ty, kernel: Kernel, bandwidth: float) -> np.ndarray:
-    """Unnormalised kernel sums at the targets (validated float64 arrays in, shape (len(tx),) out)."""
-    out = np.zeros(tx.size)
+def _kernel_sums(x, y, w, tx, ty, kernel: Kernel, bandwidth: float, ordered: bool = False) -> np.ndarray:
+    """Unnormalised kernel sums at the targets (validated float64 arrays in, shape (len(tx),) out).
+
+    ``ordered``: the targets are already in :func:`_spatial_order` (cached for a region's cells).
+    """
     if tx.size == 0 or x.size == 0:
-        return out
+        return np.zeros(tx.size)
     radius = kernel.reach * bandwidth
     # A few widely spread targets with a small radius would otherwise need millions of empty buckets.
     grid = _grid_around(tx, ty, radius, radius / _BUCKETS_PER_REACH, 4 * (x.size + tx.size) + 1024)
     sx, sy, sw, starts = bucket_sort(x, y, w, grid.x0, grid.y0, grid.size, grid.ncols, grid.nrows, _SORT_CHUNKS)
-    order = _spatial_order(tx, ty, grid)
-    sums = density_sums(np.ascontiguousarray(tx[order]), np.ascontiguousarray(ty[order]), _block_order(tx.size),
-                        _TARGETS_PER_BLOCK, sx, sy, sw, starts, grid.x0, grid.y0, grid.size, grid.ncols,
-                        grid.nrows, kernel.code, float(bandwidth), kernel.reach)
-    out[order] = sums
-    return out
+    order = None if ordered else _spatial_order(tx, ty)
+    if order is not None:
+        tx, ty = np.ascontiguousarray(tx[order]), np.ascontiguousarray(ty[order])
+    sums = density_sums(tx, ty, _block_order(tx.size), _TARGETS_PER_BLOCK, sx, sy, sw, starts, grid.x0, grid.y0,
+                        grid.size, grid.ncols, grid.nrows, kernel.code, float(bandwidth), kernel.reach)
+    if order is None:
+        return sums
+    return _unsort(sums, order)
 
 
 def _coords(x, y, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -214,12 +220,25 @@ class _CellSet:
         return isinstance(other, _CellSet) and other.digest == self.digest
 
 
+@dataclass(frozen=True)
+class _Targets:
+    """A region's cell centres (projected) and areas (m²), in spatial order; ``order[i]`` is the
+    position in the region's cell array of the i-th target."""
+
+    x: np.ndarray
+    y: np.ndarray
+    area_m2: np.ndarray
+    order: np.ndarray
+
+
 @lru_cache(maxsize=4)
-def _targets(region: _CellSet, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Projected centres and areas (m²) of a region's cells, kept for the next surface of the same region."""
+def _targets(region: _CellSet, crs: str) -> _Targets:
+    """Kept for the next surface of the same region."""
     lon, lat = h3cells.cell_centres(region.cells)
     tx, ty = project(lon, lat, crs)
-    return np.ascontiguousarray(tx), np.ascontiguousarray(ty), h3cells.cell_areas_m2(region.cells)
+    order = _spatial_order(tx, ty)
+    return _Targets(np.ascontiguousarray(tx[order]), np.ascontiguousarray(ty[order]),
+                    h3cells.cell_areas_m2(region.cells[order]), order)
 
 
 @dataclass(frozen=True)
@@ -261,8 +280,8 @@ def _lattice(region: _CellSet, resolution: int, crs: str) -> _Lattice:
                                      coarse.ncols, coarse.nrows, snap, _SORT_CHUNKS)
     # bucket_sort carried each child's index + 1 as its weight; map sorted positions back.
     original = bi.astype(np.int64) - 1
-    table = np.where(sorted_label >= 0, original[np.maximum(sorted_label, 0)], -1).astype(np.int64)
-    return _Lattice(cx, cy, table.astype(np.int32), pixels)
+    table = np.where(sorted_label >= 0, original[np.maximum(sorted_label, 0)], -1).astype(np.int32)
+    return _Lattice(cx, cy, table, pixels)
 
 
 @dataclass(frozen=True)
@@ -331,35 +350,42 @@ def cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel: str = DEFAU
     crs = check_crs(crs, "crs")
     x, y = _coords(x, y, "incidents")
     w = _weights(weights, x.size)
-    cells = np.unique(h3cells.from_strings(cells) if np.asarray(cells).dtype.kind in "OUS" else
-                      np.asarray(cells, dtype=np.uint64))
-    resolutions = np.unique((cells >> np.uint64(52)) & np.uint64(0xF)) if cells.size else np.zeros(0)
-    if resolutions.size > 1:
-        raise HotspotsError(f"cells: mixed H3 resolutions {resolutions.tolist()}; evaluate one resolution at a time")
-    tx, ty, area_m2 = _targets(_CellSet(cells), crs)
+    cells = h3cells.from_strings(cells) if np.asarray(cells).dtype.kind in "OUS" else np.asarray(cells, np.uint64)
+    if cells.size > 1 and not (cells[1:] > cells[:-1]).all():  # regions come sorted; sorting is the slow part
+        cells = np.unique(cells)
+    resolutions = (cells >> np.uint64(52)) & np.uint64(0xF)
+    if cells.size and resolutions.min() != resolutions.max():
+        raise HotspotsError(f"cells: mixed H3 resolutions {np.unique(resolutions).tolist()}; evaluate one resolution "
+                            "at a time")
+    region = _CellSet(cells)
+    targets = _targets(region, crs)
+    per_m2 = k.norm / (h * h)
     result = CellDensity(cells, np.zeros(cells.size), np.zeros(cells.size), k.name, h, mode, float(w.sum()))
     if mode == "exact":
-        sums = _kernel_sums(x, y, w, tx, ty, k, h)
+        sums = _kernel_sums(x, y, w, targets.x, targets.y, k, h, ordered=True)
     else:
         if isinstance(bin_offset, bool) or bin_offset not in (0, 1, 2, 3):
             raise HotspotsError(f"bin_offset={bin_offset!r} must be 0, 1, 2 or 3 resolutions finer than the cells")
-        bin_res = int(resolutions[0]) + bin_offset if cells.size else 0
-        if cells.size and bin_res > 15:
+        result.bin_resolution = int(resolutions[0]) + bin_offset if cells.size else 0
+        if result.bin_resolution > 15:
             raise HotspotsError(f"bin_offset={bin_offset} goes past H3's finest resolution (15); use a smaller offset")
-        sums = np.zeros(cells.size)
+        sums, bound = np.zeros(cells.size), np.zeros(cells.size) if k.lipschitz is not None else None
         result.max_displacement_m = 0.0
-        if k.lipschitz is not None:
-            result.error_bound_per_km2 = np.zeros(cells.size)
         if cells.size and x.size:
-            b = _bin(x, y, w, _lattice(_CellSet(cells), bin_res, crs))
-            sums = _kernel_sums(b.x, b.y, b.w, tx, ty, k, h)
+            b = _bin(x, y, w, _lattice(region, result.bin_resolution, crs))
+            sums = _kernel_sums(b.x, b.y, b.w, targets.x, targets.y, k, h, ordered=True)
+            bound = _binning_bound(b, targets.x, targets.y, k, h)
             result.max_displacement_m = b.moved_m
             result.notes["incidents_not_binned"] = int(b.x.size - b.n_occupied)
-            bound = _binning_bound(b, tx, ty, k, h)
-            if bound is not None:
-                result.error_bound_per_km2 = bound * _M2_PER_KM2
-        result.bin_resolution = bin_res
-    density = sums * (k.norm / (h * h))
-    result.density_per_km2 = density * _M2_PER_KM2
-    result.expected = density * area_m2
+        if bound is not None:
+            result.error_bound_per_km2 = _unsort(bound * _M2_PER_KM2, targets.order)
+    result.density_per_km2 = _unsort(sums * per_m2 * _M2_PER_KM2, targets.order)
+    result.expected = _unsort(sums * per_m2 * targets.area_m2, targets.order)
     return result
+
+
+def _unsort(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Values in spatial order back in the order of the region's cells."""
+    out = np.empty(values.size)
+    out[order] = values
+    return out

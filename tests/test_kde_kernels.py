@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -135,3 +139,16 @@ def test_unknown_kernel_lists_the_valid_ones():
     with pytest.raises(HotspotsError, match="truncate=0.5"):
         get_kernel("gaussian", truncate=0.5)
     assert get_kernel("biweight").name == "quartic"
+
+
+def test_kernels_run_as_plain_python_for_coverage():
+    # NUMBA_DISABLE_JIT=1 (coverage, debugging) must give the same numbers as the compiled kernels.
+    code = ("import json, numpy as np; from hotspots.kde import density_at; r = np.random.default_rng(7); "
+            "x, y = r.uniform(0, 900, 300), r.uniform(0, 900, 300); "
+            "print(json.dumps(density_at(x, y, x[:40], y[:40], bandwidth=200.0).tolist()))")
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(0, 900, 300), rng.uniform(0, 900, 300)
+    compiled = kde.density_at(x, y, x[:40], y[:40], bandwidth=200.0)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "NUMBA_DISABLE_JIT": "1"})
+    np.testing.assert_allclose(json.loads(done.stdout), compiled, rtol=1e-12)
