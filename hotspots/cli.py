@@ -27,6 +27,11 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 130)
 log = logging.getLogger("hotspots")
 
 DbOption = Annotated[str, typer.Option("--db", help="Store URL (default: HOTSPOTS_DATABASE_URL, else SQLite in the data dir).")]
+CellResolutionOption = Annotated[int, typer.Option("--resolution", help="H3 resolution of the cells (7 to 11).")]
+OffenceGroupOption = Annotated[
+    list[str] | None,
+    typer.Option("--offence-group", help="Only these groups (repeatable). Default: recorded crime except offences detected by police activity."),
+]
 ForceAreaOption = Annotated[
     str | None, typer.Option("--force-area", help="Boundary file of the force area, or 'none' to accept any place.")
 ]
@@ -101,10 +106,10 @@ def ingest(
 @app.command()
 def cells(
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the cell table: .csv, .parquet (GeoParquet) or .geojson.")] = None,
-    resolution: Annotated[int, typer.Option(help="H3 resolution of the cells (7 to 11).")] = 10,
+    resolution: CellResolutionOption = 10,
     period: Annotated[str, typer.Option(help="tactical (28 days from the anchor), week or month.")] = "tactical",
     anchor: Annotated[str, typer.Option(help="A first day of a tactical period, YYYY-MM-DD (default from settings).")] = "",
-    offence_group: Annotated[list[str] | None, typer.Option("--offence-group", help="Count only these groups (repeatable). Default: recorded crime except offences detected by police activity.")] = None,
+    offence_group: OffenceGroupOption = None,
     top: Annotated[int, typer.Option(help="Print this many top cells.")] = 10,
     by: Annotated[str, typer.Option(help="Rank top cells by incidents or harm.")] = "incidents",
     db: DbOption = "",
@@ -125,15 +130,11 @@ def _cell_table(db, resolution, period, anchor, offence_group):
 
     check_resolution(resolution)
     s = _settings()
-    try:
-        anchor_day = dt.date.fromisoformat(anchor) if anchor else s.period_anchor
-    except ValueError:
-        raise HotspotsError(f"anchor={anchor!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-01") from None
-    calendar = Calendar(period, anchor_day, s.period_days, s.timezone)
-    return aggregate_cells(_incidents(db, offence_group), calendar, resolution)
+    calendar = Calendar(period, _day(anchor, "anchor") or s.period_anchor, s.period_days, s.timezone)
+    return aggregate_cells(_incidents(_store(db), offence_group), calendar, resolution)
 
 
-def _incidents(db, offence_group, since=None, until=None):
+def _incidents(store, offence_group, since=None, until=None):
     """Stored incidents of the chosen offence groups; by default recorded crime that patrols do not find."""
     from hotspots.aggregate import read_incidents
     from hotspots.offences import vocabulary
@@ -149,7 +150,7 @@ def _incidents(db, offence_group, since=None, until=None):
         left_out = set(vocab.table.loc[vocab.police_detected(), "offence_group"]) | {"anti_social_behaviour"}
         offence_group = [g for g in groups if g not in left_out]
         log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(offence_group))
-    frame = read_incidents(_store(db), offence_group, since, until)
+    frame = read_incidents(store, offence_group, since, until)
     if frame.empty:
         raise HotspotsError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
     return frame
@@ -175,7 +176,7 @@ def _print_top(table, n: int, by: str) -> None:
 @app.command()
 def kde(
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the density table: .csv, .parquet (GeoParquet) or .geojson.")] = None,
-    resolution: Annotated[int, typer.Option(help="H3 resolution of the cells (7 to 11).")] = 10,
+    resolution: CellResolutionOption = 10,
     bandwidth: Annotated[str, typer.Option(help="Kernel bandwidth in metres, or 'auto' (likelihood cross-validation on the last --holdout-days).")] = "400",
     kernel: Annotated[str, typer.Option(help="quartic, epanechnikov, triangular, uniform or gaussian.")] = "quartic",
     weight: Annotated[str, typer.Option(help="count (one per incident) or harm (Crime Harm Index days).")] = "count",
@@ -186,7 +187,7 @@ def kde(
     bin_offset: Annotated[int, typer.Option(help="Binned mode: bin into cells this many resolutions finer (0 to 3).")] = 1,
     truncate: Annotated[float, typer.Option(help="Gaussian kernel: cut at this many bandwidths.")] = 3.0,
     holdout_days: Annotated[float, typer.Option(help="With --bandwidth auto: days held out at the end to score candidates.")] = 28.0,
-    offence_group: Annotated[list[str] | None, typer.Option("--offence-group", help="Map only these groups (repeatable). Default: recorded crime except offences detected by police activity.")] = None,
+    offence_group: OffenceGroupOption = None,
     area: Annotated[str | None, typer.Option("--area", help="Boundary file of the region to map (default: the force area).")] = None,
     top: Annotated[int, typer.Option(help="Print this many densest cells.")] = 10,
     db: DbOption = "",
@@ -215,11 +216,11 @@ def kde(
             bandwidth = float(bandwidth)
         except ValueError:
             raise HotspotsError(f"--bandwidth={bandwidth!r} must be metres (e.g. 400) or 'auto'") from None
-    frame = _incidents(db, offence_group, since=_date(since, "--since"))
-    stored_crs = _store(db).meta("projected_crs")
+    store = _store(db)
+    frame = _incidents(store, offence_group, since=_date(since, "--since"))
     table = hotspot_kde(frame, region.cells(resolution), bandwidth=bandwidth, kernel=kernel, weight=weight,
                         half_life_days=half_life_days, reference_time=_date(reference_date, "--reference-date", end=True),
-                        mode=mode, bin_offset=bin_offset, truncate=truncate, crs=stored_crs, holdout_days=holdout_days)
+                        mode=mode, bin_offset=bin_offset, truncate=truncate, crs=store.meta("projected_crs"), holdout_days=holdout_days)
     a = table.attrs
     view = Table(title=f"Densest {min(top, len(table))} of {len(table):,} cells: {a['kernel']} kernel, "
                        f"{a['bandwidth_m']:g} m, {a['weight']} weights, {a['mode']} mode")
@@ -237,16 +238,23 @@ def kde(
         out.print(f"density table: {len(table)} rows written to {write_cell_table(table, out_path)}")
 
 
-def _date(value: str, name: str, end: bool = False):
-    """A YYYY-MM-DD option as a UTC timestamp (the end of that day if ``end``), or None if empty."""
-    import pandas as pd
-
+def _day(value: str, name: str) -> dt.date | None:
+    """A YYYY-MM-DD option as a date, or None if empty."""
     if not value:
         return None
     try:
-        day = dt.date.fromisoformat(value)
+        return dt.date.fromisoformat(value)
     except ValueError:
         raise HotspotsError(f"{name}={value!r} is not a date; use YYYY-MM-DD, e.g. 2024-06-30") from None
+
+
+def _date(value: str, name: str, end: bool = False):
+    """A YYYY-MM-DD option as a UTC timestamp at local midnight (the end of that day if ``end``), or None."""
+    import pandas as pd
+
+    day = _day(value, name)
+    if day is None:
+        return None
     return pd.Timestamp(day + dt.timedelta(days=1) if end else day, tz=_settings().timezone).tz_convert("UTC")
 
 

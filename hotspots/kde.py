@@ -6,7 +6,7 @@ Two modes give the same quantity:
 * ``binned`` — incidents are first summed into the children of the cells ``bin_offset``
   resolutions finer, then each occupied child spreads its total from its centre with the same
   kernel. An incident snaps to the child nearest the centre of the small square pixel it falls
-  in (a table built once per region), so it moves at most ``max_displacement_m``, about 1.3 child
+  in (a table built once per region), so it moves at most ``max_displacement_m``, under 1.4 child
   circumradii; for a kernel with a finite slope the surface is then off by at most
   ``error_bound_per_km2`` at each cell, which is reported with every binned result. Measured
   errors are far smaller (``benchmarks/results/kde.md``). Incidents in no labelled pixel
@@ -251,8 +251,9 @@ class _Lattice:
     grid: _Grid
 
 
-# Pixels a third of the snapping distance wide: a point moves at most snap + pixel / √2, about
-# 1.3 child circumradii. The table is capped at this many pixels (128 MiB); beyond, pixels grow.
+# Pixels a third of the snapping distance wide: a point moves at most snap + pixel / √2 =
+# 1.1 (1 + 1 / (3√2)) ≈ 1.36 child circumradii. The table is capped at this many pixels
+# (64 MiB of int32); beyond that, pixels grow.
 _PIXELS_PER_SNAP = 3
 _MAX_PIXELS = 1 << 24
 

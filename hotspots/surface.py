@@ -127,7 +127,7 @@ def hotspot_kde(incidents: pd.DataFrame, cells, *, bandwidth: float | str = 400.
     if half_life_days is not None:
         w = w * time_weights(mid, ref, half_life_days)
         notes.update(half_life_days=float(half_life_days))
-    surface = cell_density(x, y, _as_cells(cells), crs=crs, bandwidth=bandwidth, kernel=kernel, weights=w,
+    surface = cell_density(x, y, cells, crs=crs, bandwidth=bandwidth, kernel=kernel, weights=w,
                            truncate=truncate, mode=mode, bin_offset=bin_offset)
     surface.notes.update(notes, crs=crs, incidents=int((w > 0).sum()))
     if surface.error_bound_per_km2 is not None:

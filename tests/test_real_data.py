@@ -1,5 +1,7 @@
 """Larger checks on the real public data in ../shared/data/real (skipped only where it is absent)."""
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -8,7 +10,13 @@ from hotspots.aggregate import read_incidents
 from hotspots.ingest.load import IngestOptions, ingest_files
 
 CITY = SHARED_REAL / "police_uk_street_other_forces" / "city_of_london"
-needs_shared = pytest.mark.skipif(not CITY.is_dir(), reason=f"shared real data not present at {CITY}")
+needs_shared = pytest.mark.skipif(not CITY.is_dir(), reason=f"shared real data not present at {CITY} (local run)")
+
+
+def test_shared_data_is_there_under_ci():
+    # CI always has ../shared, so there the skips below can never hide a missing copy.
+    if os.environ.get("CI") == "true":
+        assert CITY.is_dir(), f"CI=true but the shared real data is missing at {CITY}"
 
 
 @needs_shared
