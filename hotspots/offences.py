@@ -22,6 +22,11 @@ from hotspots.config import SHIPPED_DATA
 from hotspots.errors import HotspotsError
 
 UNKNOWN = "other"
+#: Offences that count as serious violence when the victim is under 25 (serious youth violence):
+#: homicide, violence with injury and personal robbery, after the Home Office's serious violence
+#: definition. Any violence or robbery flagged knife-enabled counts too.
+SERIOUS_VIOLENCE = frozenset({"homicide", "violence_with_injury", "robbery_of_personal_property"})
+_VIOLENT_GROUPS = frozenset({"violence_and_sexual_offences", "robbery"})
 _HARM_TABLES = {
     "category": ("cchi_weights_by_category.csv", "crime_type"),
     "subgroup": ("cchi_weights_by_prc_subgroup.csv", "prc_subgroup"),
@@ -121,3 +126,18 @@ def harm_weights(override: str | Path | None = None, data_dir: Path = SHIPPED_DA
                 raise HotspotsError(f"harm_table line {line}: cchi_days={days!r} must be zero or more days")
             weights[code] = value
     return weights
+
+
+def serious_youth_violence(frame: pd.DataFrame) -> tuple[np.ndarray, bool]:
+    """Which incidents are serious youth violence, and whether the data can tell at all.
+
+    Serious violence (``SERIOUS_VIOLENCE``, or violence and robbery flagged knife-enabled)
+    against a victim under 25. Where no incident records the victim's age (data.police.uk never
+    does), the answer is ``(all False, False)``: unknown, not none.
+    """
+    under25 = frame["victim_under_25"]
+    known = bool(under25.notna().any())
+    knife = frame["knife_enabled"].fillna(False).astype(bool).to_numpy()
+    serious = frame["offence"].isin(SERIOUS_VIOLENCE).to_numpy() | (
+        knife & frame["offence_group"].isin(_VIOLENT_GROUPS).to_numpy())
+    return serious & under25.fillna(False).astype(bool).to_numpy(), known

@@ -1,1 +1,5 @@
-"""Folium rendering of surfaces, hotspots and rosters. Built by the weekly-hotspots issue."""
+"""Folium maps of hotspots: the commander's weekly map, self-contained and readable offline."""
+
+from maps.weekly import weekly_map, write_map
+
+__all__ = ["weekly_map", "write_map"]

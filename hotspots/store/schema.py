@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -111,4 +113,68 @@ rejected_rows = Table(
     Column("reason", Text, nullable=False),
     Column("raw", Text, nullable=False),
     Index("ix_rejected_rows_batch_line", "batch_id", "line"),
+)
+
+# Hotspot sets are append-only: a re-run for the same period is a new version, never an update.
+hotspot_sets = Table(
+    "hotspot_sets",
+    metadata,
+    Column("set_id", Integer, primary_key=True, autoincrement=True),
+    Column("period_label", String(32), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolution", Integer, nullable=False),
+    Column("score_source", Text, nullable=False),
+    Column("region_area_m2", Float, nullable=False),
+    Column("previous_set_id", Integer, ForeignKey("hotspot_sets.set_id")),
+    Column("parameters", Text, nullable=False),
+    Column("coverage", Text, nullable=False),
+    UniqueConstraint("period_label", "version", name="uq_hotspot_sets_period_version"),
+)
+
+set_hotspots = Table(
+    "set_hotspots",
+    metadata,
+    Column("set_id", Integer, ForeignKey("hotspot_sets.set_id"), primary_key=True),
+    Column("hotspot_id", String(16), primary_key=True),
+    Column("rank", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("area_name", Text),
+    Column("status", String(16), nullable=False),
+    Column("n_cells", Integer, nullable=False),
+    Column("area_m2", Float, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("centroid_lon", Float, nullable=False),
+    Column("centroid_lat", Float, nullable=False),
+    Column("incidents", Float),
+    Column("harm", Float),
+    Column("knife_enabled", Float),
+    Column("serious_youth_violence", Float),
+    Column("gi_hot_cells", Integer),
+    Column("emerging_class", String(16)),
+    Column("geofence_wkt", Text, nullable=False),
+)
+
+set_cells = Table(
+    "set_cells",
+    metadata,
+    Column("set_id", Integer, ForeignKey("hotspot_sets.set_id"), primary_key=True),
+    Column("h3_cell", String(16), primary_key=True),
+    Column("hotspot_id", String(16), nullable=False),
+)
+
+# Every edit of a plan is a new row, so its history is kept; the latest row is the plan.
+engagement_plans = Table(
+    "engagement_plans",
+    metadata,
+    Column("plan_version", Integer, primary_key=True, autoincrement=True),
+    Column("hotspot_id", String(16), nullable=False, index=True),
+    Column("owner", Text, nullable=False),
+    Column("stakeholders", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("next_review", Date),
+    Column("notes", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
