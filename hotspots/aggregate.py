@@ -30,7 +30,8 @@ CELL_COLUMNS = [
     "incidents", "harm", "knife_enabled", "victim_under_25",
 ]
 _READ_COLUMNS = ["incident_id", "occurred_from", "occurred_to", "time_precision", "lon", "lat", "x", "y",
-                 "h3_cell", "offence", "offence_group", "knife_enabled", "victim_under_25", "harm_weight"]
+                 "h3_cell", "offence", "offence_group", "knife_enabled", "victim_under_25", "harm_weight",
+                 "location"]
 
 
 def read_incidents(

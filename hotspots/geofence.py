@@ -22,7 +22,7 @@ from hotspots.projection import project, unproject
 _ON_OR_NEAR = re.compile(r"^\s*on or near\s+", re.IGNORECASE)
 # police.uk anonymised locations that name no street are no help as a name.
 _NOT_A_STREET = {"", "no location", "parking area", "supermarket", "petrol station", "nightclub",
-                 "sports/recreation area", "shopping area", "further/higher educational building"}
+                 "sports/recreation area", "shopping area", "park/open space", "further/higher educational building"}
 
 
 def geofence(cells: np.ndarray, crs: str, smooth_m: float = 0.0) -> tuple[shapely.Geometry, shapely.Geometry]:

@@ -7,12 +7,11 @@ order of score and grown into hotspots:
   hotspot would exceed ``max_cells``, in which case the cell is passed over: contiguous selected
   cells are always one hotspot;
 * a cell next to none starts a new hotspot while there are fewer than ``max_hotspots`` (and
-  fewer than its area's quota) and the budget can still pay for ``min_cells``;
+  fewer than its area's quota) and the budget can still pay for ``min_cells``, and at once takes its best free neighbours
+  (scored or not) up to ``min_cells``, or is undone if it cannot;
 * nothing is taken beyond ``area_share`` of the region's area.
 
-Per-area minimums (every NPU gets its share) are met first by seeding each area's best cells;
-hotspots still smaller than ``min_cells`` at the end grow into their best neighbours or, where
-the budget cannot pay for that, are dropped (and logged). With ``previous`` and ``hysteresis``,
+Per-area minimums (every NPU gets its share) are met first by seeding each area's best cells. With ``previous`` and ``hysteresis``,
 last period's cells compete with their score raised by that fraction, so a hotspot is replaced
 only by one that beats it clearly and sets do not flicker from week to week.
 """
@@ -93,8 +92,9 @@ def _per_area(value, names: list[str], name: str) -> dict[str, int]:
 class _Growth:
     """Bookkeeping of the greedy growth: labels per region cell, sizes, budget, quotas."""
 
-    def __init__(self, areas_m2, cell_area_name, indptr, indices, budget_m2, max_hotspots, min_cells,
+    def __init__(self, ranking, areas_m2, cell_area_name, indptr, indices, budget_m2, max_hotspots, min_cells,
                  max_cells, area_max):
+        self.ranking = ranking
         self.label = np.full(areas_m2.size, -1, np.int64)
         self.areas_m2, self.cell_area_name = areas_m2, cell_area_name
         self.indptr, self.indices = indptr, indices
@@ -136,13 +136,32 @@ class _Growth:
             self.label[c] = keep
             self.size[keep] += 1
         elif allow_new and self.can_start(c):
-            self.label[c] = self.next_label
-            self.size[self.next_label] = 1
-            self.home[self.next_label] = self.cell_area_name[c]
+            h = self.next_label
             self.next_label += 1
+            self.label[c] = h
+            self.size[h] = 1
+            self.home[h] = self.cell_area_name[c]
+            self.used_m2 += self.areas_m2[c]
+            return self._reach_min_size(h)
         else:
             return False
         self.used_m2 += self.areas_m2[c]
+        return True
+
+    def _reach_min_size(self, h: int) -> bool:
+        """Grow a new hotspot into its best free neighbours up to ``min_cells``; undo it if it cannot.
+
+        Neighbours that touch another hotspot are not taken (that would merge them), and cells
+        with no score may be taken: a patrol area needs a minimum size whatever the score says.
+        """
+        while self.size[h] < self.min_cells:
+            own = np.flatnonzero(self.label == h)
+            ring = np.unique(np.concatenate([self.indices[self.indptr[c]:self.indptr[c + 1]] for c in own]))
+            free = [c for c in ring[np.argsort(-self.ranking[ring], kind="stable")]
+                    if self.label[c] < 0 and self.adjacent(c) == {h}]
+            if not free or not self.take(free[0], allow_new=False):
+                self.drop(h, np.flatnonzero(self.label == h))
+                return False
         return True
 
     def drop(self, h: int, cells_of: np.ndarray) -> None:
@@ -226,7 +245,7 @@ def hotspot_select(
     order = np.lexsort((cells, -ranking))
     order = order[ranking[order] > 0]
     indptr, indices = neighbourhood(cells, 1)
-    grow = _Growth(areas_m2, cell_area_name, indptr, indices, budget_m2, int(max_hotspots), int(min_cells),
+    grow = _Growth(ranking, areas_m2, cell_area_name, indptr, indices, budget_m2, int(max_hotspots), int(min_cells),
                    int(max_cells) if max_cells else cells.size, maxs)
     for name, wanted in mins.items():
         for c in order[cell_area_name[order] == name]:
@@ -239,7 +258,6 @@ def hotspot_select(
                         grow.in_area(name), wanted)
     for c in order:
         grow.take(c)
-    _reach_min_size(grow, ranking)
 
     label = grow.label
     chosen = np.flatnonzero(label >= 0)
@@ -260,20 +278,6 @@ def hotspot_select(
              100 * area_share, budget_m2 / 1e6, (result.hotspots["status"] == "continuing").sum(),
              (result.hotspots["status"] == "new").sum(), len(dropped))
     return result
-
-
-def _reach_min_size(grow: _Growth, ranking: np.ndarray) -> None:
-    """Grow hotspots below ``min_cells`` into their best free neighbours; drop those that cannot."""
-    for h in sorted(grow.size):
-        while h in grow.size and grow.size[h] < grow.min_cells:
-            own = np.flatnonzero(grow.label == h)
-            ring = np.unique(np.concatenate([grow.indices[grow.indptr[c]:grow.indptr[c + 1]] for c in own]))
-            free = [c for c in ring[np.argsort(-ranking[ring], kind="stable")]
-                    if grow.label[c] < 0 and grow.adjacent(c) == {h}]
-            if not free or not grow.take(free[0], allow_new=False):
-                log.warning("a hotspot of %d cell(s) cannot reach min_cells=%d within the budget; dropped",
-                            grow.size[h], grow.min_cells)
-                grow.drop(h, own)
 
 
 def _describe(members, cells, cell_area_name, crs, smooth_m, names, locations) -> pd.DataFrame:

@@ -64,6 +64,22 @@ def period_weights(incidents: pd.DataFrame, calendar: Calendar, period: int) -> 
     return np.clip(hi - lo, 0, None) / (end - start)
 
 
+def _history(incidents: pd.DataFrame, start_utc: pd.Timestamp, history_days: int) -> pd.DataFrame:
+    """Incidents that began before the period and ended within ``history_days`` of its start."""
+    history_start = start_utc - pd.Timedelta(days=history_days)
+    history = incidents[(incidents["occurred_from"] < start_utc) & (incidents["occurred_to"] >= history_start)]
+    if history.empty:
+        raise HotspotsError(f"no incidents in the {history_days} days before {start_utc.date()}; choose a period "
+                            "the data covers (--for) or load more incidents")
+    return history
+
+
+def _in_period(incidents: pd.DataFrame, calendar: Calendar, period: int) -> pd.DataFrame:
+    """Incidents overlapping ``period``, each with the share of it inside as ``period_weight``."""
+    weighted = incidents.assign(period_weight=period_weights(incidents, calendar, period))
+    return weighted[weighted["period_weight"] > 0]
+
+
 def _kde_scores(history: pd.DataFrame, cells: np.ndarray, crs: str, reference: pd.Timestamp, bandwidth: float,
                 weight: str, half_life_days: float | None) -> tuple[pd.Series, str]:
     surface = hotspot_kde(history, cells, bandwidth=bandwidth, weight=weight, half_life_days=half_life_days,
@@ -123,11 +139,7 @@ def weekly_hotspots(
     """
     start, _ = calendar.bounds(period)
     start_utc = start.tz_convert("UTC")
-    history_start = start_utc - pd.Timedelta(days=history_days)
-    history = incidents[(incidents["occurred_from"] < start_utc) & (incidents["occurred_to"] >= history_start)]
-    if history.empty:
-        raise HotspotsError(f"no incidents in the {history_days} days before {start.date()}; choose a period "
-                            "the data covers (--for) or load more incidents")
+    history = _history(incidents, start_utc, history_days)
     if scores is None:
         scores, score_source = _kde_scores(history, cells, crs, start_utc, bandwidth_m, weight, half_life_days)
     locations = None
@@ -141,8 +153,7 @@ def weekly_hotspots(
     hs = hotspot_select(scores, cells, crs=crs, locations=locations, **selection)
 
     last = period - 1
-    last_incidents = history.assign(period_weight=period_weights(history, calendar, last))
-    last_incidents = last_incidents[last_incidents["period_weight"] > 0]
+    last_incidents = _in_period(history, calendar, last)
     coverage = coverage_table(hs.cells_of(), cells, last_incidents, resolution)
     measures = hotspot_measures(hs.members, last_incidents, resolution).set_index("hotspot_id")
 
@@ -170,3 +181,29 @@ def weekly_hotspots(
         last_period_label=str(calendar.label(np.array([last]))[0]), coverage=coverage,
         sentence=coverage_sentence(len(hs.hotspots), coverage), scores=scores, score_source=score_source,
         gistar=gistar, emerging=emerging, last_period_incidents=last_incidents)
+
+
+@dataclass
+class MapContext:
+    """What the map of a stored set needs besides the set: the surface, last period's incidents, the sentence."""
+
+    scores: pd.Series | None
+    incidents: pd.DataFrame
+    sentence: str
+
+
+def map_context(incidents: pd.DataFrame, hs: HotspotSet, cells: np.ndarray, calendar: Calendar, *, crs: str,
+                scores: pd.Series | None = None) -> MapContext:
+    """Rebuild a stored set's surface (when it was a kernel density) and last period's incidents.
+
+    The set's parameters (as :func:`hotspots.store.hotspot_sets.load_set` returns them) say how
+    it was scored; a set scored from a file has no surface unless ``scores`` is given again.
+    """
+    p = hs.parameters
+    start_utc = pd.Timestamp(p["period_start"], tz=calendar.timezone).tz_convert("UTC")
+    history = _history(incidents, start_utc, int(p.get("history_days", DEFAULT_HISTORY_DAYS)))
+    if scores is None and str(p.get("score_source", "")).startswith("kde"):
+        scores, _ = _kde_scores(history, cells, crs, start_utc, float(p.get("bandwidth_m", DEFAULT_BANDWIDTH_M)),
+                                p.get("weight", "count"), p.get("half_life_days"))
+    last = _in_period(history, calendar, calendar.period_of(p["period_start"]) - 1)
+    return MapContext(scores=scores, incidents=last, sentence=coverage_sentence(len(hs.hotspots), p["coverage"]))

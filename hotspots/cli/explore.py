@@ -1,64 +1,31 @@
-"""The ``hotspots`` command. User mistakes print one line and exit 2; bugs keep their traceback."""
+"""Loading incidents and looking at them: ``ingest``, ``cells``, ``kde``, ``synth``."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hotspots.errors import HotspotsError
-
-app = typer.Typer(
-    help="Hotspots: find where serious violence concentrates, and plan patrols there.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+from hotspots.cli._common import (
+    CellResolutionOption,
+    DbOption,
+    ForceAreaOption,
+    OffenceGroupOption,
+    parse_date,
+    parse_day,
+    load_force_area,
+    stored_incidents,
+    progress,
+    settings,
+    open_store_at,
+    app,
+    err,
+    out,
 )
-# Piped output (CI logs, files) gets a wide table rather than rich's 80-column default.
-out = Console(width=None if sys.stdout.isatty() else 130)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 130)
-log = logging.getLogger("hotspots")
-
-DbOption = Annotated[str, typer.Option("--db", help="Store URL (default: HOTSPOTS_DATABASE_URL, else SQLite in the data dir).")]
-CellResolutionOption = Annotated[int, typer.Option("--resolution", help="H3 resolution of the cells (7 to 11).")]
-OffenceGroupOption = Annotated[
-    list[str] | None,
-    typer.Option("--offence-group", help="Only these groups (repeatable). Default: recorded crime except offences detected by police activity."),
-]
-ForceAreaOption = Annotated[
-    str | None, typer.Option("--force-area", help="Boundary file of the force area, or 'none' to accept any place.")
-]
-
-
-def _settings():
-    from hotspots.config import get_settings
-
-    return get_settings()
-
-
-def _store(db: str):
-    from hotspots.store import open_store
-
-    return open_store(db or _settings().resolved_database_url())
-
-
-def _force_area(path: str | None):
-    from hotspots.areas import Area
-
-    choice = path if path is not None else _settings().force_area
-    return None if choice.lower() == "none" else Area.from_file(choice)
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
+from hotspots.errors import HotspotsError
 
 
 @app.command()
@@ -76,18 +43,18 @@ def ingest(
     """Load incident files into the store: one all-or-nothing batch per file; rejected rows kept with line and reason."""
     from hotspots.ingest.load import IngestOptions, expand_paths, ingest_file
 
-    s = _settings()
+    s = settings()
     opts = IngestOptions(
-        fmt=fmt, mapping=str(mapping) if mapping else None, force_area=_force_area(force_area),
+        fmt=fmt, mapping=str(mapping) if mapping else None, force_area=load_force_area(force_area),
         projected_crs=crs or s.projected_crs, h3_resolution=resolution or s.h3_resolution, timezone=s.timezone,
         harm_table=str(harm_table) if harm_table else None, rejects_dir=rejects_dir or s.data_dir / "rejects",
     )
-    store = _store(db)
+    store = open_store_at(db)
     files = expand_paths(paths)
     if not files:
         raise HotspotsError("no files to load in " + ", ".join(map(str, paths)))
     totals = [0, 0, 0]
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("loading", total=len(files))
         for f in files:
             bar.update(task, description=f"loading {f.name}")
@@ -103,6 +70,7 @@ def ingest(
         out.print(f"{len(files)} files: {totals[0]} incidents loaded, {totals[1]} already stored, {totals[2]} rejected")
 
 
+
 @app.command()
 def cells(
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the cell table: .csv, .parquet (GeoParquet) or .geojson.")] = None,
@@ -115,48 +83,27 @@ def cells(
     db: DbOption = "",
 ):
     """Aggregate stored incidents to H3 cells and periods; print the top cells and write the cell table."""
-    table = _cell_table(db, resolution, period, anchor, offence_group)
-    _print_top(table, top, by)
+    table = cell_table_from_store(db, resolution, period, anchor, offence_group)
+    print_top_cells(table, top, by)
     if out_path:
         from hotspots.aggregate import write_cell_table
 
         out.print(f"cell table: {len(table)} rows written to {write_cell_table(table, out_path)}")
 
 
-def _cell_table(db, resolution, period, anchor, offence_group):
+def cell_table_from_store(db, resolution, period, anchor, offence_group):
     from hotspots.aggregate import aggregate_cells
     from hotspots.periods import Calendar
     from hotspots.validate import check_resolution
 
     check_resolution(resolution)
-    s = _settings()
-    calendar = Calendar(period, _day(anchor, "anchor") or s.period_anchor, s.period_days, s.timezone)
-    return aggregate_cells(_incidents(_store(db), offence_group), calendar, resolution)
+    s = settings()
+    calendar = Calendar(period, parse_day(anchor, "anchor") or s.period_anchor, s.period_days, s.timezone)
+    return aggregate_cells(stored_incidents(open_store_at(db), offence_group), calendar, resolution)
 
 
-def _incidents(store, offence_group, since=None, until=None):
-    """Stored incidents of the chosen offence groups; by default recorded crime that patrols do not find."""
-    from hotspots.aggregate import read_incidents
-    from hotspots.offences import vocabulary
 
-    vocab = vocabulary()
-    groups = sorted(set(vocab.table["offence_group"]))
-    if offence_group:
-        for g in offence_group:
-            if g not in groups:
-                raise HotspotsError(f"--offence-group={g!r} is not a group; use one of: {', '.join(groups)}")
-    else:
-        # Anti-social behaviour is not a crime, and offences found by police activity measure patrols.
-        left_out = set(vocab.table.loc[vocab.police_detected(), "offence_group"]) | {"anti_social_behaviour"}
-        offence_group = [g for g in groups if g not in left_out]
-        log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(offence_group))
-    frame = read_incidents(store, offence_group, since, until)
-    if frame.empty:
-        raise HotspotsError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
-    return frame
-
-
-def _print_top(table, n: int, by: str) -> None:
+def print_top_cells(table, n: int, by: str) -> None:
     from hotspots.aggregate import top_cells
     from hotspots.areas import NamedAreas
     from hotspots.config import DEFAULT_NAMED_AREAS
@@ -171,6 +118,7 @@ def _print_top(table, n: int, by: str) -> None:
         view.add_row(str(r.rank), r.h3_cell, f"{r.incidents:.1f}", f"{r.harm:,.0f}", f"{r.share_of_incidents:.2%}",
                      f"{r.lat:.5f}", f"{r.lon:.5f}", str(getattr(r, "area", "") or "-"))
     out.print(view)
+
 
 
 @app.command()
@@ -208,7 +156,7 @@ def kde(
     get_kernel(kernel, truncate)
     check_choice(mode, MODES, "mode")
     check_choice(weight, WEIGHTS, "weight")
-    region = _force_area(area)
+    region = load_force_area(area)
     if region is None:
         raise HotspotsError("--area none: a density surface needs a region; give a boundary file")
     if bandwidth != "auto":
@@ -216,10 +164,10 @@ def kde(
             bandwidth = float(bandwidth)
         except ValueError:
             raise HotspotsError(f"--bandwidth={bandwidth!r} must be metres (e.g. 400) or 'auto'") from None
-    store = _store(db)
-    frame = _incidents(store, offence_group, since=_date(since, "--since"))
+    store = open_store_at(db)
+    frame = stored_incidents(store, offence_group, since=parse_date(since, "--since"))
     table = hotspot_kde(frame, region.cells(resolution), bandwidth=bandwidth, kernel=kernel, weight=weight,
-                        half_life_days=half_life_days, reference_time=_date(reference_date, "--reference-date", end=True),
+                        half_life_days=half_life_days, reference_time=parse_date(reference_date, "--reference-date", end=True),
                         mode=mode, bin_offset=bin_offset, truncate=truncate, crs=store.meta("projected_crs"), holdout_days=holdout_days)
     a = table.attrs
     view = Table(title=f"Densest {min(top, len(table))} of {len(table):,} cells: {a['kernel']} kernel, "
@@ -237,25 +185,6 @@ def kde(
     if out_path:
         out.print(f"density table: {len(table)} rows written to {write_cell_table(table, out_path)}")
 
-
-def _day(value: str, name: str) -> dt.date | None:
-    """A YYYY-MM-DD option as a date, or None if empty."""
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise HotspotsError(f"{name}={value!r} is not a date; use YYYY-MM-DD, e.g. 2024-06-30") from None
-
-
-def _date(value: str, name: str, end: bool = False):
-    """A YYYY-MM-DD option as a UTC timestamp at local midnight (the end of that day if ``end``), or None."""
-    import pandas as pd
-
-    day = _day(value, name)
-    if day is None:
-        return None
-    return pd.Timestamp(day + dt.timedelta(days=1) if end else day, tz=_settings().timezone).tz_convert("UTC")
 
 
 @app.command()
@@ -277,7 +206,7 @@ def synth(
         first = dt.date.fromisoformat(start)
     except ValueError:
         raise HotspotsError(f"--start={start!r} is not a date; use YYYY-MM-DD") from None
-    area = Area.from_file(_settings().force_area)  # read and indexed once: the outline has ~50k vertices
+    area = Area.from_file(settings().force_area)  # read and indexed once: the outline has ~50k vertices
     patrol = _hotspot_patrol(seed, patrol_reduction, area) if patrol_reduction else None
     params = SynthParams(seed=seed, incidents=incidents, start=first, days=days, patrol=patrol)
     with err.status("generating the synthetic city"):
@@ -307,55 +236,3 @@ def _hotspot_patrol(seed: int, reduction: float, area):
     hours = tuple(d * 24 + h for d in range(7) for h in range(18, 24))
     return PatrolEffect(cells=tuple(h3cells.to_strings(cells)), hours_of_week=hours, reduction=reduction)
 
-
-@app.command()
-def demo(
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the cell table (default: the data dir).")] = None,
-    db: DbOption = "",
-):
-    """The weekly job on the shipped West Midlands sample: load it, aggregate to cells × tactical periods, show the top cells."""
-    from hotspots.aggregate import write_cell_table
-    from hotspots.areas import Area
-    from hotspots.config import DEFAULT_FORCE_AREA, SHIPPED_DATA
-    from hotspots.ingest.load import IngestOptions, ingest_files
-
-    s = _settings()
-    samples = sorted((SHIPPED_DATA / "samples").glob("*west-midlands*")) + sorted(
-        (SHIPPED_DATA / "samples").glob("birmingham*")
-    )
-    # The shipped samples are West Midlands data, so the shipped force area, whatever the settings say.
-    opts = IngestOptions(force_area=Area.from_file(DEFAULT_FORCE_AREA), timezone=s.timezone,
-                         rejects_dir=s.data_dir / "rejects", h3_resolution=s.h3_resolution)
-    store = _store(db)
-    for report in ingest_files(samples, store, opts):
-        out.print(report.summary(), highlight=False, soft_wrap=True)
-    table = _cell_table(db, s.h3_resolution, "tactical", "", None)
-    _print_top(table, 10, "incidents")
-    folder = out_dir or s.data_dir
-    for ext in ("csv", "parquet"):
-        path = write_cell_table(table, folder / f"cells.{ext}")
-        out.print(f"cell table ({len(table)} rows: cell × tactical period × offence group) written to {path}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app; a HotspotsError becomes one line on stderr and exit code 2."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("alembic", "pyogrio", "numba"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        app(args=argv, standalone_mode=True)
-    except HotspotsError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
-        return 2
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

@@ -1,0 +1,5 @@
+"""``python -m hotspots.cli``."""
+
+from hotspots.cli import run
+
+run()

@@ -1,0 +1,103 @@
+"""What every command shares: the Typer app, consoles, option types, settings, store and dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hotspots.errors import HotspotsError
+
+app = typer.Typer(
+    help="Hotspots: find where serious violence concentrates, and plan patrols there.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+# Piped output (CI logs, files) gets a wide table rather than rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 130)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 130)
+log = logging.getLogger("hotspots")
+
+DbOption = Annotated[str, typer.Option("--db", help="Store URL (default: HOTSPOTS_DATABASE_URL, else SQLite in the data dir).")]
+CellResolutionOption = Annotated[int, typer.Option("--resolution", help="H3 resolution of the cells (7 to 11).")]
+OffenceGroupOption = Annotated[
+    list[str] | None,
+    typer.Option("--offence-group", help="Only these groups (repeatable). Default: recorded crime except offences detected by police activity."),
+]
+ForceAreaOption = Annotated[
+    str | None, typer.Option("--force-area", help="Boundary file of the force area, or 'none' to accept any place.")
+]
+
+
+def settings():
+    from hotspots.config import get_settings
+
+    return get_settings()
+
+
+def open_store_at(db: str):
+    from hotspots.store import open_store
+
+    return open_store(db or settings().resolved_database_url())
+
+
+def load_force_area(path: str | None):
+    from hotspots.areas import Area
+
+    choice = path if path is not None else settings().force_area
+    return None if choice.lower() == "none" else Area.from_file(choice)
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+def stored_incidents(store, offence_group, since=None, until=None):
+    """Stored incidents of the chosen offence groups; by default recorded crime that patrols do not find."""
+    from hotspots.aggregate import read_incidents
+    from hotspots.offences import vocabulary
+
+    vocab = vocabulary()
+    groups = sorted(set(vocab.table["offence_group"]))
+    if offence_group:
+        for g in offence_group:
+            if g not in groups:
+                raise HotspotsError(f"--offence-group={g!r} is not a group; use one of: {', '.join(groups)}")
+    else:
+        # Anti-social behaviour is not a crime, and offences found by police activity measure patrols.
+        left_out = set(vocab.table.loc[vocab.police_detected(), "offence_group"]) | {"anti_social_behaviour"}
+        offence_group = [g for g in groups if g not in left_out]
+        log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(offence_group))
+    frame = read_incidents(store, offence_group, since, until)
+    if frame.empty:
+        raise HotspotsError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
+    return frame
+
+
+
+def parse_day(value: str, name: str) -> dt.date | None:
+    """A YYYY-MM-DD option as a date, or None if empty."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise HotspotsError(f"{name}={value!r} is not a date; use YYYY-MM-DD, e.g. 2024-06-30") from None
+
+
+def parse_date(value: str, name: str, end: bool = False):
+    """A YYYY-MM-DD option as a UTC timestamp at local midnight (the end of that day if ``end``), or None."""
+    import pandas as pd
+
+    day = parse_day(value, name)
+    if day is None:
+        return None
+    return pd.Timestamp(day + dt.timedelta(days=1) if end else day, tz=settings().timezone).tz_convert("UTC")
+

@@ -1,0 +1,44 @@
+"""``hotspots demo``: the main job on the shipped West Midlands sample, end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hotspots.cli._common import DbOption, app, open_store_at, out, settings
+from hotspots.cli.explore import cell_table_from_store, print_top_cells
+from hotspots.cli.weekly import select
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the tables and the map (default: the data dir).")] = None,
+    db: DbOption = "",
+):
+    """The weekly job on the shipped West Midlands sample: load, aggregate, select the week's hotspots, map them."""
+    from hotspots.aggregate import write_cell_table
+    from hotspots.areas import Area
+    from hotspots.config import DEFAULT_FORCE_AREA, SHIPPED_DATA
+    from hotspots.ingest.load import IngestOptions, ingest_files
+
+    s = settings()
+    samples = sorted((SHIPPED_DATA / "samples").glob("*west-midlands*")) + sorted(
+        (SHIPPED_DATA / "samples").glob("birmingham*")
+    )
+    # The shipped samples are West Midlands data, so the shipped force area, whatever the settings say.
+    opts = IngestOptions(force_area=Area.from_file(DEFAULT_FORCE_AREA), timezone=s.timezone,
+                         rejects_dir=s.data_dir / "rejects", h3_resolution=s.h3_resolution)
+    store = open_store_at(db)
+    for report in ingest_files(samples, store, opts):
+        out.print(report.summary(), highlight=False, soft_wrap=True)
+    table = cell_table_from_store(db, s.h3_resolution, "tactical", "", None)
+    print_top_cells(table, 10, "incidents")
+    folder = out_dir or s.data_dir
+    for ext in ("csv", "parquet"):
+        path = write_cell_table(table, folder / f"cells.{ext}")
+        out.print(f"cell table ({len(table)} rows: cell × tactical period × offence group) written to {path}")
+    # The week after the latest data: each run stores a new version of that week's set.
+    select(out_paths=[folder / "hotspots.csv", folder / "hotspots.geojson", folder / "hotspots.kml"],
+           map_path=folder / "weekly-map.html", area=str(DEFAULT_FORCE_AREA), resolution=s.h3_resolution, db=db)

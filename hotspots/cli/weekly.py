@@ -1,0 +1,321 @@
+"""The commander's weekly job: ``select``, ``map``, ``sets``, ``export`` and ``engagement``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.table import Table
+
+from hotspots.cli._common import (
+    CellResolutionOption,
+    DbOption,
+    OffenceGroupOption,
+    app,
+    load_force_area,
+    open_store_at,
+    out,
+    parse_day,
+    settings,
+    stored_incidents,
+)
+from hotspots.errors import HotspotsError
+
+engagement_app = typer.Typer(help="Community engagement plans of hotspots: one per hotspot, kept across periods.",
+                             no_args_is_help=True)
+app.add_typer(engagement_app, name="engagement")
+
+PeriodOption = Annotated[str, typer.Option(help="Period kind: week, tactical (28 days from the anchor) or month.")]
+NpuAreasOption = Annotated[Path | None, typer.Option("--npu-areas", help="Boundary file of NPUs (quotas, per-NPU maps).")]
+NpuFieldOption = Annotated[str | None, typer.Option("--npu-field", help="Column of --npu-areas that names each NPU.")]
+TilesOption = Annotated[str | None, typer.Option(help="Basemap tiles when there is a network, e.g. OpenStreetMap (default: none; the map draws offline).")]
+ScoresOption = Annotated[Path | None, typer.Option("--scores", help="CSV of h3_cell,score (e.g. the predictor's risk) to use instead of the kernel density.")]
+
+
+def _calendar(period: str, anchor: str):
+    from hotspots.periods import Calendar
+
+    s = settings()
+    return Calendar(period, parse_day(anchor, "--anchor") or s.period_anchor, s.period_days, s.timezone)
+
+
+def _named_areas(path: Path | None, field: str | None):
+    from hotspots.areas import NamedAreas
+    from hotspots.config import DEFAULT_NAMED_AREAS
+
+    if path is not None:
+        return NamedAreas.from_file(path, field)
+    return NamedAreas.from_file(DEFAULT_NAMED_AREAS) if DEFAULT_NAMED_AREAS.exists() else None
+
+
+def _read_scores(path: Path) -> pd.Series:
+    from hotspots.validate import check_file
+
+    frame = pd.read_csv(check_file(path, "--scores"))
+    if not {"h3_cell", "score"} <= set(frame.columns):
+        raise HotspotsError(f"--scores={str(path)!r} needs columns h3_cell and score; it has {', '.join(frame.columns)}")
+    return frame.set_index("h3_cell")["score"].astype(float)
+
+
+def _previous_set(store, start: dt.date):
+    """The last set issued for this period or an earlier one: ids, hysteresis and changes follow it."""
+    from hotspots.store.hotspot_sets import list_sets, load_set
+
+    sets = list_sets(store)
+    earlier = sets[pd.to_datetime(sets["period_start"]).dt.date <= start]
+    return load_set(store, int(earlier.iloc[0]["set_id"])) if len(earlier) else None
+
+
+@app.command()
+def select(
+    for_date: Annotated[str, typer.Option("--for", help="A day in the period to select for, YYYY-MM-DD (default: the period after the latest incident).")] = "",
+    period: PeriodOption = "week",
+    anchor: Annotated[str, typer.Option(help="A first day of a tactical period, YYYY-MM-DD (default from settings).")] = "",
+    resolution: CellResolutionOption = 10,
+    scores: ScoresOption = None,
+    bandwidth: Annotated[float, typer.Option(help="Kernel bandwidth in metres for the default score.")] = 300.0,
+    weight: Annotated[str, typer.Option(help="Kernel weights: count or harm.")] = "count",
+    history_days: Annotated[int, typer.Option(help="Days of history before the period that count.")] = 365,
+    half_life_days: Annotated[float, typer.Option(help="Days after which an incident counts half in the score.")] = 56.0,
+    area_share: Annotated[float, typer.Option(help="Most of the force area the hotspots may cover (0.014 = 1.4%).")] = 0.014,
+    max_hotspots: Annotated[int, typer.Option(help="Most hotspots.")] = 57,
+    min_cells: Annotated[int, typer.Option(help="Smallest hotspot, in cells.")] = 3,
+    max_cells: Annotated[int, typer.Option(help="Largest hotspot, in cells.")] = 40,
+    npu_areas: NpuAreasOption = None,
+    npu_field: NpuFieldOption = None,
+    npu_min: Annotated[int, typer.Option(help="At least this many hotspots in every NPU (needs --npu-areas).")] = 0,
+    npu_max: Annotated[int | None, typer.Option(help="At most this many hotspots in any NPU (needs --npu-areas).")] = None,
+    hysteresis: Annotated[float, typer.Option(help="Last period's cells count this much more (0.2 = 20%), so hotspots do not flicker.")] = 0.2,
+    smooth: Annotated[float, typer.Option(help="Geofence smoothing in metres (0: the cells' outline).")] = 20.0,
+    permutations: Annotated[int, typer.Option(help="Most Gi* permutations per cell (0: normal approximation).")] = 99_999,
+    seed: Annotated[int, typer.Option(help="Seed of the Gi* permutations.")] = 0,
+    out_paths: Annotated[list[Path] | None, typer.Option("--out", help="Write the set: .geojson, .gpkg, .kml or .csv (repeatable).")] = None,
+    map_path: Annotated[Path | None, typer.Option("--map", help="Write the weekly map (.html).")] = None,
+    tiles: TilesOption = None,
+    offence_group: OffenceGroupOption = None,
+    area: Annotated[str | None, typer.Option("--area", help="Boundary file of the force area (default from settings).")] = None,
+    db: DbOption = "",
+):
+    """Select this period's hotspots, store the set, print it with its coverage, and write exports and the map."""
+    from hotspots.exports import FORMATS
+    from hotspots.store.hotspot_sets import next_hotspot_number, save_set
+    from hotspots.surface import WEIGHTS
+    from hotspots.validate import check_choice, check_resolution
+    from hotspots.weekly import weekly_hotspots
+
+    check_resolution(resolution)
+    check_choice(weight, WEIGHTS, "--weight")
+    calendar = _calendar(period, anchor)
+    for p in out_paths or []:
+        if p.suffix.lower() not in FORMATS:
+            raise HotspotsError(f"--out={str(p)!r}: write one of {', '.join(FORMATS)}")
+    if map_path is not None and map_path.suffix.lower() != ".html":
+        raise HotspotsError(f"--map={str(map_path)!r}: a map is an HTML page; give a path ending .html")
+    if (npu_min or npu_max is not None) and npu_areas is None:
+        raise HotspotsError("--npu-min/--npu-max need --npu-areas, a boundary file of NPUs")
+    given_scores = _read_scores(scores) if scores else None
+    region = load_force_area(area)
+    if region is None:
+        raise HotspotsError("--area none: hotspots need a force area to take a share of")
+    npus = _named_areas(npu_areas, npu_field) if npu_areas else None
+    names = _named_areas(None, None)
+    store = open_store_at(db)
+    incidents = stored_incidents(store, offence_group)
+    day = parse_day(for_date, "--for")
+    # By default the period after the end of the latest incident (a month-only record ends with its month).
+    latest = incidents["occurred_to"].max() - pd.Timedelta(seconds=1)
+    target = calendar.period_of(day) if day else calendar.period_of(latest.to_pydatetime()) + 1
+    start = calendar.bounds(target)[0].date()
+    previous = _previous_set(store, start)
+    result = weekly_hotspots(
+        incidents, region.cells(resolution), calendar=calendar, period=target, resolution=resolution,
+        crs=store.meta("projected_crs") or "EPSG:27700", scores=given_scores,
+        score_source=f"scores file {scores.name}" if scores else "", bandwidth_m=bandwidth, weight=weight,
+        history_days=history_days, half_life_days=half_life_days, permutations=permutations, seed=seed,
+        area_share=area_share, max_hotspots=max_hotspots, min_cells=min_cells, max_cells=max_cells, areas=npus,
+        area_min=npu_min or None, area_max=npu_max, previous=previous, hysteresis=hysteresis, smooth_m=smooth,
+        next_number=next_hotspot_number(store), names=names)
+    hs = result.hotspot_set
+    hs.parameters.update(period_kind=calendar.kind, period_days=calendar.length_days, history_days=history_days,
+                         half_life_days=half_life_days, bandwidth_m=bandwidth, weight=weight)
+    set_id = save_set(store, hs, period_label=result.period_label, period_start=result.period_start,
+                      period_end=result.period_end, resolution=resolution, score_source=result.score_source,
+                      coverage=result.coverage)
+    print_set(hs, f"Hotspots for {result.period_label} (set {set_id}, scored by {result.score_source})")
+    print_coverage(result.coverage, f"Coverage of the last period, {result.last_period_label}")
+    out.print(result.sentence, highlight=False, soft_wrap=True)
+    if hs.dropped:
+        out.print(f"dropped since last period: {', '.join(hs.dropped)}", highlight=False)
+    _write_outputs(hs, out_paths, map_path, result, previous, npus or names, tiles, region, store, resolution)
+
+
+def _write_outputs(hs, out_paths, map_path, result, previous, areas, tiles, region, store, resolution) -> None:
+    from hotspots.exports import write_hotspots
+
+    for p in out_paths or []:
+        out.print(f"hotspot set written to {write_hotspots(hs, p)}")
+    if map_path is not None:
+        from hotspots.store.hotspot_sets import engagement
+        from maps import weekly_map, write_map
+
+        page = weekly_map(hs, region=region.geometry, resolution=resolution, scores=result.scores,
+                          incidents=result.last_period_incidents, previous=previous,
+                          engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas,
+                          title=f"Hotspots {result.period_label}", subtitle=result.sentence, tiles=tiles)
+        path = write_map(page, map_path)
+        out.print(f"weekly map ({path.stat().st_size / 1e6:.2f} MB) written to {path}")
+
+
+def print_set(hs, title: str, top: int | None = None) -> None:
+    view = Table(title=title)
+    columns = [("rank", "rank"), ("hotspot_id", "id"), ("name", "name"), ("area_name", "area"), ("status", "status"),
+               ("n_cells", "cells"), ("area_m2", "km²"), ("incidents", "incidents"), ("harm", "harm"),
+               ("gi_hot_cells", "Gi* hot"), ("emerging_class", "trend")]
+    for _, label in columns:
+        view.add_column(label, justify="left" if label in ("id", "name", "area", "status", "trend") else "right")
+    for r in hs.hotspots.head(top).to_dict("records") if top else hs.hotspots.to_dict("records"):
+        view.add_row(*[_cell(key, r.get(key)) for key, _ in columns])
+    out.print(view)
+
+
+def _cell(key: str, value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if key == "area_m2":
+        return f"{value / 1e6:.3f}"
+    if key in ("incidents", "harm"):
+        return f"{value:,.1f}"
+    return str(value)
+
+
+def print_coverage(coverage: pd.DataFrame, title: str) -> None:
+    view = Table(title=title)
+    for col in ("measure", "in hotspots", "total", "share", "PAI"):
+        view.add_column(col, justify="left" if col == "measure" else "right")
+    for r in coverage.itertuples():
+        area = r.measure.startswith("area")
+        fmt = (lambda v: f"{v / 1e6:,.2f} km²") if area else (lambda v: f"{v:,.1f}")
+        known = np.isfinite(r.share)
+        view.add_row(r.measure, fmt(r.in_hotspots) if known else "not recorded", fmt(r.total) if known else "-",
+                     f"{r.share:.1%}" if known else "-", f"{r.pai:.1f}" if known and not area else "-")
+    out.print(view)
+
+
+@app.command()
+def sets(db: DbOption = ""):
+    """List the stored hotspot sets, newest first."""
+    from hotspots.store.hotspot_sets import list_sets
+
+    frame = list_sets(open_store_at(db))
+    if frame.empty:
+        raise HotspotsError("the store holds no hotspot sets; run 'hotspots select' first")
+    view = Table(title="Stored hotspot sets")
+    for col in ("set", "period", "version", "hotspots", "created (UTC)", "scored by"):
+        view.add_column(col)
+    for r in frame.itertuples():
+        view.add_row(str(r.set_id), r.period_label, str(r.version), str(r.hotspots),
+                     pd.Timestamp(r.created_at).strftime("%Y-%m-%d %H:%M"), r.score_source)
+    out.print(view)
+
+
+SetOption = Annotated[int | None, typer.Option("--set", help="Stored set id (default: the latest).")]
+PeriodLabelOption = Annotated[str | None, typer.Option("--period-label", help="Latest set of this period, e.g. 2017-11-27..2017-12-03.")]
+
+
+@app.command()
+def export(
+    out_paths: Annotated[list[Path], typer.Option("--out", help="Write to .geojson, .gpkg, .kml or .csv (repeatable).")],
+    set_id: SetOption = None,
+    period_label: PeriodLabelOption = None,
+    db: DbOption = "",
+):
+    """Write a stored hotspot set (geofences for devices: KML; GIS: GeoPackage, GeoJSON; tables: CSV)."""
+    from hotspots.exports import write_hotspots
+    from hotspots.store.hotspot_sets import load_set
+
+    hs = load_set(open_store_at(db), set_id, period_label)
+    for p in out_paths:
+        out.print(f"set {hs.parameters['set_id']} written to {write_hotspots(hs, p)}")
+
+
+@app.command("map")
+def map_command(
+    out_path: Annotated[Path, typer.Option("--out", help="The map page to write (.html).")],
+    set_id: SetOption = None,
+    period_label: PeriodLabelOption = None,
+    npu: Annotated[str | None, typer.Option(help="Map only this NPU (an area of --npu-areas).")] = None,
+    npu_areas: NpuAreasOption = None,
+    npu_field: NpuFieldOption = None,
+    scores: ScoresOption = None,
+    tiles: TilesOption = None,
+    offence_group: OffenceGroupOption = None,
+    area: Annotated[str | None, typer.Option("--area", help="Boundary file of the force area (default from settings).")] = None,
+    db: DbOption = "",
+):
+    """Draw the weekly map of a stored hotspot set, force-wide or for one NPU; it opens offline."""
+    from hotspots.store.hotspot_sets import engagement, load_set
+    from hotspots.weekly import map_context
+    from maps import weekly_map, write_map
+
+    if out_path.suffix.lower() != ".html":
+        raise HotspotsError(f"--out={str(out_path)!r}: a map is an HTML page; give a path ending .html")
+    given_scores = _read_scores(scores) if scores else None
+    region = load_force_area(area)
+    if region is None:
+        raise HotspotsError("--area none: a map needs the force area")
+    areas = _named_areas(npu_areas, npu_field)
+    store = open_store_at(db)
+    hs = load_set(store, set_id, period_label)
+    p = hs.parameters
+    previous = load_set(store, p["previous_set"]) if p.get("previous_set") else None
+    calendar = _calendar(p.get("period_kind", "week"), "")
+    context = map_context(stored_incidents(store, offence_group), hs, region.cells(p["resolution"]), calendar,
+                          crs=store.meta("projected_crs") or "EPSG:27700", scores=given_scores)
+    page = weekly_map(hs, region=region.geometry, resolution=p["resolution"], scores=context.scores,
+                      incidents=context.incidents, previous=previous,
+                      engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas, npu=npu,
+                      title=f"Hotspots {p['period_label']}" + (f", {npu}" if npu else ""), subtitle=context.sentence,
+                      tiles=tiles)
+    path = write_map(page, out_path)
+    out.print(f"map of set {p['set_id']} ({path.stat().st_size / 1e6:.2f} MB) written to {path}")
+
+
+@engagement_app.command("set")
+def engagement_set(
+    hotspot_id: Annotated[str, typer.Argument(help="Hotspot id, e.g. HS-0003.")],
+    owner: Annotated[str | None, typer.Option(help="Owning role or team (never a person's name).")] = None,
+    stakeholders: Annotated[str | None, typer.Option(help="Partners engaged, e.g. 'ward councillors; youth service'.")] = None,
+    status: Annotated[str | None, typer.Option(help="not started, drafted, agreed, in progress, under review or closed.")] = None,
+    next_review: Annotated[str, typer.Option(help="Next review date, YYYY-MM-DD.")] = "",
+    notes: Annotated[str | None, typer.Option(help="Free text (no personal data).")] = None,
+    db: DbOption = "",
+):
+    """Record a new version of a hotspot's engagement plan; fields not given keep their value."""
+    from hotspots.store.hotspot_sets import set_engagement
+
+    record = set_engagement(open_store_at(db), hotspot_id, owner=owner, stakeholders=stakeholders, status=status,
+                            next_review=parse_day(next_review, "--next-review"), notes=notes)
+    out.print(f"{hotspot_id}: engagement plan version {record['plan_version']} ({record['status']})", highlight=False)
+
+
+@engagement_app.command("list")
+def engagement_list(
+    hotspot_id: Annotated[str | None, typer.Option("--hotspot", help="Only this hotspot.")] = None,
+    history: Annotated[bool, typer.Option(help="Every version, not just the current plan.")] = False,
+    db: DbOption = "",
+):
+    """Show the engagement plans (current, or their history)."""
+    from hotspots.store.hotspot_sets import engagement
+
+    frame = engagement(open_store_at(db), [hotspot_id] if hotspot_id else None, history=history)
+    view = Table(title="Engagement plans" + (" (history)" if history else ""))
+    for col in ("hotspot", "version", "status", "owner", "stakeholders", "next review", "updated (UTC)"):
+        view.add_column(col)
+    for r in frame.itertuples():
+        view.add_row(r.hotspot_id, str(r.plan_version), r.status, r.owner, r.stakeholders,
+                     str(r.next_review or "-"), pd.Timestamp(r.updated_at).strftime("%Y-%m-%d %H:%M"))
+    out.print(view)
