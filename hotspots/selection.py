@@ -64,7 +64,10 @@ class HotspotSet:
 
     @property
     def area_share(self) -> float:
-        return float(self.hotspots["area_m2"].sum() / self.region_area_m2) if self.region_area_m2 else 0.0
+        """Share of the region's area in the hotspots' cells (on the sphere, as the budget is counted)."""
+        if not self.region_area_m2 or self.members.empty:
+            return 0.0
+        return float(h3cells.cell_areas_m2(self.cells_of()).sum() / self.region_area_m2)
 
     def summary(self) -> str:
         return f"{len(self.hotspots)} hotspots, {self.area_share:.1%} of the area"

@@ -165,9 +165,11 @@ def weekly_map(hs: HotspotSet, *, region: shapely.Geometry, resolution: int, sco
             raise HotspotsError(f"npu={npu!r} is not an area of the map; areas are: {known}")
         region = shapely.intersection(region, shapely.union_all(areas.frame.loc[
             areas.frame[areas.name_field].astype(str) == npu, "geometry"].values))
-        frame = frame[frame["area_name"] == npu]
+        # By where the hotspot is, not by its stored area: the set may have been drawn with other areas.
+        frame = frame[shapely.contains_xy(region, frame["centroid_lon"].to_numpy(), frame["centroid_lat"].to_numpy())]
         if dropped is not None:
-            dropped = dropped[dropped["area_name"] == npu]
+            dropped = dropped[shapely.contains_xy(region, dropped["centroid_lon"].to_numpy(),
+                                                  dropped["centroid_lat"].to_numpy())]
         if incidents is not None and len(incidents):
             incidents = incidents[shapely.contains_xy(region, incidents["lon"].to_numpy(), incidents["lat"].to_numpy())]
     lon0, lat0, lon1, lat1 = shapely.bounds(region)

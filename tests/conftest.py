@@ -16,6 +16,9 @@ SHARED_REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "
 POSTGRES_URL = os.environ.get("HOTSPOTS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SAMPLES = SHIPPED_DATA / "samples"
 
+# The synthetic year and its weekly hotspot sets are built once per session.
+pytest_plugins = ["weekly_fixtures"]
+
 
 def _postgres_reachable() -> str | None:
     try:

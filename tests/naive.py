@@ -49,3 +49,49 @@ def nearest_centre(px, py, cx, cy, max_dist):
             label[i] = k
             dist[i] = np.sqrt(d2[k])
     return label, dist
+
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _splitmix(state: int) -> tuple[int, int]:
+    state = (state + _GOLDEN) & _MASK
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return state, z ^ (z >> 31)
+
+
+def gistar_permutation_p(values, indptr, indices, permutations, seed, stop_after):
+    """Twin of hotspots._gistar_numba.gistar_permutation_p: the same draws, one cell at a time in Python."""
+    n = len(values)
+    p = np.ones(n)
+    used = np.zeros(n, np.int64)
+    total = float(np.sum(values))
+    for i in range(n):
+        nbrs = indices[indptr[i]:indptr[i + 1]]
+        deg = len(nbrs)
+        if deg == 0 or n < 2:
+            continue
+        observed = values[i] + float(np.sum(values[nbrs]))
+        upper = observed >= values[i] + deg * (total - values[i]) / (n - 1)
+        state = (seed * _GOLDEN + i * 0xD1B54A32D192ED03) & _MASK
+        extreme = done = 0
+        for _ in range(permutations):
+            chosen: list[int] = []
+            while len(chosen) < deg:
+                state, bits = _splitmix(state)
+                j = ((bits >> 32) * (n - 1)) >> 32
+                j += j >= i
+                if j not in chosen:
+                    chosen.append(j)
+            s = values[i] + float(np.sum(values[chosen]))
+            done += 1
+            if (upper and s >= observed) or (not upper and s <= observed):
+                extreme += 1
+                if stop_after and extreme >= stop_after:
+                    break
+        used[i] = done
+        p[i] = extreme / done if stop_after and extreme >= stop_after else (extreme + 1) / (done + 1)
+    return p, used

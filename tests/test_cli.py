@@ -10,7 +10,7 @@ import pytest
 
 from conftest import SAMPLES
 
-COMMANDS = ["ingest", "cells", "kde", "synth", "demo"]
+COMMANDS = ["ingest", "cells", "kde", "synth", "select", "map", "sets", "export", "engagement", "demo"]
 
 
 def hotspots(*args, cwd, env_extra=None):
@@ -42,6 +42,16 @@ def test_help(command, tmp_path):
         (["cells", "--offence-group", "crime"], "--offence-group='crime' is not a group"),
         (["synth", "--incidents", "0", "--out", "s"], "incidents=0 must be greater than zero"),
         (["cells", "--db", "nonsense://"], "database_url='nonsense://'"),
+        (["select", "--out", "hotspots.shp"], "--out='hotspots.shp': write one of"),
+        (["select", "--map", "map.png"], "a map is an HTML page"),
+        (["select", "--npu-min", "2"], "--npu-min/--npu-max need --npu-areas"),
+        (["select", "--period", "fortnight"], "period='fortnight' is not known"),
+        (["select", "--weight", "people"], "--weight='people' is not known"),
+        (["select", "--scores", "none.csv"], "no such file 'none.csv'"),
+        (["select"], "the store holds no incidents"),
+        (["sets"], "the store holds no hotspot sets"),
+        (["map", "--out", "m.html"], "no hotspot set for any period"),
+        (["engagement", "set", "HS-0001", "--status", "agreed"], "'HS-0001' is not in any stored hotspot set"),
     ],
 )
 def test_user_errors_are_one_line(args, message, tmp_path):
@@ -79,9 +89,33 @@ def test_demo_runs_and_reruns(tmp_path):
     table = pd.read_csv(tmp_path / "data" / "cells.csv")
     assert {"h3_cell", "period", "incidents", "harm"} <= set(table.columns)
     assert not (table["offence_group"].isin(["stop_and_search", "anti_social_behaviour", "drugs"])).any()
+    assert "Hotspots for 2017-12-04..2017-12-10" in done.stdout and "Coverage of the last period" in done.stdout
+    assert "of the area" in done.stdout and "serious youth violence not recorded in this data" in done.stdout
+    first = pd.read_csv(tmp_path / "data" / "hotspots.csv")
+    assert first["hotspot_id"].is_unique and first["geofence_wkt"].str.startswith("POLYGON").any()
+    for name in ("hotspots.geojson", "hotspots.kml", "weekly-map.html"):
+        assert (tmp_path / "data" / name).stat().st_size > 0
     again = hotspots("demo", cwd=tmp_path)
     assert again.stdout.count("nothing added") == 3
     assert pd.read_csv(tmp_path / "data" / "cells.csv").equals(table)
+    # The same week again is a new version with the same hotspots under the same ids.
+    second = pd.read_csv(tmp_path / "data" / "hotspots.csv")
+    assert second["hotspot_id"].tolist() == first["hotspot_id"].tolist() and (second["status"] == "continuing").all()
+
+    listed = hotspots("sets", cwd=tmp_path)
+    assert listed.returncode == 0 and listed.stdout.count("2017-12-04..2017-12-10") == 2
+    hid = first["hotspot_id"].iloc[0]
+    edit = hotspots("engagement", "set", hid, "--owner", "Ladywood NPU inspector", "--status", "agreed",
+                    "--next-review", "2017-12-18", cwd=tmp_path)
+    assert edit.returncode == 0, edit.stderr
+    plans = hotspots("engagement", "list", "--history", cwd=tmp_path)
+    assert hid in plans.stdout and "agreed" in plans.stdout
+    exported = hotspots("export", "--set", "1", "--out", "set1.gpkg", cwd=tmp_path)
+    assert exported.returncode == 0 and (tmp_path / "set1.gpkg").exists()
+    drawn = hotspots("map", "--out", "ladywood.html", "--npu", "Ladywood", cwd=tmp_path)
+    assert drawn.returncode == 0, drawn.stderr
+    page = (tmp_path / "ladywood.html").read_text()
+    assert hid in page and "agreed, review 2017-12-18" in page and len(page) < 3_000_000
 
 
 def test_synth_writes_formats(tmp_path):
