@@ -15,6 +15,7 @@ from hotspots.cli import weekly as _weekly  # noqa: F401
 from hotspots.cli._common import app, err
 from hotspots.errors import HotspotsError
 
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; a HotspotsError becomes one line on stderr and exit code 2."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

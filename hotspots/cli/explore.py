@@ -14,16 +14,16 @@ from hotspots.cli._common import (
     DbOption,
     ForceAreaOption,
     OffenceGroupOption,
-    parse_date,
-    parse_day,
-    load_force_area,
-    stored_incidents,
-    progress,
-    settings,
-    open_store_at,
     app,
     err,
+    load_force_area,
+    open_store_at,
     out,
+    parse_date,
+    parse_day,
+    progress,
+    settings,
+    stored_incidents,
 )
 from hotspots.errors import HotspotsError
 
@@ -142,14 +142,10 @@ def kde(
 ):
     """Kernel density of stored incidents on the H3 cells of the force area; print the densest cells and write the table."""
     from hotspots.aggregate import write_cell_table
-    from hotspots.surface import hotspot_kde
-    from hotspots.validate import check_resolution
-
-
     from hotspots.kde import MODES
     from hotspots.kernels import get_kernel
-    from hotspots.surface import WEIGHTS
-    from hotspots.validate import check_choice
+    from hotspots.surface import WEIGHTS, hotspot_kde
+    from hotspots.validate import check_choice, check_resolution
 
     # Argument mistakes are caught before the store is read.
     check_resolution(resolution)
