@@ -104,7 +104,7 @@ def main() -> None:
 
     lines = [
         "# Weekly hotspots benchmark", "",
-        f"Machine: {describe_machine()}", "",
+        describe_machine(), "",
         f"Input: synthetic year, {len(inc):,} incidents (seed 7), {cells.size:,} resolution-10 cells of the West "
         f"Midlands force area, 8 synthetic NPUs (at least 2 hotspots each), week of 2024-12-02. "
         f"Median of {args.repeats} runs (seconds; every run listed).", "",
