@@ -16,7 +16,6 @@ import pandas as pd
 import shapely
 
 from hotspots import cells as h3cells
-from hotspots.areas import NamedAreas
 from hotspots.projection import project, unproject
 
 _ON_OR_NEAR = re.compile(r"^\s*on or near\s+", re.IGNORECASE)
@@ -60,18 +59,7 @@ def street_name(locations: pd.Series) -> str | None:
     return min(s for s, c in counts.items() if c == best)  # ties: alphabetical, so names are stable
 
 
-def hotspot_name(centroid_lon: float, centroid_lat: float, names: NamedAreas | None,
-                 locations: pd.Series | None) -> str:
+def hotspot_name(street: str | None, area: str | None, centroid_lon: float, centroid_lat: float) -> str:
     """Street and area, e.g. "Corporation Street, Ladywood"; what is known of the two, else a grid reference."""
-    parts = []
-    if locations is not None:
-        street = street_name(locations)
-        if street:
-            parts.append(street)
-    if names is not None:
-        area = names.name_of(np.array([centroid_lon]), np.array([centroid_lat]))[0]
-        if area:
-            parts.append(str(area))
-    if not parts:
-        parts.append(f"{centroid_lat:.4f}, {centroid_lon:.4f}")
-    return ", ".join(parts)
+    parts = [str(p) for p in (street, area) if p]
+    return ", ".join(parts) if parts else f"{centroid_lat:.4f}, {centroid_lon:.4f}"

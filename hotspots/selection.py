@@ -27,7 +27,7 @@ import pandas as pd
 from hotspots import cells as h3cells
 from hotspots.areas import NamedAreas
 from hotspots.errors import HotspotsError
-from hotspots.geofence import geofence, hotspot_name
+from hotspots.geofence import geofence, hotspot_name, street_name
 from hotspots.gistar import neighbourhood
 from hotspots.validate import check_fraction
 
@@ -286,20 +286,26 @@ def hotspot_select(
 def _describe(members, cells, cell_area_name, crs, smooth_m, names, locations) -> pd.DataFrame:
     rows = []
     pos = {c: i for i, c in enumerate(cells.tolist())}
+    streets: dict = {}
+    if locations is not None and len(members):
+        # Each incident location to the hotspot its cell is in, once for all hotspots.
+        owner = pd.Series(members["label"].to_numpy(), index=h3cells.to_strings(members["cell"].to_numpy()))
+        located = locations.assign(label=owner.reindex(locations["h3_cell"]).to_numpy()).dropna(subset=["label"])
+        streets = {lab: street_name(group["location"]) for lab, group in located.groupby("label")}
     for lab, group in members.groupby("label", sort=False):
         member_cells = np.sort(group["cell"].to_numpy(np.uint64))
         idx = np.array([pos[c] for c in member_cells.tolist()])
         wgs, proj = geofence(member_cells, crs, smooth_m)
         centroid = wgs.centroid
         best = idx[np.argmax(group.set_index("cell").loc[member_cells, "score"].to_numpy())]
-        where = None
-        if locations is not None:
-            hexes = set(h3cells.to_strings(member_cells))
-            where = locations.loc[locations["h3_cell"].isin(hexes), "location"]
-        rows.append({"label": lab, "name": hotspot_name(centroid.x, centroid.y, names, where),
-                     "area_name": cell_area_name[best], "n_cells": member_cells.size,
-                     "area_m2": float(proj.area), "score": float(group["score"].sum()),
+        rows.append({"label": lab, "street": streets.get(lab), "area_name": cell_area_name[best],
+                     "n_cells": member_cells.size, "area_m2": float(proj.area), "score": float(group["score"].sum()),
                      "centroid_lon": round(centroid.x, 6), "centroid_lat": round(centroid.y, 6), "geofence": wgs})
+    lon = np.array([r["centroid_lon"] for r in rows], float)
+    lat = np.array([r["centroid_lat"] for r in rows], float)
+    wards = names.name_of(lon, lat) if names is not None else [None] * len(rows)
+    for row, ward in zip(rows, wards, strict=True):
+        row["name"] = hotspot_name(row.pop("street"), ward, row["centroid_lon"], row["centroid_lat"])
     frame = pd.DataFrame(rows, columns=["label", "name", "area_name", "n_cells", "area_m2", "score", "centroid_lon",
                                         "centroid_lat", "geofence"])
     frame = frame.sort_values(["score", "centroid_lon"], ascending=[False, True], ignore_index=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hotspots import cells as h3cells
 from hotspots.aggregate import aggregate_cells, incident_days
 from hotspots.coverage import coverage_sentence, coverage_table, hotspot_measures
 from hotspots.emerging import EMERGING_CLASSES, hotspot_emerging
@@ -144,8 +145,6 @@ def weekly_hotspots(
         scores, score_source = _kde_scores(history, cells, crs, start_utc, bandwidth_m, weight, half_life_days)
     locations = None
     if "location" in history.columns:
-        from hotspots import cells as h3cells
-
         located = history.dropna(subset=["location"])
         locations = pd.DataFrame({"h3_cell": h3cells.to_strings(h3cells.points_to_cells(
             located["lon"].to_numpy(float), located["lat"].to_numpy(float), resolution)),

@@ -32,8 +32,8 @@ def save_set(store: Store, hs: HotspotSet, *, period_label: str, period_start: d
     for col in MEASURE_COLUMNS:
         if col not in frame.columns:
             frame[col] = None
-    frame["geofence_wkt"] = shapely.to_wkt(frame["geofence"].to_numpy(), rounding_precision=7)
-    rows = frame.drop(columns="geofence").astype(object).where(frame.drop(columns="geofence").notna(), None)
+    frame["geofence_wkt"] = shapely.to_wkt(frame.pop("geofence").to_numpy(), rounding_precision=7)
+    rows = frame.astype(object).where(frame.notna(), None)
     with store.engine.begin() as conn:
         version = conn.execute(select(func.coalesce(func.max(hotspot_sets.c.version), 0))
                                .where(hotspot_sets.c.period_label == period_label)).scalar() + 1
