@@ -95,3 +95,20 @@ def gistar_permutation_p(values, indptr, indices, permutations, seed, stop_after
         used[i] = done
         p[i] = extreme / done if stop_after and extreme >= stop_after else (extreme + 1) / (done + 1)
     return p, used
+
+
+def sepp_estep(times, starts, mu, theta, omega):
+    """The grid SEPP E-step by brute force: every earlier event of the cell against every event."""
+    m = len(starts) - 1
+    background, triggered, triggered_lag, loglik = (np.zeros(m) for _ in range(4))
+    for c in range(m):
+        t = times[starts[c]:starts[c + 1]]
+        for i in range(t.size):
+            lag = t[i] - t[t < t[i]]
+            g = theta * omega * np.exp(-omega * lag)
+            lam = mu[c] + g.sum()
+            background[c] += mu[c] / lam
+            triggered[c] += g.sum() / lam
+            triggered_lag[c] += (g * lag).sum() / lam
+            loglik[c] += np.log(lam)
+    return background, triggered, triggered_lag, loglik

@@ -194,3 +194,32 @@ def ingest_files(
 ) -> list[LoadReport]:
     """Load several files, each its own batch; folders are expanded to the files in them."""
     return [ingest_file(f, store, opts, progress) for f in expand_paths(paths)]
+
+
+def normalise_files(paths: Sequence[str | Path], opts: IngestOptions) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Read and normalise files without a store: ``(incidents, rejects, warnings)``.
+
+    For commands that work straight from files (``hotspots model predict``). The CRS is
+    ``opts.projected_crs`` or chosen from the first file's positions; every rejected row is
+    returned with its file, line number and reason, and a crime id seen in an earlier file is
+    kept once, as a store would.
+    """
+    files = expand_paths(paths)
+    if not files:
+        raise HotspotsError("no incident files in " + ", ".join(map(str, paths)))
+    frames, rejects, warnings = [], [], []
+    ctx = None
+    for f in files:
+        rows = read(f, opts.fmt, {"mapping": opts.mapping} if opts.mapping else None)
+        if ctx is None:
+            crs = check_crs(opts.projected_crs) if opts.projected_crs != "auto" else choose_crs(*_sample_lonlat(rows))
+            ctx = IngestContext(projected_crs=crs, h3_resolution=check_resolution(opts.h3_resolution),
+                                timezone=opts.timezone, vocabulary=vocabulary(), harm=harm_weights(opts.harm_table),
+                                force_area=opts.force_area)
+        result = normalise(rows, ctx)
+        frames.append(result.incidents)
+        rejects.append(result.rejects)
+        warnings += result.warnings
+    incidents_frame = pd.concat(frames, ignore_index=True).drop_duplicates("incident_id", ignore_index=True)
+    incidents_frame.attrs["projected_crs"] = ctx.projected_crs
+    return incidents_frame, pd.concat(rejects, ignore_index=True), warnings

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -177,4 +178,44 @@ engagement_plans = Table(
     Column("next_review", Date),
     Column("notes", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The model registry. A version row is written once, whole, with its model; promotion and rollback
+# are events appended to a log, so which model served when is never lost.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("period_kind", String(16), nullable=False),
+    Column("period_days", Integer, nullable=False),
+    Column("period_anchor", Date, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("resolution", Integer, nullable=False),
+    Column("crs", String(32), nullable=False),
+    Column("training_start", Date, nullable=False),
+    Column("training_end", Date, nullable=False),
+    Column("forecast_start", Date, nullable=False),
+    Column("forecast_end", Date, nullable=False),
+    Column("n_incidents", Integer, nullable=False),
+    Column("n_cells", Integer, nullable=False),
+    Column("features", Text, nullable=False),
+    Column("feature_config", Text, nullable=False),
+    Column("parameters", Text, nullable=False),
+    Column("data_fingerprint", String(64), nullable=False),
+    Column("code_version", String(64), nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("card", Text, nullable=False),
+    Column("model_blob", LargeBinary, nullable=False),
+)
+
+model_events = Table(
+    "model_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("version", Integer, ForeignKey("model_versions.version"), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("note", Text, nullable=False),
 )

@@ -1,0 +1,309 @@
+"""The analyst's job: ``hotspots model train | backtest | list | show | promote | rollback | predict | forecast``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from hotspots.cli._common import DbOption, app, err, load_force_area, open_store_at, out, parse_day, settings
+from hotspots.errors import HotspotsError
+
+model_app = typer.Typer(help="The predictor: train, backtest against baselines, register, promote, forecast.",
+                        no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+InputsArg = Annotated[list[Path] | None, typer.Argument(help="Incident files or folders (default: the store's incidents).")]
+PeriodOption = Annotated[str, typer.Option("--period", help="Period kind: tactical (28 days), week or month.")]
+ResOption = Annotated[int, typer.Option("--res", help="H3 resolution of the cells (7 to 11).")]
+TargetOption = Annotated[str, typer.Option("--target", help="knife_syv, or offence types, e.g. 'Violence and sexual offences,Robbery'.")]
+CutoffOption = Annotated[str, typer.Option("--cutoff", help="Train on what was known before this day (YYYY-MM-DD) and forecast the period starting on it.")]
+LayerOption = Annotated[list[Path] | None, typer.Option("--layer", help="GeoJSON of points (schools, stops, premises): distance and count features (repeatable).")]
+FormatOption = Annotated[str, typer.Option("--format", help="Reader for INPUT files (see 'hotspots ingest --help').")]
+MappingOption = Annotated[Path | None, typer.Option("--mapping", help="TOML column mapping for a generic CSV.")]
+AreaOption = Annotated[str | None, typer.Option("--area", help="Boundary file of the region (default: the force area; 'none': the cells within two steps of an incident).")]
+PoliceDetectedOption = Annotated[bool, typer.Option("--allow-police-detected", help="Allow offences found by police activity as the target.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random draw.")]
+
+
+def _calendar(period: str, cutoff: dt.date | None):
+    from hotspots.periods import Calendar
+
+    s = settings()
+    if cutoff is not None and period == "month" and cutoff.day != 1:
+        raise HotspotsError(f"--cutoff={cutoff} with --period month: a month forecast starts on the 1st; "
+                            f"use {cutoff.replace(day=1)} or a later 1st")
+    anchor = cutoff if cutoff is not None and period != "month" else s.period_anchor
+    return Calendar(period, anchor, s.period_days, s.timezone)
+
+
+def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, res: int, db: str,
+               rejects_to: Path | None):
+    """Incidents from files (nothing stored) or from the store, and the CRS they are projected in."""
+    from hotspots.aggregate import read_incidents
+    from hotspots.ingest.load import IngestOptions, normalise_files
+
+    s = settings()
+    if inputs:
+        opts = IngestOptions(fmt=fmt, mapping=str(mapping) if mapping else None, force_area=area,
+                             projected_crs=s.projected_crs, h3_resolution=res, timezone=s.timezone)
+        frame, rejects, warnings = normalise_files(inputs, opts)
+        for w in warnings:
+            err.print(f"warning: {w}", highlight=False, soft_wrap=True, markup=False)
+        if len(rejects):
+            target = rejects_to or s.data_dir / "rejects" / "model-input.rejects.csv"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            rejects.to_csv(target, index=False)
+            err.print(f"{len(rejects)} rows rejected (file, line and reason in {target})", highlight=False)
+        if frame.empty:
+            raise HotspotsError("no usable incidents in the input files; see the rejects")
+        return frame, frame.attrs["projected_crs"]
+    store = open_store_at(db)
+    frame = read_incidents(store)
+    if frame.empty:
+        raise HotspotsError("the store holds no incidents; load some with 'hotspots ingest' or name INPUT files")
+    return frame, store.meta("projected_crs") or "EPSG:27700"
+
+
+def _region(area, frame, res: int) -> np.ndarray:
+    from hotspots import cells as h3cells
+
+    if area is not None:
+        return area.cells(res)
+    # No boundary: the cells holding incidents and two rings around them.
+    cells = h3cells.points_to_cells(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), res)
+    return h3cells.k_ring(np.unique(cells), 2)
+
+
+def _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area_path, allow, db, rejects_to=None):
+    from hotspots.validate import check_choice, check_resolution
+    from models.features import CellHistory, read_point_layer
+    from models.target import parse_target
+
+    from hotspots.periods import PERIOD_KINDS
+
+    check_choice(period, PERIOD_KINDS, "--period")
+    check_resolution(res, "--res")
+    spec = parse_target(target, allow)
+    day = parse_day(cutoff, "--cutoff")
+    calendar = _calendar(period, day)
+    area = load_force_area(area_path)
+    frame, crs = _incidents(inputs, fmt, mapping, area, res, db, rejects_to)
+    point_layers = tuple(read_point_layer(p, crs) for p in layers or [])
+    history = CellHistory(frame, _region(area, frame, res), calendar, spec, crs, layers=point_layers)
+    forecast = calendar.period_of(day) if day else None
+    return history, forecast
+
+
+def _print_summary(result) -> None:
+    from models.backtest import MODEL
+
+    table = Table(title="Rolling-origin backtest (means over the test periods)")
+    for col in ("method", "periods", "hit rate @1.4%", "PAI @1%", "PAI @1.4%", "PAI @5%", "PEI @1.4%",
+                "deviance", "fcst/obs"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for method, r in result.summary.iterrows():
+        table.add_row(f"[bold]{method}[/bold]" if method == MODEL else method, f"{int(r['periods'])}",
+                      f"{r['hit_rate@1.4%']:.3f}", f"{r['pai@1%']:.2f}", f"{r['pai@1.4%']:.2f}", f"{r['pai@5%']:.2f}",
+                      f"{r['pei@1.4%']:.3f}", f"{r['poisson_deviance']:.4f}", f"{r['calibration_ratio']:.2f}")
+    out.print(table)
+    out.print(result.verdict(), highlight=False)
+
+
+@model_app.command()
+def train(
+    inputs: InputsArg = None,
+    cutoff: CutoffOption = "",
+    period: PeriodOption = "tactical",
+    res: ResOption = 10,
+    target: TargetOption = "knife_syv",
+    backtest_periods: Annotated[int, typer.Option("--backtest-periods", help="Test periods of the rolling-origin backtest stored with the model (0: none).")] = 6,
+    layers: LayerOption = None,
+    area: AreaOption = None,
+    fmt: FormatOption = "auto",
+    mapping: MappingOption = None,
+    allow_police_detected: PoliceDetectedOption = False,
+    seed: SeedOption = 0,
+    db: DbOption = "",
+):
+    """Backtest and train a model, and store it in the registry as a new version (not promoted)."""
+    from models.predictor import RiskModel
+    from models.registry import register
+    from models.training import train as train_model
+
+    if backtest_periods < 0:
+        raise HotspotsError(f"--backtest-periods={backtest_periods} must be 0 or more")
+    store = open_store_at(db)
+    history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
+                                 allow_police_detected, db)
+    trained = train_model(history, forecast, RiskModel(seed=seed), backtest_periods)
+    version = register(store, trained)
+    if trained.backtest is not None:
+        _print_summary(trained.backtest)
+    first, last = trained.forecast_bounds()
+    out.print(f"model version {version} stored: {trained.target.describe()}, trained on "
+              f"{trained.training_start}..{trained.training_end} for {first}..{last}; not promoted. "
+              f"Read its card with 'hotspots model show {version}', then 'hotspots model promote {version}'.",
+              highlight=False, soft_wrap=True)
+
+
+@model_app.command()
+def backtest(
+    inputs: InputsArg = None,
+    periods: Annotated[int, typer.Option("--periods", help="Test periods, the latest complete ones.")] = 6,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for backtest.md/.csv/.json/.png (default: <data dir>/backtest).")] = None,
+    period: PeriodOption = "tactical",
+    res: ResOption = 10,
+    target: TargetOption = "knife_syv",
+    cutoff: Annotated[str, typer.Option("--cutoff", help="Backtest on what was known before this day (default: all data).")] = "",
+    layers: LayerOption = None,
+    area: AreaOption = None,
+    fmt: FormatOption = "auto",
+    mapping: MappingOption = None,
+    allow_police_detected: PoliceDetectedOption = False,
+    seed: SeedOption = 0,
+    db: DbOption = "",
+):
+    """Rolling-origin backtest of the model beside every baseline; writes a table and a plot."""
+    from models.backtest import rolling_backtest
+    from models.predictor import RiskModel
+    from models.report import write_backtest_report
+    from models.training import history_before
+
+    if periods < 1:
+        raise HotspotsError(f"--periods={periods} must be 1 or more")
+    history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
+                                 allow_police_detected, db)
+    if forecast is not None:
+        history = history_before(history, forecast)
+    result = rolling_backtest(history, periods, RiskModel(seed=seed),
+                              progress=lambda line: err.print(line, highlight=False))
+    _print_summary(result)
+    folder = out_dir or settings().data_dir / "backtest"
+    paths = write_backtest_report(result, folder, f"Backtest: {history.target.describe()}")
+    out.print("written: " + ", ".join(str(p) for p in paths), highlight=False, soft_wrap=True)
+
+
+@model_app.command("list")
+def list_(db: DbOption = ""):
+    """The registry's models, newest first; the promoted one is marked."""
+    from models.registry import list_models
+
+    frame = list_models(open_store_at(db))
+    if frame.empty:
+        out.print("no models yet: train one with 'hotspots model train'")
+        return
+    table = Table(title="Models")
+    for col in ("version", "promoted", "created (UTC)", "target", "period", "res", "trained on", "forecasts from",
+                "incidents", "data"):
+        table.add_column(col)
+    for r in frame.itertuples():
+        table.add_row(str(r.version), "yes" if r.promoted else "", str(r.created_at)[:19], r.target, r.period_kind,
+                      str(r.resolution), f"{r.training_start}..{r.training_end}", str(r.forecast_start),
+                      f"{r.n_incidents:,}", r.data_fingerprint[:12])
+    out.print(table)
+
+
+@model_app.command()
+def show(version: Annotated[int, typer.Argument(help="Model version.")], db: DbOption = ""):
+    """A model's card: target, training window, features, parameters, backtest against baselines, provenance."""
+    from models.registry import model_row, promoted_version
+
+    store = open_store_at(db)
+    row = model_row(store, version)
+    status = "PROMOTED (serves forecasts)" if promoted_version(store) == version else "not promoted"
+    out.print(f"version {version}: {status}", highlight=False)
+    out.print(row["card"], highlight=False, markup=False, soft_wrap=True)
+
+
+@model_app.command()
+def promote(version: Annotated[int, typer.Argument(help="Model version.")],
+            note: Annotated[str, typer.Option(help="Why, for the record.")] = "", db: DbOption = ""):
+    """Make a model the one that serves forecasts."""
+    from models.registry import model_row, promote as promote_version
+
+    store = open_store_at(db)
+    row = model_row(store, version)
+    if not row["metrics"]:
+        err.print(f"warning: version {version} was trained without a backtest", highlight=False)
+    promote_version(store, version, note)
+    out.print(f"model version {version} promoted", highlight=False)
+
+
+@model_app.command()
+def rollback(note: Annotated[str, typer.Option(help="Why, for the record.")] = "", db: DbOption = ""):
+    """Return to the model promoted before the current one."""
+    from models.registry import rollback as roll
+
+    version = roll(open_store_at(db), note)
+    out.print(f"rolled back: model version {version} serves forecasts again", highlight=False)
+
+
+@model_app.command()
+def predict(
+    inputs: Annotated[list[Path], typer.Argument(help="Incident files or folders, in any supported format.")],
+    cutoff: Annotated[str, typer.Option("--cutoff", help="Train on what was known before this day and forecast the period starting on it (YYYY-MM-DD).")],
+    out_path: Annotated[Path, typer.Option("--out", help="CSV: one row per cell of the region.")],
+    period: PeriodOption = "tactical",
+    res: ResOption = 10,
+    target: TargetOption = "knife_syv",
+    layers: LayerOption = None,
+    area: AreaOption = None,
+    fmt: FormatOption = "auto",
+    mapping: MappingOption = None,
+    allow_police_detected: PoliceDetectedOption = False,
+    seed: SeedOption = 0,
+):
+    """Straight from incident files: train on everything before the cutoff, write each cell's expected count."""
+    from models.predictor import RiskModel
+    from models.registry import forecast_table
+
+    if out_path.suffix.lower() != ".csv":
+        raise HotspotsError(f"--out={str(out_path)!r}: the scores are a CSV; give a path ending .csv")
+    if not cutoff:
+        raise HotspotsError("--cutoff is needed: the day the forecast period starts, e.g. --cutoff 2024-06-03")
+    rejects_to = out_path.with_name(out_path.stem + ".rejects.csv")
+    history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
+                                 allow_police_detected, "", rejects_to)
+    model = RiskModel(seed=seed).fit(history, forecast)
+    table = forecast_table(history.cells, model.predict(history, forecast), history.calendar, forecast)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_path, index=False, float_format="%.6g")
+    out.print(f"{len(table):,} cells forecast for {table['period_start'].iloc[0]}..{table['period_end'].iloc[0]} "
+              f"({history.target.describe()}; {table['expected'].sum():.1f} expected in all) written to {out_path}",
+              highlight=False, soft_wrap=True)
+
+
+@model_app.command()
+def forecast(
+    out_path: Annotated[Path, typer.Option("--out", help="CSV of h3_cell,score,... for 'hotspots select --scores'.")],
+    for_date: Annotated[str, typer.Option("--for", help="A day in the period to forecast (default: the period after the data).")] = "",
+    area: AreaOption = None,
+    db: DbOption = "",
+):
+    """Forecast with the promoted model on the store's incidents."""
+    from hotspots.aggregate import read_incidents
+    from models.features import CellHistory
+    from models.registry import forecast_table, load_promoted
+
+    store = open_store_at(db)
+    stored = load_promoted(store)
+    frame = read_incidents(store)
+    if frame.empty:
+        raise HotspotsError("the store holds no incidents; load some with 'hotspots ingest'")
+    region = load_force_area(area)
+    history = CellHistory(frame, _region(region, frame, stored.resolution), stored.calendar, stored.target,
+                          stored.crs, stored.feature_config, stored.layers)
+    day = parse_day(for_date, "--for")
+    complete = history.complete_periods()
+    period = stored.calendar.period_of(day) if day else (int(complete[-1]) + 1 if complete.size else history.last_period + 1)
+    table = forecast_table(history.cells, stored.model.predict(history, period), stored.calendar, period)
+    table["score"] = table["expected"]
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_path, index=False, float_format="%.6g")
+    out.print(f"model version {stored.version} forecast {len(table):,} cells for {table['period_start'].iloc[0]}.."
+              f"{table['period_end'].iloc[0]}; written to {out_path}", highlight=False, soft_wrap=True)
