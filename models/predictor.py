@@ -38,7 +38,11 @@ class RiskModel:
     learning_rate: float = 0.05
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 50
-    l2_regularization: float = 1.0
+    # scikit-learn's booster has no cap on a leaf's Newton step (XGBoost's max_delta_step): with a
+    # Poisson loss, a leaf of rare incidents among cells already forecast near zero has a tiny
+    # hessian, and a step of G / (H + λ) overshoots to 1e26 and beyond. A larger λ bounds the step;
+    # on three force-wide synthetic years λ = 1 exploded, λ = 20 and 100 gave the same ranking.
+    l2_regularization: float = 20.0
     zero_rows_per_period: int = 20_000
     warmup_periods: int = 3
     seed: int = 0
