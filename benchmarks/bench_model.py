@@ -58,10 +58,7 @@ def synthetic(incidents: int, years: int, repeats: int, periods: int) -> list[st
     area = Area.from_file(DEFAULT_FORCE_AREA)
     city = generate(SynthParams(seed=7, incidents=incidents * years, days=365 * years), area)
     inc = city.incidents
-    t = np.asarray(inc["occurred_at"].dt.tz_convert("UTC"))
-    import pandas as pd
-
-    ts = pd.to_datetime(t, utc=True)
+    ts = inc["occurred_at"].dt.tz_convert("UTC")
     inc = inc.assign(occurred_from=ts, occurred_to=ts, offence_group=vocabulary().group_of(inc["offence"].to_numpy(object)))
     cells = area.cells(10)
     cal = Calendar("tactical", dt.date(2024, 1, 1), 28)

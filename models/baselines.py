@@ -28,9 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from hotspots import cells as h3cells
 from hotspots.errors import HotspotsError
-from hotspots.projection import project
 from models._sepp_numba import sepp_estep
 from models.features import CellHistory
 
@@ -109,9 +107,7 @@ class Prospective:
             cutoff = float(history.calendar.start_day(np.array([period]))[0])
             weeks = np.floor((cutoff - history.middle_days(rows)) / 7.0)
             x, y = history.projected
-            lon, lat = h3cells.cell_centres(history.cells)
-            cx, cy = project(lon, lat, history.crs)
-            pairs = cKDTree(np.column_stack([cx, cy])).sparse_distance_matrix(
+            pairs = history.centre_tree.sparse_distance_matrix(
                 cKDTree(np.column_stack([x[rows], y[rows]])), self.bandwidth_m, output_type="coo_matrix")
             add = 1.0 / (1.0 + pairs.data / self.distance_unit_m) / (1.0 + weeks[pairs.col])
             risk = np.bincount(pairs.row, weights=add, minlength=risk.size)

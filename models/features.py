@@ -254,6 +254,11 @@ class CellHistory:
         self.check_period(period, observed=True)
         return self.target_counts[period - self.first_period]
 
+    def next_period(self) -> int:
+        """The period after the last complete one: what a model trained on all the data forecasts."""
+        complete = self.complete_periods()
+        return int(complete[-1]) + 1 if complete.size else self.last_period + 1
+
     def covered_periods(self) -> np.ndarray:
         return np.arange(self.first_period, self.last_period + 1)
 
@@ -271,17 +276,18 @@ class CellHistory:
         return {k: neighbour_matrix(self.cells, k) for k in self.config.neighbour_steps}
 
     @cached_property
-    def _layer_features(self) -> dict[str, np.ndarray]:
-        if not self.layers:
-            return {}
+    def centre_tree(self) -> cKDTree:
+        """The cells' centres in projected metres, as a KD-tree (``.data`` holds them, shape (m, 2))."""
         lon, lat = h3cells.cell_centres(self.cells)
-        cx, cy = project(lon, lat, self.crs)
-        centres = np.column_stack([cx, cy])
+        return cKDTree(np.column_stack(project(lon, lat, self.crs)))
+
+    @cached_property
+    def _layer_features(self) -> dict[str, np.ndarray]:
         out = {}
         for layer in self.layers:
             tree = cKDTree(np.column_stack([layer.x, layer.y]))
-            out[f"dist_{layer.name}"] = tree.query(centres)[0]
-            out[f"count_{layer.name}"] = tree.query_ball_point(centres, self.config.layer_radius_m,
+            out[f"dist_{layer.name}"] = tree.query(self.centre_tree.data)[0]
+            out[f"count_{layer.name}"] = tree.query_ball_point(self.centre_tree.data, self.config.layer_radius_m,
                                                                return_length=True).astype(float)
         return out
 

@@ -28,7 +28,7 @@ from hotspots.store.schema import model_events, model_versions
 from models.card import model_card
 from models.features import FeatureConfig, PointLayer
 from models.predictor import RiskModel
-from models.target import Target
+from models.target import Target, parse_target
 from models.training import TrainedModel
 
 _LIST_COLUMNS = ["version", "created_at", "target", "period_kind", "resolution", "training_start", "training_end",
@@ -151,7 +151,7 @@ def load_model(store: Store, version: int) -> StoredModel:
     groups = tuple(cfg.pop("covariate_groups"))
     config = FeatureConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()},
                            covariate_groups=groups)
-    target = Target(row["target"], () if row["target"] == "knife_syv" else tuple(row["target"].split(",")))
+    target = parse_target(row["target"], allow_police_detected=True)
     calendar = Calendar(row["period_kind"], row["period_anchor"], row["period_days"], row["timezone"])
     return StoredModel(row["version"], payload["model"], target, calendar, row["resolution"], row["crs"], config,
                        tuple(payload["layers"]), row)

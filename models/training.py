@@ -88,8 +88,7 @@ def train(history: CellHistory, forecast_period: int | None = None, model: RiskM
     and fit a model for ``forecast_period`` (default: the period after the last complete one)."""
     template = model or RiskModel()
     if forecast_period is None:
-        complete = history.complete_periods()
-        forecast_period = int(complete[-1]) + 1 if complete.size else history.last_period + 1
+        forecast_period = history.next_period()
     history.check_period(forecast_period)
     backtest = None
     if backtest_periods > 0:

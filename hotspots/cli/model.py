@@ -41,7 +41,7 @@ def _calendar(period: str, cutoff: dt.date | None):
     return Calendar(period, anchor, s.period_days, s.timezone)
 
 
-def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, res: int, db: str,
+def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, res: int, store,
                rejects_to: Path | None):
     """Incidents from files (nothing stored) or from the store, and the CRS they are projected in."""
     from hotspots.aggregate import read_incidents
@@ -62,7 +62,6 @@ def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, 
         if frame.empty:
             raise HotspotsError("no usable incidents in the input files; see the rejects")
         return frame, frame.attrs["projected_crs"]
-    store = open_store_at(db)
     frame = read_incidents(store)
     if frame.empty:
         raise HotspotsError("the store holds no incidents; load some with 'hotspots ingest' or name INPUT files")
@@ -79,12 +78,12 @@ def _region(area, frame, res: int) -> np.ndarray:
     return h3cells.k_ring(np.unique(cells), 2)
 
 
-def _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area_path, allow, db, rejects_to=None):
+def _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area_path, allow, store, rejects_to=None):
+    """The counted incidents (from INPUT files, else from ``store``) and the period the cutoff starts, if given."""
+    from hotspots.periods import PERIOD_KINDS
     from hotspots.validate import check_choice, check_resolution
     from models.features import CellHistory, read_point_layer
     from models.target import parse_target
-
-    from hotspots.periods import PERIOD_KINDS
 
     check_choice(period, PERIOD_KINDS, "--period")
     check_resolution(res, "--res")
@@ -92,7 +91,7 @@ def _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area_pat
     day = parse_day(cutoff, "--cutoff")
     calendar = _calendar(period, day)
     area = load_force_area(area_path)
-    frame, crs = _incidents(inputs, fmt, mapping, area, res, db, rejects_to)
+    frame, crs = _incidents(inputs, fmt, mapping, area, res, store, rejects_to)
     point_layers = tuple(read_point_layer(p, crs) for p in layers or [])
     history = CellHistory(frame, _region(area, frame, res), calendar, spec, crs, layers=point_layers)
     forecast = calendar.period_of(day) if day else None
@@ -139,7 +138,7 @@ def train(
         raise HotspotsError(f"--backtest-periods={backtest_periods} must be 0 or more")
     store = open_store_at(db)
     history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
-                                 allow_police_detected, db)
+                                 allow_police_detected, store)
     trained = train_model(history, forecast, RiskModel(seed=seed), backtest_periods)
     version = register(store, trained)
     if trained.backtest is not None:
@@ -177,7 +176,7 @@ def backtest(
     if periods < 1:
         raise HotspotsError(f"--periods={periods} must be 1 or more")
     history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
-                                 allow_police_detected, db)
+                                 allow_police_detected, None if inputs else open_store_at(db))
     if forecast is not None:
         history = history_before(history, forecast)
     result = rolling_backtest(history, periods, RiskModel(seed=seed),
@@ -268,7 +267,7 @@ def predict(
         raise HotspotsError("--cutoff is needed: the day the forecast period starts, e.g. --cutoff 2024-06-03")
     rejects_to = out_path.with_name(out_path.stem + ".rejects.csv")
     history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
-                                 allow_police_detected, "", rejects_to)
+                                 allow_police_detected, None, rejects_to)
     model = RiskModel(seed=seed).fit(history, forecast)
     table = forecast_table(history.cells, model.predict(history, forecast), history.calendar, forecast)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -299,8 +298,7 @@ def forecast(
     history = CellHistory(frame, _region(region, frame, stored.resolution), stored.calendar, stored.target,
                           stored.crs, stored.feature_config, stored.layers)
     day = parse_day(for_date, "--for")
-    complete = history.complete_periods()
-    period = stored.calendar.period_of(day) if day else (int(complete[-1]) + 1 if complete.size else history.last_period + 1)
+    period = stored.calendar.period_of(day) if day else history.next_period()
     table = forecast_table(history.cells, stored.model.predict(history, period), stored.calendar, period)
     table["score"] = table["expected"]
     out_path.parent.mkdir(parents=True, exist_ok=True)
