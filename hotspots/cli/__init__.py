@@ -1,8 +1,8 @@
 """The ``hotspots`` command. User mistakes print one line and exit 2; bugs keep their traceback.
 
 Each module registers its commands on the one Typer app: ``explore`` (ingest, cells, kde,
-synth), ``weekly`` (select, map, sets, export, engagement), ``model`` (the predictor)
-and ``demo``.
+synth), ``weekly`` (select, map, sets, export, engagement), ``model`` (the predictor),
+``patrol`` (rosters) and ``demo``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 from hotspots.cli import demo as _demo  # noqa: F401  (registers commands)
 from hotspots.cli import explore as _explore  # noqa: F401
 from hotspots.cli import model as _model  # noqa: F401
+from hotspots.cli import patrol as _patrol  # noqa: F401
 from hotspots.cli import weekly as _weekly  # noqa: F401
 from hotspots.cli._common import app, err
 from hotspots.errors import HotspotsError

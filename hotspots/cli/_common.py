@@ -65,7 +65,7 @@ def progress() -> Progress:
                     console=err, transient=True, disable=not err.is_terminal)
 
 
-def stored_incidents(store, offence_group, since=None, until=None):
+def stored_incidents(store, offence_group, since=None, until=None, allow_empty: bool = False):
     """Stored incidents of the chosen offence groups; by default recorded crime that patrols do not find."""
     from hotspots.aggregate import read_incidents
     from hotspots.offences import vocabulary
@@ -82,10 +82,9 @@ def stored_incidents(store, offence_group, since=None, until=None):
         offence_group = [g for g in groups if g not in left_out]
         log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(offence_group))
     frame = read_incidents(store, offence_group, since, until)
-    if frame.empty:
+    if frame.empty and not allow_empty:
         raise HotspotsError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
     return frame
-
 
 
 def parse_day(value: str, name: str) -> dt.date | None:

@@ -9,6 +9,7 @@ import typer
 
 from hotspots.cli._common import DbOption, app, open_store_at, out, settings
 from hotspots.cli.explore import cell_table_from_store, print_top_cells
+from hotspots.cli.patrol import plan
 from hotspots.cli.weekly import select
 
 
@@ -17,7 +18,7 @@ def demo(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the tables and the map (default: the data dir).")] = None,
     db: DbOption = "",
 ):
-    """The weekly job on the shipped West Midlands sample: load, aggregate, select the week's hotspots, map them."""
+    """The main job on the shipped West Midlands sample: load, aggregate, select and map the week's hotspots, roster patrols."""
     from hotspots.aggregate import write_cell_table
     from hotspots.areas import Area
     from hotspots.config import DEFAULT_FORCE_AREA, SHIPPED_DATA
@@ -42,3 +43,6 @@ def demo(
     # The week after the latest data: each run stores a new version of that week's set.
     select(out_paths=[folder / "hotspots.csv", folder / "hotspots.geojson", folder / "hotspots.kml"],
            map_path=folder / "weekly-map.html", area=str(DEFAULT_FORCE_AREA), resolution=s.h3_resolution, db=db)
+    # The tasking board's job for the same set: the 28 days from its first day, on illustrative resources.
+    plan(resources=SHIPPED_DATA / "patrol" / "demo_resources.toml", out_dir=folder / "rosters",
+         reason="demo on the shipped sample", db=db)

@@ -219,3 +219,66 @@ model_events = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("note", Text, nullable=False),
 )
+
+# Patrol rosters. Issued rosters are never changed (triggers refuse UPDATE and DELETE, see
+# migration 0004); a reissue is a new version of the same set and start day.
+rosters = Table(
+    "rosters",
+    metadata,
+    Column("roster_id", Integer, primary_key=True, autoincrement=True),
+    Column("set_id", Integer, ForeignKey("hotspot_sets.set_id"), nullable=False, index=True),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("issued_by", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("parameters", Text, nullable=False),
+    Column("resources", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    UniqueConstraint("set_id", "period_start", "version"),
+)
+
+roster_visits = Table(
+    "roster_visits",
+    metadata,
+    Column("roster_id", Integer, ForeignKey("rosters.roster_id"), primary_key=True),
+    Column("visit_no", Integer, primary_key=True),
+    Column("unit", String(32), nullable=False),
+    Column("npu", Text, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("hotspot_id", String(16), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("travel_minutes", Integer, nullable=False),
+)
+
+roster_dosage = Table(
+    "roster_dosage",
+    metadata,
+    Column("roster_id", Integer, ForeignKey("rosters.roster_id"), primary_key=True),
+    Column("hotspot_id", String(16), primary_key=True),
+    Column("npu", Text),
+    Column("arm", String(16), nullable=False),
+    Column("priority", Float, nullable=False),
+    Column("patrol_days", Integer, nullable=False),
+    Column("target_minutes", Float, nullable=False),
+    Column("planned_minutes", Float, nullable=False),
+    Column("visits", Integer, nullable=False),
+)
+
+# Who did what to operationally sensitive records (roster issues and downloads, and more as the
+# service grows): append-only like the rosters.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("object_id", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+)

@@ -1,0 +1,246 @@
+"""The tasking board's job: ``hotspots patrol plan | export | list | show``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.table import Table
+
+from hotspots.cli._common import DbOption, OffenceGroupOption, app, open_store_at, out, parse_day, settings
+from hotspots.errors import HotspotsError
+
+patrol_app = typer.Typer(help="Randomised patrol rosters for hotspot sets: plan, store, export.", no_args_is_help=True)
+app.add_typer(patrol_app, name="patrol")
+
+EXPORT_FORMATS = ("csv", "ics", "html", "json")
+FormatsOption = Annotated[str, typer.Option("--format", help="Comma-separated: csv, ics (one calendar per unit), html (printable briefings), json.")]
+OutOption = Annotated[Path | None, typer.Option("--out", help="Folder to write the roster's files to.")]
+
+
+def _formats(value: str) -> list[str]:
+    chosen = [f.strip().lower() for f in value.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in EXPORT_FORMATS]
+    if bad or not chosen:
+        raise HotspotsError(f"--format={value!r}: use a comma-separated choice of {', '.join(EXPORT_FORMATS)}")
+    return chosen
+
+
+@patrol_app.command("plan")
+def plan(
+    resources: Annotated[Path, typer.Option("--resources", help="TOML of NPUs, units, shifts and funded hours (see data/patrol/demo_resources.toml).")],
+    set_id: Annotated[int | None, typer.Option("--set", help="Stored hotspot set id (default: the latest).")] = None,
+    start: Annotated[str, typer.Option("--start", help="First day of the roster, YYYY-MM-DD (default: the set's first day).")] = "",
+    days: Annotated[int, typer.Option(help="Days in the roster (a tactical period is 28).")] = 28,
+    seed: Annotated[int | None, typer.Option(help="Seed of every random choice (default: a fresh one, recorded with the roster).")] = None,
+    priority: Annotated[str, typer.Option(help="Dosage in proportion to: harm, score (the set's), risk (--scores), or equal.")] = "harm",
+    scores: Annotated[Path | None, typer.Option("--scores", help="CSV of h3_cell,score (e.g. 'model forecast'), summed per hotspot for --priority risk.")] = None,
+    visit_minutes: Annotated[int, typer.Option(help="Minutes per visit, 10 to 20 (Koper: about 15).")] = 15,
+    visits_per_day: Annotated[int, typer.Option(help="Most visits to one hotspot in a patrol day (the dosage cap).")] = 3,
+    min_gap: Annotated[int, typer.Option("--min-gap", help="Least minutes between one visit's end and the next visit to the same hotspot.")] = 60,
+    floor_minutes: Annotated[float | None, typer.Option(help="Least planned minutes per hotspot per patrol day (default: one visit).")] = None,
+    hotspot_share: Annotated[float | None, typer.Option(help="Share of funded hours for hotspots (default: the resources file's, else 0.8).")] = None,
+    arms: Annotated[Path | None, typer.Option("--arms", help="CSV of hotspot_id,arm[,date]: control hotspots (or days) get no visits.")] = None,
+    npu_areas: Annotated[Path | None, typer.Option("--npu-areas", help="Boundary file of NPUs: a hotspot goes to the NPU holding its centroid.")] = None,
+    npu_field: Annotated[str | None, typer.Option("--npu-field", help="Column of --npu-areas that names each NPU.")] = None,
+    history_days: Annotated[int, typer.Option(help="Days of incidents before the roster that the risk profiles learn from.")] = 365,
+    offence_group: OffenceGroupOption = None,
+    reason: Annotated[str, typer.Option(help="Why this roster (or reissue) was made; kept with it.")] = "",
+    out_dir: OutOption = None,
+    formats: FormatsOption = ",".join(EXPORT_FORMATS),
+    db: DbOption = "",
+):
+    """Plan a randomised roster for a hotspot set, issue it (stored, never changed) and print its dosage."""
+    from hotspots.patrol import PatrolResources, assign_npus, hour_of_week_profiles, patrol_roster, read_arms
+    from hotspots.patrol.clock import PeriodClock
+    from hotspots.patrol.dosage import PRIORITIES
+    from hotspots.store.audit import local_actor
+    from hotspots.store.hotspot_sets import load_set
+    from hotspots.store.rosters import save_roster
+    from hotspots.validate import check_choice
+
+    check_choice(priority, PRIORITIES, "--priority")
+    if priority == "risk" and scores is None:
+        raise HotspotsError("--priority risk needs --scores, a CSV of h3_cell,score such as 'hotspots model forecast' writes")
+    chosen = _formats(formats)
+    spec = PatrolResources.from_file(resources).with_share(hotspot_share)
+    s = settings()
+    store = open_store_at(db)
+    hs = load_set(store, set_id)
+    first = parse_day(start, "--start") or hs.parameters["period_start"]
+    clock = PeriodClock(first, days, s.timezone)
+    hot = hs.hotspots.copy()
+    hot["npu"] = assign_npus(hot, spec, _npu_areas(npu_areas, npu_field))
+    weights = _priority(hs, priority, scores)
+    incidents = _history(store, offence_group, clock, history_days)
+    profiles, timed = hour_of_week_profiles(incidents, hs.members, hot["hotspot_id"].tolist(), s.timezone)
+    control = read_arms(_read_csv(arms, "--arms"), hot["hotspot_id"].tolist(), clock) if arms else None
+    seed = secrets.randbits(48) if seed is None else seed
+    roster = patrol_roster(hot, spec, profiles, weights, start=first, days=days, timezone=s.timezone,
+                           crs=store.meta("projected_crs") or "EPSG:27700", seed=seed, visit_minutes=visit_minutes,
+                           min_gap_minutes=min_gap, visits_per_day=visits_per_day, floor_minutes_per_day=floor_minutes,
+                           control=control)
+    roster.parameters.update(priority=priority, scores=scores.name if scores else None, history_days=history_days,
+                             profile_incidents=int(timed.sum()), arms=arms.name if arms else None)
+    roster_id = save_roster(store, roster, set_id=int(hs.parameters["set_id"]), issued_by=local_actor(), reason=reason,
+                            resources=spec.to_dict())
+    out.print(f"roster {roster_id} (version {roster.parameters['version']}) issued for set {hs.parameters['set_id']}, "
+              f"seed {seed}: {roster.summary()}", highlight=False, soft_wrap=True)
+    print_roster(roster)
+    if out_dir is not None:
+        from hotspots.store.rosters import load_roster
+
+        _export(store, load_roster(store, roster_id), hs, out_dir, chosen)
+
+
+@patrol_app.command("export")
+def export(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the roster's files to.")],
+    roster_id: Annotated[int | None, typer.Option("--roster", help="Roster id (default: the latest issued).")] = None,
+    formats: FormatsOption = ",".join(EXPORT_FORMATS),
+    db: DbOption = "",
+):
+    """Write an issued roster as CSV, iCalendar per unit, printable HTML briefings and JSON (each download audited)."""
+    from hotspots.store.hotspot_sets import load_set
+    from hotspots.store.rosters import load_roster
+
+    chosen = _formats(formats)
+    store = open_store_at(db)
+    roster = load_roster(store, roster_id)
+    _export(store, roster, load_set(store, roster.parameters["set_id"]), out_dir, chosen)
+
+
+@patrol_app.command("list")
+def list_command(db: DbOption = ""):
+    """Issued rosters, newest first."""
+    from hotspots.store.rosters import list_rosters
+
+    frame = list_rosters(open_store_at(db))
+    if frame.empty:
+        out.print("no rosters issued yet; plan one with 'hotspots patrol plan --resources FILE'")
+        return
+    view = Table(title="Issued rosters")
+    for col in frame.columns:
+        view.add_column(col)
+    for r in frame.itertuples(index=False):
+        view.add_row(*[str(v) if not isinstance(v, dt.datetime) else v.strftime("%Y-%m-%d %H:%M") for v in r])
+    out.print(view)
+
+
+@patrol_app.command("show")
+def show(roster_id: Annotated[int | None, typer.Argument(help="Roster id (default: the latest issued).")] = None,
+         db: DbOption = ""):
+    """An issued roster's dosage per hotspot, per unit and per NPU, and its warnings."""
+    from hotspots.store.rosters import load_roster
+
+    roster = load_roster(open_store_at(db), roster_id)
+    p = roster.parameters
+    out.print(f"roster {p['roster_id']} version {p['version']} of set {p['set_id']}, issued {p['created_at']} by "
+              f"{p['issued_by']}, seed {p['seed']}: {roster.summary()}", highlight=False, soft_wrap=True)
+    print_roster(roster)
+
+
+def print_roster(roster) -> None:
+    npus = Table(title="Per NPU (minutes unless hours)")
+    for col in ("npu", "hotspots", "funded h", "hotspot budget", "target", "planned", "travel", "discretionary h left"):
+        npus.add_column(col, justify="left" if col == "npu" else "right")
+    for r in roster.npus.itertuples():
+        npus.add_row(r.npu, str(r.hotspots), f"{r.funded_hours:,.0f}", f"{r.hotspot_budget_minutes:,.0f}",
+                     f"{r.target_minutes:,.0f}", f"{r.planned_minutes:,.0f}", f"{r.travel_minutes:,.0f}",
+                     f"{r.discretionary_hours_left:,.1f}")
+    out.print(npus)
+    units = Table(title="Per unit")
+    for col in ("npu", "unit", "mode", "shift h", "visits", "visit min", "travel min"):
+        units.add_column(col, justify="left" if col in ("npu", "unit", "mode") else "right")
+    for r in roster.units.itertuples():
+        units.add_row(r.npu, r.unit, r.mode, f"{r.shift_hours:,.1f}", str(r.visits), str(r.visit_minutes),
+                      str(r.travel_minutes))
+    out.print(units)
+    hot = Table(title="Per hotspot: planned minutes against target")
+    for col in ("hotspot", "name", "npu", "arm", "days", "target", "planned", "visits", "short"):
+        hot.add_column(col, justify="left" if col in ("hotspot", "name", "npu", "arm") else "right")
+    for r in roster.dosage.itertuples():
+        hot.add_row(r.hotspot_id, str(r.hotspot_name), str(r.npu or "-"), r.arm, str(r.patrol_days),
+                    f"{r.target_minutes:,.0f}", f"{r.planned_minutes:,.0f}", str(r.visits),
+                    f"{r.shortfall_share:.0%}" if r.shortfall_minutes > 0 else "")
+    out.print(hot)
+    for w in roster.warnings:
+        out.print(f"warning: {w}", highlight=False, soft_wrap=True, markup=False)
+
+
+def _export(store, roster, hs, out_dir: Path, formats: list[str]) -> None:
+    """Write the chosen files and audit the download in the store, in that order (a failed write is not logged)."""
+    from hotspots.patrol.exports import roster_stem, write_csv, write_ics, write_json
+    from hotspots.store.audit import local_actor, record
+
+    stem = roster_stem(roster)
+    written: list[Path] = []
+    if "csv" in formats:
+        written.append(write_csv(roster, out_dir / f"{stem}.csv"))
+    if "ics" in formats:
+        written += write_ics(roster, out_dir / "calendars")
+    if "html" in formats:
+        from maps.briefing import write_briefings
+
+        written += write_briefings(roster, dict(zip(hs.hotspots["hotspot_id"], hs.hotspots["geofence"], strict=True)),
+                                   out_dir / "briefings")
+    if "json" in formats:
+        written.append(write_json(roster, out_dir / f"{stem}.json"))
+    with store.engine.begin() as conn:
+        record(conn, local_actor(), "roster.export", "roster", roster.parameters["roster_id"],
+               {"formats": formats, "files": len(written), "folder": str(out_dir.resolve())})
+    out.print(f"roster {roster.parameters['roster_id']} written to {out_dir} ({len(written)} files: "
+              f"{', '.join(formats)}); the download is recorded in the audit log", highlight=False, soft_wrap=True)
+
+
+def _npu_areas(path: Path | None, field: str | None):
+    if path is None:
+        return None
+    from hotspots.areas import NamedAreas
+
+    return NamedAreas.from_file(path, field)
+
+
+def _priority(hs, priority: str, scores: Path | None) -> np.ndarray:
+    hot = hs.hotspots
+    if priority == "equal":
+        return np.ones(len(hot))
+    if priority == "score":
+        return hot["score"].to_numpy(float)
+    if priority == "harm":
+        harm = pd.to_numeric(hot["harm"], errors="coerce")
+        if harm.isna().all():
+            raise HotspotsError(f"set {hs.parameters['set_id']} records no harm per hotspot; use --priority score or risk")
+        return harm.fillna(0.0).to_numpy(float)
+    frame = _read_csv(scores, "--scores")
+    if not {"h3_cell", "score"} <= set(frame.columns):
+        raise HotspotsError(f"--scores={str(scores)!r} needs columns h3_cell and score; it has {', '.join(frame.columns)}")
+    per_cell = frame.groupby("h3_cell")["score"].sum()
+    summed = hs.members.assign(score=hs.members["h3_cell"].map(per_cell).fillna(0.0)).groupby("hotspot_id")["score"].sum()
+    if not summed.any():
+        raise HotspotsError(f"--scores={str(scores)!r} scores none of the set's cells; is it at the set's resolution?")
+    return summed.reindex(hot["hotspot_id"], fill_value=0.0).to_numpy(float)
+
+
+def _history(store, offence_group, clock, history_days: int) -> pd.DataFrame:
+    """The incidents the risk profiles learn from: the ``history_days`` before the roster starts."""
+    from hotspots.cli._common import stored_incidents
+
+    until = clock.origin
+    # With no history in the window every hotspot takes the flat profile.
+    return stored_incidents(store, offence_group, until - pd.Timedelta(days=history_days), until, allow_empty=True)
+
+
+def _read_csv(path: Path, name: str) -> pd.DataFrame:
+    from hotspots.validate import check_file
+
+    try:
+        return pd.read_csv(check_file(path, name), dtype=str).pipe(
+            lambda f: f.assign(**{c: pd.to_numeric(f[c]) for c in ("score",) if c in f.columns}))
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise HotspotsError(f"{name}={str(path)!r} cannot be read as CSV: {str(exc).splitlines()[0]}") from None
