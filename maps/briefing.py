@@ -51,10 +51,10 @@ def write_briefings(roster: Roster, geofences: dict, folder: Path) -> list[Path]
         links.append(f'<li><a href="{html.escape(path.name)}">{html.escape(unit)}</a> '
                      f"({html.escape(str(visits['npu'].iloc[0]))}): {len(visits)} visits on "
                      f"{visits['date'].nunique()} days</li>")
-    p = roster.parameters
+    p, issue = roster.parameters, roster.issue
     index = folder / f"{roster_stem(roster)}-briefings.html"
     body = (f'<div class="page"><div class="marking">{MARKING}</div><h1>Patrol briefings</h1>'
-            f"<h2>Roster {html.escape(str(p.get('roster_id', '(not issued)')))}, version {p.get('version', '-')}: "
+            f"<h2>Roster {html.escape(str(issue.get('roster_id', '(not issued)')))}, version {issue.get('version', '-')}: "
             f"{p['start']} to {p['end']}</h2><ul>{''.join(links)}</ul></div>")
     index.write_text(_document("Patrol briefings", body), encoding="utf-8")
     return [index, *paths]
@@ -78,7 +78,7 @@ def _day_page(roster: Roster, unit: str, day: str, rows: pd.DataFrame, projected
         f'<section class="page"><div class="marking">{MARKING}</div>'
         f"<h1>{html.escape(unit)}: {weekday} {html.escape(day)}</h1>"
         f"<h2>{html.escape(str(first.npu))}, {html.escape(str(first['mode']))} patrol, {len(rows)} visits, "
-        f"roster {html.escape(str(roster.parameters.get('roster_id', '-')))}</h2>"
+        f"roster {html.escape(str(roster.issue.get('roster_id', '-')))}</h2>"
         f"{_svg_map(rows, projected)}"
         "<table><tr><th>#</th><th>time</th><th>hotspot</th><th>name</th><th>min</th><th>travel min</th>"
         f"<th>done</th></tr>{table_rows}</table>"

@@ -89,7 +89,7 @@ def plan(
                              profile_incidents=int(timed.sum()), arms=arms.name if arms else None)
     roster_id = save_roster(store, roster, set_id=int(hs.parameters["set_id"]), issued_by=local_actor(), reason=reason,
                             resources=spec.to_dict())
-    out.print(f"roster {roster_id} (version {roster.parameters['version']}) issued for set {hs.parameters['set_id']}, "
+    out.print(f"roster {roster_id} (version {roster.issue['version']}) issued for set {hs.parameters['set_id']}, "
               f"seed {seed}: {roster.summary()}", highlight=False, soft_wrap=True)
     print_roster(roster)
     if out_dir is not None:
@@ -112,7 +112,7 @@ def export(
     chosen = _formats(formats)
     store = open_store_at(db)
     roster = load_roster(store, roster_id)
-    _export(store, roster, load_set(store, roster.parameters["set_id"]), out_dir, chosen)
+    _export(store, roster, load_set(store, roster.issue["set_id"]), out_dir, chosen)
 
 
 @patrol_app.command("list")
@@ -139,9 +139,10 @@ def show(roster_id: Annotated[int | None, typer.Argument(help="Roster id (defaul
     from hotspots.store.rosters import load_roster
 
     roster = load_roster(open_store_at(db), roster_id)
-    p = roster.parameters
-    out.print(f"roster {p['roster_id']} version {p['version']} of set {p['set_id']}, issued {p['created_at']} by "
-              f"{p['issued_by']}, seed {p['seed']}: {roster.summary()}", highlight=False, soft_wrap=True)
+    i = roster.issue
+    out.print(f"roster {i['roster_id']} version {i['version']} of set {i['set_id']}, issued {i['created_at']} by "
+              f"{i['issued_by']} ({i['reason'] or 'no reason given'}), seed {roster.parameters['seed']}: "
+              f"{roster.summary()}", highlight=False, soft_wrap=True)
     print_roster(roster)
 
 
@@ -192,9 +193,9 @@ def _export(store, roster, hs, out_dir: Path, formats: list[str]) -> None:
     if "json" in formats:
         written.append(write_json(roster, out_dir / f"{stem}.json"))
     with store.engine.begin() as conn:
-        record(conn, local_actor(), "roster.export", "roster", roster.parameters["roster_id"],
+        record(conn, local_actor(), "roster.export", "roster", roster.issue["roster_id"],
                {"formats": formats, "files": len(written), "folder": str(out_dir.resolve())})
-    out.print(f"roster {roster.parameters['roster_id']} written to {out_dir} ({len(written)} files: "
+    out.print(f"roster {roster.issue['roster_id']} written to {out_dir} ({len(written)} files: "
               f"{', '.join(formats)}); the download is recorded in the audit log", highlight=False, soft_wrap=True)
 
 

@@ -38,7 +38,7 @@ class PeriodClock:
         self.day_bounds = np.array([self.minute_of(self.at(d, 0)) for d in range(self.days + 1)], np.int64)
         self.minutes = int(self.day_bounds[-1])
         local = (self.origin + pd.to_timedelta(np.arange(self.minutes), unit="min")).tz_convert(self.timezone)
-        self.hour_of_week = (local.dayofweek * 24 + local.hour).to_numpy(np.int16)
+        self.hour_of_week = (local.day_of_week * 24 + local.hour).to_numpy(np.int16)
 
     def at(self, day: int, minute_of_day: int) -> pd.Timestamp:
         """The UTC instant of a local wall-clock minute (day 0 is ``start``; minutes may pass 1440)."""

@@ -20,7 +20,7 @@ def split_budget(priority: np.ndarray, floor: np.ndarray, cap: np.ndarray, budge
 
     When the budget is below the sum of the floors every hotspot gets the same share of its floor;
     when it is above the sum of the caps every hotspot gets its cap (the rest is not spent here).
-    A hotspot with no priority gets its floor. Shapes (n,) in, (n,) out.
+    A hotspot with no priority keeps its floor until every other one is at its cap. Shapes (n,) in, (n,) out.
     """
     priority = np.asarray(priority, float)
     floor = np.minimum(np.asarray(floor, float), cap)
@@ -33,8 +33,9 @@ def split_budget(priority: np.ndarray, floor: np.ndarray, cap: np.ndarray, budge
         return floor * (budget / floor.sum()) if floor.sum() > 0 else np.zeros_like(floor)
     if budget >= cap.sum():
         return cap.copy()
-    if priority.sum() == 0:
-        priority = np.ones_like(priority)
+    # Scaled to at most 1 so lam stays finite; a zero priority becomes a tiny one so it fills last.
+    priority = priority / priority.max() if priority.max() > 0 else np.ones_like(priority)
+    priority = np.maximum(priority, 1e-9)
     lo, hi = 0.0, 1.0
     while np.clip(hi * priority, floor, cap).sum() < budget:
         hi *= 2

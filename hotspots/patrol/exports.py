@@ -36,7 +36,7 @@ def safe_name(text: str) -> str:
 
 
 def roster_stem(roster: Roster) -> str:
-    rid = roster.parameters.get("roster_id")
+    rid = roster.issue.get("roster_id")
     return f"roster-{rid}" if rid is not None else f"roster-{roster.parameters['start']}"
 
 
@@ -45,7 +45,7 @@ def visits_table(roster: Roster) -> pd.DataFrame:
     v = roster.visits
     frame = v.assign(starts_at_utc=pd.DatetimeIndex(v["starts_at"]).strftime("%Y-%m-%dT%H:%M:%SZ"),
                      ends_at_utc=pd.DatetimeIndex(v["ends_at"]).strftime("%Y-%m-%dT%H:%M:%SZ"))[CSV_COLUMNS]
-    for col in frame.columns[frame.dtypes == object]:
+    for col in ("unit", "npu", "mode", "hotspot_id", "hotspot_name"):  # the free-text columns
         frame[col] = frame[col].map(neutralise)
     return frame
 
@@ -53,7 +53,7 @@ def visits_table(roster: Roster) -> pd.DataFrame:
 def write_csv(roster: Roster, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(f"# {MARKING}: patrol roster {roster.parameters.get('roster_id', '(not issued)')}, "
+        fh.write(f"# {MARKING}: patrol roster {roster.issue.get('roster_id', '(not issued)')}, "
                  f"{roster.parameters['start']} to {roster.parameters['end']}\n")
         visits_table(roster).to_csv(fh, index=False)
     return path
@@ -61,17 +61,17 @@ def write_csv(roster: Roster, path: Path) -> Path:
 
 def unit_calendar(roster: Roster, unit: str) -> bytes:
     """One unit's visits as an RFC 5545 calendar (UTC times; UIDs stable within a roster version)."""
-    p = roster.parameters
+    p, issue = roster.parameters, roster.issue
     cal = icalendar.Calendar()
     cal.add("prodid", "-//hotspots//patrol roster//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", f"Patrols {unit} {p['start']} to {p['end']}")
     cal.add("x-wr-timezone", p["timezone"])
-    stamp = dt.datetime.fromisoformat(p["created_at"]) if "created_at" in p else dt.datetime.now(dt.UTC)
+    stamp = dt.datetime.fromisoformat(issue["created_at"]) if "created_at" in issue else dt.datetime.now(dt.UTC)
     for r in roster.visits[roster.visits["unit"] == unit].itertuples():
         event = icalendar.Event()
-        event.add("uid", f"roster{p.get('roster_id', 0)}-v{p.get('version', 0)}-visit{r.visit_no}@hotspots")
+        event.add("uid", f"roster{issue.get('roster_id', 0)}-v{issue.get('version', 0)}-visit{r.visit_no}@hotspots")
         event.add("dtstamp", stamp)
         event.add("dtstart", r.starts_at.to_pydatetime())
         event.add("dtend", r.ends_at.to_pydatetime())
@@ -101,7 +101,8 @@ def roster_document(roster: Roster) -> dict:
     v = roster.visits
     visits = _records(v.assign(starts_at=pd.DatetimeIndex(v["starts_at"]).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                ends_at=pd.DatetimeIndex(v["ends_at"]).strftime("%Y-%m-%dT%H:%M:%SZ")))
-    return {"marking": MARKING, "roster": _plain(roster.parameters), "warnings": roster.warnings,
+    issue = {k: v for k, v in roster.issue.items() if k != "resources"}
+    return {"marking": MARKING, "roster": _plain(issue | roster.parameters), "warnings": roster.warnings,
             "npus": _records(roster.npus), "units": _records(roster.units), "dosage": _records(roster.dosage),
             "visits": visits}
 

@@ -32,11 +32,11 @@ def incident_hour_weights(incidents: pd.DataFrame, timezone: str) -> np.ndarray:
         return weights
     precision = incidents["time_precision"].to_numpy(object)
     local = pd.DatetimeIndex(incidents["occurred_from"]).tz_convert(timezone)
-    how = (local.dayofweek * 24 + local.hour).to_numpy()
+    how = (local.day_of_week * 24 + local.hour).to_numpy()
     exact = np.flatnonzero(precision == "exact")
     weights[exact, how[exact]] = 1.0
     day = np.flatnonzero(precision == "day")
-    first = (local.dayofweek.to_numpy() * 24)[day]
+    first = (local.day_of_week.to_numpy() * 24)[day]
     weights[day[:, None], first[:, None] + np.arange(24)[None, :]] = 1.0 / 24
     return weights
 

@@ -54,6 +54,7 @@ class Roster:
         discretionary_hours_left.
     parameters : every input and automatic choice, the seed included.
     warnings : sentences for the tasking board (shortfalls, hotspots without units, ...).
+    issue : once issued: roster_id, version, set_id, issued_by, created_at, reason, fingerprint.
     """
 
     visits: pd.DataFrame
@@ -62,6 +63,7 @@ class Roster:
     npus: pd.DataFrame
     parameters: dict
     warnings: list[str] = field(default_factory=list)
+    issue: dict = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:

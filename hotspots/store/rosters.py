@@ -23,13 +23,14 @@ def save_roster(store: Store, roster: Roster, *, set_id: int, issued_by: str, re
                 resources: dict | None = None) -> int:
     """Issue ``roster`` as the next version for its set and start day, in one transaction; returns its id.
 
-    The issue is audited in the same transaction. ``roster.parameters`` gains the roster id,
-    version and set id.
+    The issue is audited in the same transaction. ``roster.issue`` records the roster id, version,
+    set id, who issued it, when and why.
     """
     start = dt.date.fromisoformat(roster.parameters["start"])
     summary = {"units": roster.units.to_dict("records"), "npus": roster.npus.to_dict("records"),
                "warnings": roster.warnings}
     fingerprint = roster.fingerprint
+    created_at = dt.datetime.now(dt.UTC)
     with store.engine.begin() as conn:
         if conn.execute(select(hotspot_sets.c.set_id).where(hotspot_sets.c.set_id == set_id)).scalar() is None:
             raise HotspotsError(f"--set={set_id!r}: the store holds no such hotspot set; see 'hotspots sets'")
@@ -37,7 +38,7 @@ def save_roster(store: Store, roster: Roster, *, set_id: int, issued_by: str, re
                                .where(rosters.c.set_id == set_id, rosters.c.period_start == start)).scalar() + 1
         roster_id = conn.execute(insert(rosters).values(
             set_id=set_id, period_start=start, period_end=dt.date.fromisoformat(roster.parameters["end"]),
-            version=version, created_at=dt.datetime.now(dt.UTC), issued_by=issued_by[:64], reason=reason,
+            version=version, created_at=created_at, issued_by=issued_by[:64], reason=reason,
             seed=int(roster.parameters["seed"]), fingerprint=fingerprint,
             parameters=json.dumps(roster.parameters, sort_keys=True), resources=json.dumps(resources or {}),
             summary=json.dumps(summary, default=_json),
@@ -59,7 +60,9 @@ def save_roster(store: Store, roster: Roster, *, set_id: int, issued_by: str, re
         audit.record(conn, issued_by, "roster.issue", "roster", roster_id,
                      {"set_id": set_id, "version": version, "start": roster.parameters["start"],
                       "visits": len(v), "fingerprint": fingerprint, "reason": reason})
-    roster.parameters.update(roster_id=roster_id, version=version, set_id=set_id)
+    roster.issue = {"roster_id": roster_id, "version": version, "set_id": set_id, "issued_by": issued_by[:64],
+                    "created_at": created_at.isoformat(), "reason": reason, "fingerprint": fingerprint,
+                    "resources": resources or {}}
     return roster_id
 
 
@@ -90,7 +93,7 @@ def load_roster(store: Store, roster_id: int | None = None) -> Roster:
     with store.engine.connect() as conn:
         head = conn.execute(query).mappings().first()
         if head is None:
-            what = f"roster {roster_id}" if roster_id is not None else "any roster"
+            what = f"roster {roster_id}" if roster_id is not None else "rosters yet"
             raise HotspotsError(f"the store holds no {what}; issue one with 'hotspots patrol plan'")
         places = pd.DataFrame(conn.execute(
             select(set_hotspots.c.hotspot_id, set_hotspots.c.name.label("hotspot_name"), set_hotspots.c.centroid_lon,
@@ -115,10 +118,10 @@ def load_roster(store: Store, roster_id: int | None = None) -> Roster:
     if roster.fingerprint != head["fingerprint"]:
         raise HotspotsError(f"roster {head['roster_id']} does not match its fingerprint: the store was altered "
                             "outside hotspots; do not issue it, reissue from the plan")
-    roster.parameters.update(roster_id=head["roster_id"], version=head["version"], set_id=head["set_id"],
-                             issued_by=head["issued_by"], created_at=head["created_at"].isoformat(),
-                             reason=head["reason"], fingerprint=head["fingerprint"],
-                             resources=json.loads(head["resources"]))
+    roster.issue = {"roster_id": head["roster_id"], "version": head["version"], "set_id": head["set_id"],
+                    "issued_by": head["issued_by"], "created_at": head["created_at"].isoformat(),
+                    "reason": head["reason"], "fingerprint": head["fingerprint"],
+                    "resources": json.loads(head["resources"])}
     return roster
 
 
