@@ -95,6 +95,12 @@ def test_demo_runs_and_reruns(tmp_path):
     assert first["hotspot_id"].is_unique and first["geofence_wkt"].str.startswith("POLYGON").any()
     for name in ("hotspots.geojson", "hotspots.kml", "weekly-map.html"):
         assert (tmp_path / "data" / name).stat().st_size > 0
+    # The tasking board's roster for the 28 days from the set's first day, in every format.
+    assert "roster 1 (version 1) issued for set 1" in done.stdout
+    visits = pd.read_csv(tmp_path / "data" / "rosters" / "roster-1.csv", comment="#")
+    assert len(visits) > 500 and visits["date"].min() == "2017-12-04" and visits["date"].max() == "2017-12-31"
+    assert set(visits["hotspot_id"]) == set(first["hotspot_id"])
+    assert len(list((tmp_path / "data" / "rosters" / "calendars").glob("*.ics"))) == visits["unit"].nunique()
     again = hotspots("demo", cwd=tmp_path)
     assert again.stdout.count("nothing added") == 3
     assert pd.read_csv(tmp_path / "data" / "cells.csv").equals(table)
