@@ -88,6 +88,9 @@ def test_every_visit_is_feasible(guardian):
     roster = plan(guardian, min_gap_minutes=60)
     assert len(roster.visits) > 2000
     assert_feasible(roster, resources, 60)
+    # No leg between two visits is longer than its mode allows (units here have no base).
+    for mode, rows in roster.visits.groupby("mode"):
+        assert rows["travel_minutes"].max() <= resources.max_leg_minutes[mode]
 
 
 def test_travel_from_a_base_and_back_fits_the_shift(guardian):

@@ -8,6 +8,8 @@ Read from a TOML file a tasking board keeps (see ``data/patrol/demo_resources.to
     foot_kmh = 4.8
     vehicle_kmh = 20
     detour = 1.3
+    foot_max_leg_minutes = 20        # longest trip between two visits of a shift
+    vehicle_max_leg_minutes = 45
 
     [[npu]]
     name = "Birmingham West"
@@ -38,6 +40,8 @@ from hotspots.validate import check_file
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MODES = ("foot", "vehicle")
 DEFAULT_SPEEDS_KMH = {"foot": 4.8, "vehicle": 20.0}
+# A foot patrol is not sent across an NPU between two visits: legs longer than this are not planned.
+DEFAULT_MAX_LEG_MINUTES = {"foot": 20.0, "vehicle": 45.0}
 DEFAULT_DETOUR = 1.3
 DEFAULT_HOTSPOT_SHARE = 0.8
 _TIME_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -77,6 +81,7 @@ class PatrolResources:
     hotspot_share: float = DEFAULT_HOTSPOT_SHARE
     speeds_kmh: dict = field(default_factory=lambda: dict(DEFAULT_SPEEDS_KMH))
     detour: float = DEFAULT_DETOUR
+    max_leg_minutes: dict = field(default_factory=lambda: dict(DEFAULT_MAX_LEG_MINUTES))
 
     @classmethod
     def from_file(cls, path: str | Path) -> PatrolResources:
@@ -97,6 +102,10 @@ class PatrolResources:
         speeds = {mode: _number(speeds_spec.get(f"{mode}_kmh", v), f"{where}: speeds.{mode}_kmh")
                   for mode, v in DEFAULT_SPEEDS_KMH.items()}
         detour = _number(speeds_spec.get("detour", DEFAULT_DETOUR), f"{where}: speeds.detour")
+        legs = {mode: _number(speeds_spec.get(f"{mode}_max_leg_minutes", v), f"{where}: speeds.{mode}_max_leg_minutes")
+                for mode, v in DEFAULT_MAX_LEG_MINUTES.items()}
+        if min(legs.values()) <= 0:
+            raise HotspotsError(f"{where}: the longest legs between visits must be above 0 minutes; got {legs}")
         if min(speeds.values()) <= 0 or detour < 1:
             raise HotspotsError(f"{where}: speeds must be above 0 km/h and detour at least 1; got {speeds}, detour {detour}")
         npus_spec = spec.get("npu")
@@ -105,13 +114,14 @@ class PatrolResources:
         npus = tuple(_npu(n, f"{where}: npu[{i}]") for i, n in enumerate(npus_spec))
         _unique([n.name for n in npus], f"{where}: NPU name")
         _unique([u.callsign for n in npus for u in n.units], f"{where}: unit callsign")
-        return cls(npus=npus, hotspot_share=float(share), speeds_kmh=speeds, detour=float(detour))
+        return cls(npus=npus, hotspot_share=float(share), speeds_kmh=speeds, detour=float(detour), max_leg_minutes=legs)
 
     def to_dict(self) -> dict:
         """The resources as a plain document (stored with each roster; ``from_dict`` reads it back)."""
         return {
             "hotspot_share": self.hotspot_share,
-            "speeds": {**{f"{m}_kmh": v for m, v in self.speeds_kmh.items()}, "detour": self.detour},
+            "speeds": {**{f"{m}_kmh": v for m, v in self.speeds_kmh.items()}, "detour": self.detour,
+                       **{f"{m}_max_leg_minutes": v for m, v in self.max_leg_minutes.items()}},
             "npu": [{"name": n.name, "funded_hours": n.funded_hours, "areas": list(n.areas),
                      "unit": [{"callsign": u.callsign, "mode": u.mode,
                                "shifts": [asdict(s) for s in u.shifts],
@@ -124,7 +134,7 @@ class PatrolResources:
             return self
         if not 0 < share <= 1:
             raise HotspotsError(f"--hotspot-share={share!r} must be a fraction above 0 and at most 1 (0.8 = 80%)")
-        return PatrolResources(self.npus, float(share), self.speeds_kmh, self.detour)
+        return PatrolResources(self.npus, float(share), self.speeds_kmh, self.detour, self.max_leg_minutes)
 
 
 def _npu(spec, where: str) -> Npu:

@@ -209,7 +209,8 @@ def patrol_roster(
         for u, iv in zip(units, shifts, strict=True):
             speed = resources.speeds_kmh[u.mode]
             base = None if u.base is None else np.array(project(np.array([u.base[0]]), np.array([u.base[1]]), crs)).ravel()
-            timelines.append(UnitTimeline(iv, travel_minutes(xy[idx], speed, resources.detour),
+            leg = resources.max_leg_minutes[u.mode]
+            timelines.append(UnitTimeline(iv, travel_minutes(xy[idx], speed, resources.detour, leg),
                                           base_minutes(base, xy[idx], speed, resources.detour)))
         placement = place_visits(clock, timelines, profiles[idx], day_counts, patrol_days, length=visit_minutes,
                                  min_gap=min_gap_minutes, most_per_day=visits_per_day, step=step_minutes, rng=rng)

@@ -140,10 +140,19 @@ def place_visits(clock: PeriodClock, timelines: list[UnitTimeline], profiles: np
     return Placement(unit=arr[:, 0], hotspot=arr[:, 1], start=arr[:, 2], unplaced=unplaced)
 
 
-def travel_minutes(xy: np.ndarray, speed_kmh: float, detour: float) -> np.ndarray:
-    """(n, n) whole minutes between every pair of points ``xy`` ((n, 2) metres), along streets."""
+#: Travel minutes that stand for "not planned": no shift is this long, so no gap can hold the leg.
+NO_LEG = 10**7
+
+
+def travel_minutes(xy: np.ndarray, speed_kmh: float, detour: float, max_leg: float = np.inf) -> np.ndarray:
+    """(n, n) whole minutes between every pair of points ``xy`` ((n, 2) metres), along streets.
+
+    Legs longer than ``max_leg`` minutes become NO_LEG, so they are never planned.
+    """
     d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
-    return np.ceil(d * detour / (speed_kmh * 1000 / 60)).astype(np.int64)
+    minutes = np.ceil(d * detour / (speed_kmh * 1000 / 60)).astype(np.int64)
+    minutes[minutes > max_leg] = NO_LEG
+    return minutes
 
 
 def base_minutes(base_xy: np.ndarray | None, xy: np.ndarray, speed_kmh: float, detour: float) -> np.ndarray:
