@@ -184,7 +184,6 @@ def patrol_roster(
     children = np.random.SeedSequence(seed).spawn(len(resources.npus))
     target = np.zeros(n)
     visits = np.zeros(n, np.int64)
-    unplaced = np.zeros(n, np.int64)
     patrol_day_count = np.zeros(n, np.int64)
     visit_rows, unit_rows, npu_rows, warnings = [], [], [], []
     for npu, child in zip(resources.npus, children, strict=True):
@@ -204,7 +203,6 @@ def patrol_roster(
         risk_on_duty = [np.add.reduceat(profiles[h, clock.hour_of_week] * on_duty, clock.day_bounds[:-1]) for h in idx]
         day_counts = np.array([visits_by_day(visits[h], risk_on_duty[k] * patrol_days[k], visits_per_day, rng)
                                for k, h in enumerate(idx)], np.int64).reshape(len(idx), days)
-        lost_to_rounding = visits[idx] - day_counts.sum(1)
         timelines = []
         for u, iv in zip(units, shifts, strict=True):
             speed = resources.speeds_kmh[u.mode]
@@ -214,7 +212,6 @@ def patrol_roster(
                                           base_minutes(base, xy[idx], speed, resources.detour)))
         placement = place_visits(clock, timelines, profiles[idx], day_counts, patrol_days, length=visit_minutes,
                                  min_gap=min_gap_minutes, most_per_day=visits_per_day, step=step_minutes, rng=rng)
-        unplaced[idx] = placement.unplaced + lost_to_rounding
         travel = _travel_before(timelines)
         for (unit, h, t) in zip(placement.unit, placement.hotspot, placement.start, strict=True):
             visit_rows.append((units[unit].callsign, npu.name, units[unit].mode, idx[h], t, travel[unit][t]))
