@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from hotspots.cli._common import DbOption, OffenceGroupOption, app, open_store_at, out, parse_day, settings
+from hotspots.cli.weekly import _read_scores
 from hotspots.errors import HotspotsError
 
 patrol_app = typer.Typer(help="Randomised patrol rosters for hotspot sets: plan, store, export.", no_args_is_help=True)
@@ -93,9 +94,7 @@ def plan(
               f"seed {seed}: {roster.summary()}", highlight=False, soft_wrap=True)
     print_roster(roster)
     if out_dir is not None:
-        from hotspots.store.rosters import load_roster
-
-        _export(store, load_roster(store, roster_id), hs, out_dir, chosen)
+        _export(store, roster, hs, out_dir, chosen)
 
 
 @patrol_app.command("export")
@@ -218,10 +217,7 @@ def _priority(hs, priority: str, scores: Path | None) -> np.ndarray:
         if harm.isna().all():
             raise HotspotsError(f"set {hs.parameters['set_id']} records no harm per hotspot; use --priority score or risk")
         return harm.fillna(0.0).to_numpy(float)
-    frame = _read_csv(scores, "--scores")
-    if not {"h3_cell", "score"} <= set(frame.columns):
-        raise HotspotsError(f"--scores={str(scores)!r} needs columns h3_cell and score; it has {', '.join(frame.columns)}")
-    per_cell = frame.groupby("h3_cell")["score"].sum()
+    per_cell = _read_scores(scores).groupby(level=0).sum()
     summed = hs.members.assign(score=hs.members["h3_cell"].map(per_cell).fillna(0.0)).groupby("hotspot_id")["score"].sum()
     if not summed.any():
         raise HotspotsError(f"--scores={str(scores)!r} scores none of the set's cells; is it at the set's resolution?")
@@ -241,7 +237,6 @@ def _read_csv(path: Path, name: str) -> pd.DataFrame:
     from hotspots.validate import check_file
 
     try:
-        return pd.read_csv(check_file(path, name), dtype=str).pipe(
-            lambda f: f.assign(**{c: pd.to_numeric(f[c]) for c in ("score",) if c in f.columns}))
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        return pd.read_csv(check_file(path, name), dtype=str)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise HotspotsError(f"{name}={str(path)!r} cannot be read as CSV: {str(exc).splitlines()[0]}") from None

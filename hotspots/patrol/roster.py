@@ -170,8 +170,10 @@ def patrol_roster(
     lo, hi = VISIT_MINUTES_RANGE
     if not lo <= visit_minutes <= hi:
         raise HotspotsError(f"--visit-minutes={visit_minutes!r} must be {lo} to {hi} (the Koper curve: about 15 deters longest)")
-    if visits_per_day < 1 or min_gap_minutes < 0 or not 1 <= step_minutes <= 15:
+    if visits_per_day < 1 or min_gap_minutes < 0:
         raise HotspotsError(f"--visits-per-day={visits_per_day!r} must be at least 1 and --min-gap={min_gap_minutes!r} not negative")
+    if not 1 <= step_minutes <= 15:
+        raise HotspotsError(f"step_minutes={step_minutes!r} must be 1 to 15 (start times fall on this grid)")
     floor_per_day = float(visit_minutes if floor_minutes_per_day is None else floor_minutes_per_day)
     clock = PeriodClock(start, days, timezone)
     n = len(hotspots)
@@ -246,9 +248,7 @@ def patrol_roster(
         "priority": priority, "patrol_days": patrol_day_count, "target_minutes": np.round(target, 1),
         "planned_minutes": planned, "visits": planned // visit_minutes,
     })
-    dosage["shortfall_minutes"] = np.round(np.maximum(dosage["target_minutes"] - dosage["planned_minutes"], 0), 1)
-    dosage["shortfall_share"] = np.where(dosage["target_minutes"] > 0,
-                                         dosage["shortfall_minutes"] / dosage["target_minutes"].where(dosage["target_minutes"] > 0, 1), 0.0)
+    dosage = with_shortfall(dosage)
     short = dosage[dosage["shortfall_share"] > 0.05]
     if len(short):
         worst = short.sort_values("shortfall_share", ascending=False).head(5)
@@ -263,6 +263,13 @@ def patrol_roster(
         log.warning("%s", w)
     return Roster(visits=frame, dosage=dosage[DOSAGE_COLUMNS], units=pd.DataFrame(unit_rows),
                   npus=pd.DataFrame(npu_rows), parameters=parameters, warnings=warnings)
+
+
+def with_shortfall(dosage: pd.DataFrame) -> pd.DataFrame:
+    """``dosage`` with shortfall_minutes (target minus planned, never below 0) and shortfall_share of the target."""
+    target = dosage["target_minutes"]
+    short = np.round(np.maximum(target - dosage["planned_minutes"], 0), 1)
+    return dosage.assign(shortfall_minutes=short, shortfall_share=np.where(target > 0, short / target.clip(lower=1e-9), 0.0))
 
 
 def _travel_before(timelines: list[UnitTimeline]) -> list[dict[int, int]]:

@@ -149,8 +149,8 @@ def travel_minutes(xy: np.ndarray, speed_kmh: float, detour: float, max_leg: flo
 
     Legs longer than ``max_leg`` minutes become NO_LEG, so they are never planned.
     """
-    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
-    minutes = np.ceil(d * detour / (speed_kmh * 1000 / 60)).astype(np.int64)
+    minutes = _street_minutes(np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1]),
+                              speed_kmh, detour)
     minutes[minutes > max_leg] = NO_LEG
     return minutes
 
@@ -158,5 +158,9 @@ def travel_minutes(xy: np.ndarray, speed_kmh: float, detour: float, max_leg: flo
 def base_minutes(base_xy: np.ndarray | None, xy: np.ndarray, speed_kmh: float, detour: float) -> np.ndarray:
     if base_xy is None:
         return np.zeros(len(xy), np.int64)
-    d = np.hypot(xy[:, 0] - base_xy[0], xy[:, 1] - base_xy[1])
-    return np.ceil(d * detour / (speed_kmh * 1000 / 60)).astype(np.int64)
+    return _street_minutes(np.hypot(xy[:, 0] - base_xy[0], xy[:, 1] - base_xy[1]), speed_kmh, detour)
+
+
+def _street_minutes(metres: np.ndarray, speed_kmh: float, detour: float) -> np.ndarray:
+    """Whole minutes to cover straight-line ``metres`` along streets ``detour`` times longer."""
+    return np.ceil(metres * detour / (speed_kmh * 1000 / 60)).astype(np.int64)

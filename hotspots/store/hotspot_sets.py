@@ -41,7 +41,7 @@ def save_set(store: Store, hs: HotspotSet, *, period_label: str, period_start: d
             period_label=period_label, period_start=period_start, period_end=period_end, version=version,
             created_at=dt.datetime.now(dt.UTC), resolution=int(resolution), score_source=score_source,
             region_area_m2=hs.region_area_m2, previous_set_id=hs.parameters.get("previous_set"),
-            parameters=json.dumps({**hs.parameters, "dropped": hs.dropped}, default=_json),
+            parameters=json.dumps({**hs.parameters, "dropped": hs.dropped}, default=json_default),
             coverage=coverage.to_json(orient="records"),
         )).inserted_primary_key[0]
         if len(rows):
@@ -53,10 +53,11 @@ def save_set(store: Store, hs: HotspotSet, *, period_label: str, period_start: d
     return set_id
 
 
-def _json(value):
+def json_default(value):
+    """numpy scalars as plain numbers in stored JSON; anything else unknown is a bug, not data to guess at."""
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} in parameters")
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
 def list_sets(store: Store) -> pd.DataFrame:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select
 
 from hotspots.errors import HotspotsError
-from hotspots.patrol.roster import DOSAGE_COLUMNS, VISIT_COLUMNS, Roster
+from hotspots.patrol.roster import DOSAGE_COLUMNS, VISIT_COLUMNS, Roster, with_shortfall
 from hotspots.store import audit
 from hotspots.store.db import Store
+from hotspots.store.hotspot_sets import json_default
 from hotspots.store.schema import hotspot_sets, roster_dosage, roster_visits, rosters, set_hotspots
 
 ROSTER_LIST_COLUMNS = ["roster_id", "set_id", "period_start", "period_end", "version", "created_at", "issued_by",
@@ -41,7 +41,7 @@ def save_roster(store: Store, roster: Roster, *, set_id: int, issued_by: str, re
             version=version, created_at=created_at, issued_by=issued_by[:64], reason=reason,
             seed=int(roster.parameters["seed"]), fingerprint=fingerprint,
             parameters=json.dumps(roster.parameters, sort_keys=True), resources=json.dumps(resources or {}),
-            summary=json.dumps(summary, default=_json),
+            summary=json.dumps(summary, default=json_default),
         )).inserted_primary_key[0]
         v = roster.visits
         if len(v):
@@ -64,12 +64,6 @@ def save_roster(store: Store, roster: Roster, *, set_id: int, issued_by: str, re
                     "created_at": created_at.isoformat(), "reason": reason, "fingerprint": fingerprint,
                     "resources": resources or {}}
     return roster_id
-
-
-def _json(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} in a roster summary")
 
 
 def list_rosters(store: Store) -> pd.DataFrame:
@@ -107,9 +101,7 @@ def load_roster(store: Store, roster_id: int | None = None) -> Roster:
     parameters = json.loads(head["parameters"])
     visits = _visits_with_places(visits, places, parameters)
     dosage = dosage.merge(places[["hotspot_id", "hotspot_name"]], on="hotspot_id", how="left")
-    dosage["shortfall_minutes"] = np.round(np.maximum(dosage["target_minutes"] - dosage["planned_minutes"], 0), 1)
-    dosage["shortfall_share"] = np.where(dosage["target_minutes"] > 0,
-                                         dosage["shortfall_minutes"] / dosage["target_minutes"].clip(lower=1e-9), 0.0)
+    dosage = with_shortfall(dosage)
     order = {h: i for i, h in enumerate(places["hotspot_id"])}
     dosage = dosage.sort_values("hotspot_id", key=lambda s: s.map(order), ignore_index=True)
     summary = json.loads(head["summary"])
