@@ -130,3 +130,18 @@ def _visits_with_places(visits: pd.DataFrame, places: pd.DataFrame, parameters: 
     frame["centroid_lon"] = frame["centroid_lon"].round(6)
     frame["centroid_lat"] = frame["centroid_lat"].round(6)
     return frame[VISIT_COLUMNS]
+
+
+def planned_dosage(store: Store, set_id: int, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Planned minutes and visits per hotspot over the latest version of each roster of ``set_id``
+    that starts in ``[start, end)``: hotspot_id, planned_minutes, visits."""
+    latest = (select(rosters.c.period_start, func.max(rosters.c.version).label("version"))
+              .where(rosters.c.set_id == set_id, rosters.c.period_start >= start, rosters.c.period_start < end)
+              .group_by(rosters.c.period_start).subquery())
+    query = (select(roster_dosage.c.hotspot_id, roster_dosage.c.planned_minutes, roster_dosage.c.visits)
+             .join(rosters, rosters.c.roster_id == roster_dosage.c.roster_id)
+             .join(latest, (latest.c.period_start == rosters.c.period_start) & (latest.c.version == rosters.c.version))
+             .where(rosters.c.set_id == set_id))
+    with store.engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=["hotspot_id", "planned_minutes", "visits"])
+    return frame.groupby("hotspot_id", as_index=False).sum()

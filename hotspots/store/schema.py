@@ -282,3 +282,63 @@ audit_log = Table(
     Column("object_id", String(64), nullable=False),
     Column("detail", Text, nullable=False),
 )
+
+# Trial allocations: registered before a trial, never changed (triggers, migration 0005); a
+# change is a new version of the same trial name, with its reason in the audit log.
+trial_allocations = Table(
+    "trial_allocations",
+    metadata,
+    Column("allocation_id", Integer, primary_key=True, autoincrement=True),
+    Column("trial", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("set_id", Integer, ForeignKey("hotspot_sets.set_id"), nullable=False),
+    Column("design", String(16), nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("start", Date, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("parameters", Text, nullable=False),
+    Column("places", Text, nullable=False),
+    Column("treated", Text, nullable=False),
+    UniqueConstraint("trial", "version"),
+)
+
+# GPS/AVL patrol logs: one batch per file (its SHA-256 makes a reload a no-op), pings keyed by
+# unit and time so overlapping exports add nothing twice, and every rejected row with its reason.
+patrol_log_batches = Table(
+    "patrol_log_batches",
+    metadata,
+    Column("batch_id", Integer, primary_key=True, autoincrement=True),
+    Column("source_file", Text, nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("loaded_at", UTCDateTime, nullable=False),
+    Column("loaded_by", String(64), nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("rows_loaded", Integer, nullable=False),
+    Column("rows_already_stored", Integer, nullable=False),
+    Column("rows_rejected", Integer, nullable=False),
+)
+
+patrol_pings = Table(
+    "patrol_pings",
+    metadata,
+    Column("unit", String(32), primary_key=True),
+    Column("at", UTCDateTime, primary_key=True),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("batch_id", Integer, ForeignKey("patrol_log_batches.batch_id"), nullable=False),
+    Column("source_line", BigInteger, nullable=False),
+    Index("ix_patrol_pings_at", "at"),
+)
+
+patrol_log_rejects = Table(
+    "patrol_log_rejects",
+    metadata,
+    Column("reject_id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", Integer, ForeignKey("patrol_log_batches.batch_id"), nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+)

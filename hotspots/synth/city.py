@@ -60,11 +60,15 @@ class PatrolEffect:
     cells : H3 cells (hex strings, any resolution 7 to 11) that are patrolled.
     hours_of_week : patrolled hours, 0 = Monday 00:00-01:00 ... 167 = Sunday 23:00-24:00.
     reduction : share of events removed there and then (0.2 = 20% fewer).
+    first_day, last_day : the patrols run on local days ``[first_day, last_day)`` counted from the
+        city's start (None: to the end); a trial's before period is unpatrolled.
     """
 
     cells: tuple[str, ...]
     hours_of_week: tuple[int, ...] = tuple(range(168))
     reduction: float = 0.2
+    first_day: int = 0
+    last_day: int | None = None
 
 
 @dataclass(frozen=True)
@@ -235,7 +239,7 @@ def generate(params: SynthParams | None = None, area: Area | None = None) -> Syn
     patrolled = np.zeros(x.size, dtype=bool)
     removed = 0
     if p.patrol is not None:
-        patrolled = _patrolled(p.patrol, lon, lat, pd.DatetimeIndex(local))
+        patrolled = _patrolled(p.patrol, lon, lat, pd.DatetimeIndex(local), p.start)
         drop = patrolled & (rng.random(x.size) < p.patrol.reduction)
         removed = int(drop.sum())
         ok &= ~drop
@@ -275,7 +279,25 @@ def _area_m2(area: Area) -> float:
     return float(gpd.GeoSeries([area.geometry], crs="EPSG:4326").to_crs(BRITISH_NATIONAL_GRID).area.iloc[0])
 
 
-def _patrolled(effect: PatrolEffect, lon: np.ndarray, lat: np.ndarray, local: pd.DatetimeIndex) -> np.ndarray:
+def apply_patrol(city: SyntheticCity, effect: PatrolEffect, seed: int) -> SyntheticCity:
+    """The city as if ``effect`` had been in force: the same thinning :func:`generate` applies.
+
+    Used when the patrolled places are chosen after seeing the city (a trial allocates its
+    hotspots from the baseline counts), which :func:`generate` cannot know in advance.
+    """
+    frame = city.incidents
+    local = pd.DatetimeIndex(frame["occurred_at"]).tz_convert(city.params.timezone).tz_localize(None)
+    hit = _patrolled(effect, frame["lon"].to_numpy(), frame["lat"].to_numpy(), local, city.params.start)
+    drop = hit & (np.random.default_rng(seed).random(len(frame)) < effect.reduction)
+    kept = frame.loc[~drop].copy()
+    kept["patrolled"] = kept["patrolled"].to_numpy() | hit[~drop]
+    return SyntheticCity(params=city.params, incidents=kept.reset_index(drop=True), hotspots=city.hotspots,
+                         removed_by_patrol=city.removed_by_patrol + int(drop.sum()),
+                         background_expected=city.background_expected, extra=city.extra)
+
+
+def _patrolled(effect: PatrolEffect, lon: np.ndarray, lat: np.ndarray, local: pd.DatetimeIndex,
+               start: dt.date) -> np.ndarray:
     check_fraction(effect.reduction, "reduction")
     cells = h3cells.from_strings(effect.cells)
     if cells.size == 0:
@@ -289,7 +311,9 @@ def _patrolled(effect: PatrolEffect, lon: np.ndarray, lat: np.ndarray, local: pd
     pos = np.searchsorted(mine, at).clip(max=mine.size - 1)
     in_place = mine[pos] == at
     how = local.day_of_week.to_numpy() * 24 + local.hour.to_numpy()
-    return in_place & np.isin(how, np.asarray(effect.hours_of_week))
+    day = (local.normalize() - pd.Timestamp(start)).days.to_numpy()
+    in_days = (day >= effect.first_day) & (day < (effect.last_day if effect.last_day is not None else np.inf))
+    return in_place & in_days & np.isin(how, np.asarray(effect.hours_of_week))
 
 
 def _resolution(cell: np.uint64) -> int:

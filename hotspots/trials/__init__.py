@@ -1,0 +1,1 @@
+"""Trials and evaluation: allocation, power, patrol dosage from GPS, and effect estimates."""
