@@ -1,4 +1,5 @@
-"""Slow, obvious twins of the numba kernels in hotspots._kde_numba, for the tests to compare with.
+"""Slow, obvious twins of the numba kernels in hotspots._kde_numba and of the vectorised trial
+code (visits from pings, the randomisation score statistic), for the tests to compare with.
 
 Each takes the same arrays as its kernel and does the same arithmetic the plainest way: every
 source against every target, no buckets, no threads.
@@ -112,3 +113,42 @@ def sepp_estep(times, starts, mu, theta, omega):
             triggered_lag[c] += (g * lag).sum() / lam
             loglik[c] += np.log(lam)
     return background, triggered, triggered_lag, loglik
+
+
+def visits_loop(units, seconds, places, max_gap_s, min_visit_s):
+    """Visits the plainest way: walk each unit's pings in time order, inside-hotspot pings only.
+
+    ``places`` is the hotspot index of each ping (-1 outside every hotspot). Returns a list of
+    (unit, place, first second, last second, pings), in unit then time order.
+    """
+    out = []
+    for unit in sorted(set(units)):
+        idx = sorted((i for i in range(len(units)) if units[i] == unit and places[i] >= 0), key=lambda i: seconds[i])
+        current = None
+        for i in idx:
+            if current and current[1] == places[i] and seconds[i] - current[3] <= max_gap_s:
+                current[3] = seconds[i]
+                current[4] += 1
+                continue
+            if current and current[3] - current[2] >= min_visit_s:
+                out.append(tuple(current))
+            current = [unit, places[i], seconds[i], seconds[i], 1]
+        if current and current[3] - current[2] >= min_visit_s:
+            out.append(tuple(current))
+    return out
+
+
+def score_statistic_loop(outcome, treated_draws):
+    """Σ over patrolled place-periods of (observed - row total x column total / grand total), per draw."""
+    n, t = outcome.shape
+    total = outcome.sum()
+    rows, cols = outcome.sum(axis=1), outcome.sum(axis=0)
+    out = []
+    for d in treated_draws:
+        s = 0.0
+        for i in range(n):
+            for j in range(t):
+                if d[i][j]:
+                    s += outcome[i, j] - (rows[i] * cols[j] / total if total > 0 else 0.0)
+        out.append(s)
+    return np.array(out)

@@ -143,7 +143,7 @@ def power_command(
     counts = _weekly_counts(store, offence_group, hs.members, ids, alloc.start, baseline_weeks)
     base = baseline(counts.counts[:, :baseline_weeks])
     out.print(f"baseline: {baseline_weeks} weeks before {alloc.start}, {counts.counts.sum():,.0f} crimes in "
-              f"{len(ids)} places ({base.place_means.sum():.1f} a week), over-dispersion alpha {base.alpha:.3f}; "
+              f"{len(ids)} places ({base.place_means.sum():.1f} a week), over-dispersion {base.dispersion:.2f} (Pearson, of place sums over half the baseline); "
               f"{alloc.summary()}", highlight=False, soft_wrap=True)
     table = power_table(base, alloc, reduction, lengths, before=weeks_before, level=level)
     view = Table(title=f"Power of the negative-binomial fixed-effects test at level {level}")

@@ -125,7 +125,7 @@ def allocate(
     strata: tuple[str, ...] = ("npu", "risk_band"),
     bands: int = 3,
     start: dt.date | None = None,
-    periods: int = 1,
+    periods: int = 8,
     period_days: int = 7,
 ) -> Allocation:
     """Randomise ``places`` to patrol and control under ``design``.

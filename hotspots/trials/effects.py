@@ -136,15 +136,14 @@ def phase_cells(outcome: np.ndarray, treated: np.ndarray, during: np.ndarray):
     over-dispersion carry any correlation between a place's weeks (Bertrand, Duflo and
     Mullainathan 2004), which a weekly model would miss.
     """
-    n = outcome.shape[0]
-    rows = []
+    parts = []
     for flag_during, flag_treated in ((False, False), (True, True), (True, False)):
         mask = (during[None, :] == flag_during) & (treated == flag_treated)
         exposure = mask.sum(axis=1)
-        y = np.where(mask, outcome, 0.0).sum(axis=1)
-        for i in np.flatnonzero(exposure > 0):
-            rows.append((y[i], exposure[i], i, flag_during, flag_treated))
-    y, exposure, place, is_during, is_treated = (np.array(c) for c in zip(*rows, strict=True))
+        keep = np.flatnonzero(exposure > 0)
+        parts.append((np.where(mask, outcome, 0.0).sum(axis=1)[keep], exposure[keep], keep,
+                      np.full(keep.size, flag_during), np.full(keep.size, flag_treated)))
+    y, exposure, place, is_during, is_treated = (np.concatenate(c) for c in zip(*parts, strict=True))
     return y.astype(float), exposure.astype(float), place.astype(int), is_during.astype(bool), is_treated.astype(bool)
 
 

@@ -119,7 +119,7 @@ def pings_to_visits(pings: pd.DataFrame, members: pd.DataFrame, *, max_gap_s: fl
     at = pd.DatetimeIndex(inside["at"])
     if at.tz is None:
         raise HotspotsError("ping times must be timezone-aware; read logs with read_gps_log")
-    seconds = at.asi8 / 1e9
+    seconds = at.as_unit("ns").asi8 / 1e9  # asi8 counts in the index's own unit, which may be us
     unit = inside["unit"].to_numpy()
     where = inside["place"].to_numpy()
     new = np.ones(len(inside), bool)
