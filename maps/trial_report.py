@@ -75,6 +75,10 @@ def _fmt(value, digits=2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _p(value) -> str:
+    return "-" if value is None else "< 0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
 def render(report: dict) -> str:
     trial = report.get("trial") or {}
     d = report["design"]
@@ -105,21 +109,21 @@ def render(report: dict) -> str:
     for key, fe in report["fixed_effects"].items():
         if isinstance(fe, dict) and "irr" in fe:
             parts.append(_row([f"rate ratio: {fe['model']}", _fmt(fe["irr"], 3),
-                               f"{_fmt(fe['irr_ci'][0], 3)} to {_fmt(fe['irr_ci'][1], 3)}", _fmt(fe["p"], 4)]))
+                               f"{_fmt(fe['irr_ci'][0], 3)} to {_fmt(fe['irr_ci'][1], 3)}", _p(fe["p"])]))
     did = report.get("difference_in_differences")
     if did:
         parts.append(_row(["relative incidence rate ratio (Wilson), Poisson variance", _fmt(did["rirr"], 3),
                            "-" if did["rirr_ci"] is None else f"{_fmt(did['rirr_ci'][0], 3)} to {_fmt(did['rirr_ci'][1], 3)}",
-                           _fmt(did["rirr_p"], 4)]))
+                           _p(did["rirr_p"])]))
         parts.append(_row(["difference in differences, crimes per week", _fmt(did["did_per_period"], 2),
                            f"{_fmt(did['did_per_period_ci'][0])} to {_fmt(did['did_per_period_ci'][1])}", ""]))
     ri = report["randomisation"]
     parts.append(_row([f"randomisation test ({ri['draws']:,} re-draws of the design)", _fmt(ri["statistic"], 1),
-                       "", _fmt(ri["p"], 4)]))
+                       "", _p(ri["p"])]))
     if "dose_response" in report:
         dr = report["dose_response"]["poisson"]
         parts.append(_row(["rate ratio per hour of delivered patrol (association)", _fmt(dr["irr"], 3),
-                           f"{_fmt(dr['irr_ci'][0], 3)} to {_fmt(dr['irr_ci'][1], 3)}", _fmt(dr["p"], 4)]))
+                           f"{_fmt(dr['irr_ci'][0], 3)} to {_fmt(dr['irr_ci'][1], 3)}", _p(dr["p"])]))
     parts.append("</table>")
     disp = report.get("displacement")
     if disp and disp["rings"]:

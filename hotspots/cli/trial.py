@@ -161,7 +161,7 @@ def power_command(
 
 @trial_app.command("dosage")
 def dosage_command(
-    gps: Annotated[list[Path], typer.Option("--gps", help="GPS/AVL log CSV (unit, timestamp, lon, lat); repeatable. Loaded into the store once.")] = None,
+    gps: Annotated[list[Path] | None, typer.Option("--gps", help="GPS/AVL log CSV (unit, timestamp, lon, lat); repeatable. Loaded into the store once.")] = None,
     allocation_id: AllocationOption = None,
     weeks: Annotated[int | None, typer.Option(help="Weeks of the trial to measure (default: up to the last ping).")] = None,
     max_gap: GapOption = 180.0,
