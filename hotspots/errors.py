@@ -11,3 +11,7 @@ class HotspotsError(Exception):
 
 class FormatError(HotspotsError):
     """A file does not have the layout its reader expects."""
+
+
+class NotFoundError(HotspotsError):
+    """The store holds no such record (the API answers 404)."""

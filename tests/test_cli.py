@@ -10,7 +10,7 @@ import pytest
 
 from conftest import SAMPLES
 
-COMMANDS = ["ingest", "cells", "kde", "synth", "select", "map", "sets", "export", "engagement", "demo", "model", "patrol", "trial"]
+COMMANDS = ["ingest", "cells", "kde", "synth", "select", "map", "sets", "export", "engagement", "demo", "model", "patrol", "trial", "users", "serve"]
 
 
 def hotspots(*args, cwd, env_extra=None):

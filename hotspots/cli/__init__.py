@@ -2,7 +2,7 @@
 
 Each module registers its commands on the one Typer app: ``explore`` (ingest, cells, kde,
 synth), ``weekly`` (select, map, sets, export, engagement), ``model`` (the predictor),
-``patrol`` (rosters), ``trial`` (allocation, power, dosage, evaluation) and ``demo``.
+``patrol`` (rosters), ``trial`` (allocation, power, dosage, evaluation), ``serve`` (the API and its ``users``) and ``demo``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from hotspots.cli import demo as _demo  # noqa: F401  (registers commands)
 from hotspots.cli import explore as _explore  # noqa: F401
 from hotspots.cli import model as _model  # noqa: F401
 from hotspots.cli import patrol as _patrol  # noqa: F401
+from hotspots.cli import serve as _serve  # noqa: F401
 from hotspots.cli import trial as _trial  # noqa: F401
 from hotspots.cli import weekly as _weekly  # noqa: F401
 from hotspots.cli._common import app, err

@@ -50,12 +50,16 @@ def visits_table(roster: Roster) -> pd.DataFrame:
     return frame
 
 
+def csv_text(roster: Roster) -> str:
+    """The CSV download: a marking line, then one row per visit."""
+    return (f"# {MARKING}: patrol roster {roster.issue.get('roster_id', '(not issued)')}, "
+            f"{roster.parameters['start']} to {roster.parameters['end']}\n" + visits_table(roster).to_csv(index=False))
+
+
 def write_csv(roster: Roster, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(f"# {MARKING}: patrol roster {roster.issue.get('roster_id', '(not issued)')}, "
-                 f"{roster.parameters['start']} to {roster.parameters['end']}\n")
-        visits_table(roster).to_csv(fh, index=False)
+        fh.write(csv_text(roster))
     return path
 
 

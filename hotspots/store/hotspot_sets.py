@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import func, insert, select
 
-from hotspots.errors import HotspotsError
+from hotspots.errors import HotspotsError, NotFoundError
 from hotspots.selection import HOTSPOT_COLUMNS, HotspotSet, id_number
 from hotspots.store.db import Store
 from hotspots.store.schema import engagement_plans, hotspot_sets, set_cells, set_hotspots
@@ -87,7 +87,7 @@ def load_set(store: Store, set_id: int | None = None, period_label: str | None =
         head = conn.execute(query).mappings().first()
         if head is None:
             what = f"set {set_id}" if set_id is not None else f"period {period_label!r}" if period_label else "any period"
-            raise HotspotsError(f"the store holds no hotspot set for {what}; run 'hotspots select' first")
+            raise NotFoundError(f"the store holds no hotspot set for {what}; run 'hotspots select' first")
         rows = conn.execute(select(set_hotspots).where(set_hotspots.c.set_id == head["set_id"])
                             .order_by(set_hotspots.c.rank)).mappings().all()
         cells = conn.execute(select(set_cells.c.hotspot_id, set_cells.c.h3_cell)

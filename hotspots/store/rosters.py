@@ -8,7 +8,7 @@ import json
 import pandas as pd
 from sqlalchemy import func, insert, select
 
-from hotspots.errors import HotspotsError
+from hotspots.errors import HotspotsError, NotFoundError
 from hotspots.patrol.roster import DOSAGE_COLUMNS, VISIT_COLUMNS, Roster, with_shortfall
 from hotspots.store import audit
 from hotspots.store.db import Store
@@ -88,7 +88,7 @@ def load_roster(store: Store, roster_id: int | None = None) -> Roster:
         head = conn.execute(query).mappings().first()
         if head is None:
             what = f"roster {roster_id}" if roster_id is not None else "rosters yet"
-            raise HotspotsError(f"the store holds no {what}; issue one with 'hotspots patrol plan'")
+            raise NotFoundError(f"the store holds no {what}; issue one with 'hotspots patrol plan'")
         places = pd.DataFrame(conn.execute(
             select(set_hotspots.c.hotspot_id, set_hotspots.c.name.label("hotspot_name"), set_hotspots.c.centroid_lon,
                    set_hotspots.c.centroid_lat).where(set_hotspots.c.set_id == head["set_id"])).mappings().all(),

@@ -342,3 +342,17 @@ patrol_log_rejects = Table(
     Column("reason", Text, nullable=False),
     Column("raw", Text, nullable=False),
 )
+
+# API tokens: only their SHA-256 is stored (the token itself is shown once, when made). A revoked
+# token keeps its row, so the audit log's actors stay traceable.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("npus", Text, nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select
 
-from hotspots.errors import HotspotsError
+from hotspots.errors import HotspotsError, NotFoundError
 from hotspots.ingest.load import file_sha256
 from hotspots.store import audit
 from hotspots.store.db import Store
@@ -68,7 +68,7 @@ def load_allocation(store: Store, allocation_id: int | None = None) -> Allocatio
         head = conn.execute(query).mappings().first()
     if head is None:
         what = f"allocation {allocation_id}" if allocation_id is not None else "allocations yet"
-        raise HotspotsError(f"the store holds no {what}; register one with 'hotspots trial allocate'")
+        raise NotFoundError(f"the store holds no {what}; register one with 'hotspots trial allocate'")
     places = pd.DataFrame(json.loads(head["places"]), columns=PLACE_COLUMNS)
     places["place_id"] = places["place_id"].astype(str)
     places["npu"] = places["npu"].fillna("").astype(str)

@@ -1,0 +1,51 @@
+"""What routes depend on: the store, the caller's token, and the roles a route allows."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from hotspots.store.db import Store
+from hotspots.store.tokens import Principal, principal_for
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from 'hotspots users add'.")
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def authenticate(store: StoreDep,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    """The caller's principal; 401 without a live bearer token."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", headers=challenge)
+    principal = principal_for(store, credentials.credentials)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", headers=challenge)
+    return principal
+
+
+def require(*roles: str):
+    """A dependency that lets through the given roles (and admin); 403 for any other role."""
+    allowed = set(roles) | {"admin"}
+
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"role {principal.role!r} may not do this; it needs one of: {', '.join(sorted(allowed))}")
+        return principal
+
+    return Depends(check)
+
+
+Commander = Annotated[Principal, require("commander", "analyst", "tasking", "evaluator")]
+Tasking = Annotated[Principal, require("tasking")]
+Evaluator = Annotated[Principal, require("evaluator")]
+Admin = Annotated[Principal, require()]

@@ -1,0 +1,65 @@
+"""The service: ``create_app`` builds the FastAPI app; ``hotspots serve`` runs it under uvicorn.
+
+Nothing happens at import time: the store is opened when the app starts (its lifespan), from
+the URL given or the settings. Errors never show internals: a user error (HotspotsError) is a
+400 or 404 with its one line, anything else a 500 with a generic message, logged in full.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from hotspots.errors import HotspotsError, NotFoundError
+
+log = logging.getLogger("hotspots.api")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    """The app on the store at ``database_url`` (default: the settings' store)."""
+    from api.routes import audit, health, hotspots, rosters, trials
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from hotspots.config import get_settings
+        from hotspots.store import open_store
+
+        app.state.store = open_store(database_url or get_settings().resolved_database_url())
+        yield
+        app.state.store.dispose()
+
+    app = FastAPI(title="hotspots", version=version("hotspots"), lifespan=lifespan,
+                  description="Hotspots, patrol rosters and trial evaluation for place-based violence reduction. "
+                              "Every route but health needs a bearer token; each role sees what its job needs.")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    @app.exception_handler(HotspotsError)
+    async def user_error(request: Request, exc: HotspotsError):
+        return JSONResponse({"detail": str(exc)}, status_code=404 if isinstance(exc, NotFoundError) else 400)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+
+    for module in (health, hotspots, rosters, trials, audit):
+        app.include_router(module.router)
+    return app

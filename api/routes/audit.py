@@ -1,0 +1,24 @@
+"""Admins: the audit log of writes and roster downloads."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Query
+
+from api.deps import Admin, StoreDep
+from api.schemas import AuditEvent
+
+router = APIRouter(prefix="/audit", tags=["admin"])
+
+
+@router.get("", response_model=list[AuditEvent])
+def audit(store: StoreDep, principal: Admin,
+          object_type: str | None = Query(None, max_length=32, description="e.g. roster, allocation, token"),
+          object_id: str | None = Query(None, max_length=64),
+          limit: int = Query(200, ge=1, le=5000)) -> list[AuditEvent]:
+    """Events, newest first."""
+    from hotspots.store.audit import audit_events
+
+    frame = audit_events(store, object_type, object_id).tail(limit).iloc[::-1]
+    return [AuditEvent(**{**r, "detail": json.loads(r["detail"])}) for r in frame.to_dict("records")]

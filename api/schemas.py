@@ -1,0 +1,102 @@
+"""Response bodies (Pydantic), kept apart from the database tables in hotspots/store/schema.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    backend: str
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class HotspotSetItem(BaseModel):
+    set_id: int
+    period_label: str
+    period_start: dt.date
+    period_end: dt.date
+    version: int
+    created_at: dt.datetime
+    score_source: str
+    hotspots: int
+
+
+class Feature(BaseModel):
+    type: str = "Feature"
+    geometry: dict[str, Any]
+    properties: dict[str, Any]
+
+
+class FeatureCollection(BaseModel):
+    type: str = "FeatureCollection"
+    features: list[Feature]
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class RosterItem(BaseModel):
+    roster_id: int
+    set_id: int
+    period_start: dt.date
+    period_end: dt.date
+    version: int
+    created_at: dt.datetime
+    issued_by: str
+    seed: int
+    visits: int
+    reason: str
+
+
+class AllocationItem(BaseModel):
+    allocation_id: int
+    trial: str
+    version: int
+    set_id: int
+    design: str
+    start: dt.date
+    places: int
+    seed: int
+    created_at: dt.datetime
+    created_by: str
+    reason: str
+
+
+class PlaceArm(BaseModel):
+    place_id: str
+    npu: str
+    risk: float
+    block: int
+    pair: int
+    arms: list[str]
+
+
+class Allocation(BaseModel):
+    allocation_id: int
+    trial: str
+    version: int
+    design: str
+    seed: int
+    start: dt.date
+    fingerprint: str
+    parameters: dict[str, Any]
+    places: list[PlaceArm]
+
+
+class AuditEvent(BaseModel):
+    event_id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    detail: dict[str, Any]

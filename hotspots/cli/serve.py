@@ -1,0 +1,85 @@
+"""The service and who may use it: ``hotspots serve`` and ``hotspots users add | list | revoke``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hotspots.cli._common import DbOption, app, open_store_at, out, settings
+from hotspots.errors import HotspotsError
+
+users_app = typer.Typer(help="API tokens and their roles: commander, analyst, tasking, evaluator, admin.",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="A post or team, never a person's name (e.g. ladywood-inspector).")],
+    role: Annotated[str, typer.Option(help="commander, analyst, tasking, evaluator or admin.")],
+    npu: Annotated[list[str] | None, typer.Option("--npu", help="Commanders only: an NPU they may see (repeatable; default all).")] = None,
+    db: DbOption = "",
+):
+    """Make a token; it is printed once and stored only as a hash."""
+    from hotspots.store.audit import local_actor
+    from hotspots.store.tokens import add_token
+
+    token = add_token(open_store_at(db), name, role, npu, actor=local_actor())
+    out.print(f"token for {name!r} ({role}{', NPUs ' + ', '.join(npu) if npu else ''}); it will not be shown again:",
+              highlight=False, soft_wrap=True)
+    out.print(token, highlight=False, soft_wrap=True)
+
+
+@users_app.command("list")
+def list_command(db: DbOption = ""):
+    """Tokens made, with their roles; revoked ones show when."""
+    from hotspots.store.tokens import list_tokens
+
+    frame = list_tokens(open_store_at(db))
+    view = Table(title="API tokens")
+    for col in frame.columns:
+        view.add_column(col)
+    for r in frame.itertuples(index=False):
+        view.add_row(*["-" if v is None else v.strftime("%Y-%m-%d %H:%M") if isinstance(v, dt.datetime) else str(v)
+                       for v in r])
+    out.print(view)
+
+
+@users_app.command("revoke")
+def revoke(name: Annotated[str, typer.Argument(help="The token's name.")], db: DbOption = ""):
+    """Revoke a token at once; its row stays so the audit log's actors stay traceable."""
+    from hotspots.store.audit import local_actor
+    from hotspots.store.tokens import revoke_token
+
+    revoke_token(open_store_at(db), name, actor=local_actor())
+    out.print(f"token {name!r} revoked", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    db: DbOption = "",
+):
+    """Run the API under uvicorn on the embedded SQLite store, or on PostgreSQL when configured."""
+    import uvicorn
+
+    if not 1 <= port <= 65535:
+        raise HotspotsError(f"--port={port!r} must be 1 to 65535")
+    if workers < 1:
+        raise HotspotsError(f"--workers={workers!r} must be at least 1")
+    url = db or settings().resolved_database_url()
+    open_store_at(url).dispose()  # migrate once here, not in every worker at the same moment
+    os.environ["HOTSPOTS_DATABASE_URL"] = url  # the workers build their app from the settings
+    from sqlalchemy.engine import make_url
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    out.print(f"serving on http://{host}:{port} with {workers} workers, store {shown}", highlight=False)
+    # Uvicorn finishes requests in flight (an upload included) on SIGTERM or Ctrl-C before it exits.
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+                timeout_graceful_shutdown=30, log_level="info")

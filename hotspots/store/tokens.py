@@ -1,0 +1,92 @@
+"""API tokens and their roles: made once, shown once, stored only as a SHA-256 hash.
+
+Tokens are 32 random bytes (URL-safe text with an ``hs_`` prefix), so a plain SHA-256 is
+enough to store them: there is nothing to guess, unlike a password.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import insert, select, update
+
+from hotspots.errors import HotspotsError
+from hotspots.store import audit
+from hotspots.store.db import Store
+from hotspots.store.schema import api_tokens
+from hotspots.validate import check_choice
+
+ROLES = ("commander", "analyst", "tasking", "evaluator", "admin")
+TOKEN_COLUMNS = ["token_id", "name", "role", "npus", "created_at", "revoked_at"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token's name (a role or post, never a person's name), role and NPUs.
+
+    npus : for commanders, the NPUs they may see (empty: every NPU).
+    """
+
+    token_id: int
+    name: str
+    role: str
+    npus: tuple[str, ...] = ()
+
+    @property
+    def actor(self) -> str:
+        return f"api:{self.name}"[:64]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_token(store: Store, name: str, role: str, npus: list[str] | None = None, *, actor: str) -> str:
+    """Make a token for ``name`` with ``role``; returns the token, which is never stored or shown again."""
+    check_choice(role, ROLES, "role")
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise HotspotsError(f"name={name!r}: give 1 to 64 characters naming a post or team, e.g. 'ladywood-inspector'")
+    if npus and role != "commander":
+        raise HotspotsError(f"--npu limits a commander's view; role={role!r} sees what its role allows")
+    token = "hs_" + secrets.token_urlsafe(32)
+    with store.engine.begin() as conn:
+        if conn.execute(select(api_tokens.c.token_id).where(api_tokens.c.name == name)).scalar() is not None:
+            raise HotspotsError(f"name={name!r} already has a token; revoke it first or choose another name")
+        token_id = conn.execute(insert(api_tokens).values(
+            name=name, role=role, npus=json.dumps(sorted(npus or [])), token_sha256=token_hash(token),
+            created_at=dt.datetime.now(dt.UTC))).inserted_primary_key[0]
+        audit.record(conn, actor, "token.add", "token", token_id, {"name": name, "role": role, "npus": npus or []})
+    return token
+
+
+def revoke_token(store: Store, name: str, *, actor: str) -> None:
+    with store.engine.begin() as conn:
+        row = conn.execute(select(api_tokens.c.token_id, api_tokens.c.revoked_at)
+                           .where(api_tokens.c.name == name)).first()
+        if row is None or row.revoked_at is not None:
+            raise HotspotsError(f"name={name!r} has no live token; see 'hotspots users list'")
+        conn.execute(update(api_tokens).where(api_tokens.c.token_id == row.token_id)
+                     .values(revoked_at=dt.datetime.now(dt.UTC)))
+        audit.record(conn, actor, "token.revoke", "token", row.token_id, {"name": name})
+
+
+def list_tokens(store: Store) -> pd.DataFrame:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(*[api_tokens.c[c] for c in TOKEN_COLUMNS]).order_by(api_tokens.c.token_id)).all()
+    return pd.DataFrame(rows, columns=TOKEN_COLUMNS)
+
+
+def principal_for(store: Store, token: str) -> Principal | None:
+    """The live token's principal, or None for an unknown or revoked token."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(api_tokens).where(api_tokens.c.token_sha256 == token_hash(token),
+                                                    api_tokens.c.revoked_at.is_(None))).mappings().first()
+    if row is None:
+        return None
+    return Principal(token_id=row["token_id"], name=row["name"], role=row["role"], npus=tuple(json.loads(row["npus"])))
