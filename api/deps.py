@@ -46,6 +46,8 @@ def require(*roles: str):
 
 
 Commander = Annotated[Principal, require("commander", "analyst", "tasking", "evaluator")]
+CommanderOnly = Annotated[Principal, require("commander")]
+Analyst = Annotated[Principal, require("analyst")]
 Tasking = Annotated[Principal, require("tasking")]
 Evaluator = Annotated[Principal, require("evaluator")]
 Admin = Annotated[Principal, require()]

@@ -27,9 +27,11 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
-    """The app on the store at ``database_url`` (default: the settings' store)."""
-    from api.routes import audit, health, hotspots, rosters, trials
+def create_app(database_url: str | None = None, max_upload_bytes: int | None = None) -> FastAPI:
+    """The app on the store at ``database_url`` (default: the settings' store); bodies over
+    ``max_upload_bytes`` (default: the settings' ``api_max_upload_mb``) are refused with 413."""
+    from api.limits import BodyLimit
+    from api.routes import audit, health, hotspots, rosters, trials, uploads
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -60,6 +62,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
 
-    for module in (health, hotspots, rosters, trials, audit):
-        app.include_router(module.router)
+    for router in (health.router, hotspots.router, hotspots.engagement_router, rosters.router, trials.router,
+                   uploads.router, audit.router):
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=max_upload_bytes or _settings_limit())
     return app
+
+
+def _settings_limit() -> int:
+    from hotspots.config import get_settings
+
+    return int(get_settings().api_max_upload_mb * 2**20)

@@ -100,3 +100,39 @@ class AuditEvent(BaseModel):
     object_type: str
     object_id: str
     detail: dict[str, Any]
+
+
+class RejectedRow(BaseModel):
+    line: int
+    reason: str
+    raw: str
+
+
+class LoadResult(BaseModel):
+    file: str
+    batch_id: int | None
+    already_loaded: bool
+    rows_read: int
+    loaded: int
+    already_stored: int
+    rejected: int
+    rejects: list[RejectedRow] = Field(default_factory=list, description="The first 100 rejected rows.")
+
+
+class EngagementPlan(BaseModel):
+    hotspot_id: str
+    owner: str
+    stakeholders: str
+    status: str
+    next_review: dt.date | None
+    notes: str
+    updated_at: dt.datetime
+    plan_version: int
+
+
+class EngagementUpdate(BaseModel):
+    owner: str | None = Field(None, max_length=200, description="A role or team, never a person's name.")
+    stakeholders: str | None = Field(None, max_length=1000)
+    status: str | None = Field(None, max_length=32)
+    next_review: dt.date | None = None
+    notes: str | None = Field(None, max_length=4000, description="Free text; no personal data.")

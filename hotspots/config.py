@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     force_area : boundary file of the force area; points outside it are rejected. ``none`` disables.
     projected_crs : metric CRS for distances; ``auto`` picks British National Grid for data in
         Great Britain, else the UTM zone of the data.
+    api_max_upload_mb : the API refuses request bodies (uploads) larger than this.
     """
 
     model_config = SettingsConfigDict(env_prefix="HOTSPOTS_", extra="ignore")
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     h3_resolution: int = 10
     force_area: str = str(DEFAULT_FORCE_AREA)
     projected_crs: str = "auto"
+    api_max_upload_mb: float = 200.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

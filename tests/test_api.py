@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -16,17 +17,20 @@ from fastapi.testclient import TestClient
 
 from api.deps import get_store
 from api.main import create_app
+from hotspots.ingest.load import IngestOptions, ingest_files
 from hotspots.store import open_store
 from hotspots.store.audit import audit_events
 from hotspots.store.hotspot_sets import save_set
 from hotspots.store.rosters import save_roster
 from hotspots.store.tokens import ROLES, add_token, revoke_token
 from hotspots.store.trials import save_allocation
+from hotspots.synth import SynthParams, generate, write_city
 from hotspots.trials.allocation import allocate
 from test_patrol_roster import plan
 
 ROUTES = {  # route -> roles that may call it (admin may call everything)
     "/hotspot-sets": {"commander", "analyst", "tasking", "evaluator"},
+    "/engagement-plans": {"commander", "analyst", "tasking", "evaluator"},
     "/hotspot-sets/1/geojson": {"commander", "analyst", "tasking", "evaluator"},
     "/rosters": {"tasking"},
     "/rosters/1/download/csv": {"tasking"},
@@ -53,10 +57,14 @@ def fill(store, weeks, guardian):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, weeks, guardian):
-    url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'store.sqlite'}"
+def served(tmp_path_factory, weeks, guardian, force_area):
+    """A SQLite store with the set's own synthetic year loaded (the map rebuilds its surface from it)."""
+    folder = tmp_path_factory.mktemp("api")
+    url = f"sqlite:///{folder / 'store.sqlite'}"
     store = open_store(url)
     tokens, npu = fill(store, weeks, guardian)
+    files = write_city(generate(SynthParams(seed=3, incidents=30_000), force_area), folder / "city", "geoparquet")
+    ingest_files(files, store, IngestOptions(force_area=force_area))
     store.dispose()
     with TestClient(create_app(url), raise_server_exceptions=False) as client:
         yield client, tokens, npu, url
@@ -174,28 +182,130 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _serve(url, folder, workers=2):
+    """Start 'hotspots serve' on a free loopback port; returns (port, process) once /health answers."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTSPOTS_")} | {"HOTSPOTS_DATA_DIR": str(folder)}
+    server = subprocess.Popen([sys.executable, "-m", "hotspots.cli", "serve", "--port", str(port), "--workers",
+                               str(workers), "--db", url], env=env, cwd=folder, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    for _ in range(150):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return port, server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    _stop(server)
+    pytest.fail("the server did not answer /health within 30 s")
+
+
+def _stop(server) -> int:
+    server.send_signal(signal.SIGTERM)
+    return server.wait(timeout=40)
+
+
 def test_a_real_server_on_loopback_with_two_workers(served, tmp_path):
     _, tokens, _, url = served
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTSPOTS_")} | {"HOTSPOTS_DATA_DIR": str(tmp_path)}
-    server = subprocess.Popen([sys.executable, "-m", "hotspots.cli", "serve", "--port", str(port), "--workers", "2",
-                               "--db", url], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    port, server = _serve(url, tmp_path)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the server did not answer /health within 30 s")
         assert httpx.get(f"{base}/hotspot-sets", headers=auth(tokens["commander"])).status_code == 200
         assert httpx.get(f"{base}/rosters", headers=auth(tokens["commander"])).status_code == 403
         csv = httpx.get(f"{base}/rosters/1/download/csv", headers=auth(tokens["tasking"]))
         assert csv.status_code == 200 and csv.headers["cache-control"] == "no-store"
     finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=40)
-    assert code == 0
+        code = _stop(server)
+    assert code == 0  # a graceful stop on SIGTERM
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "samples" / "2011-02-west-midlands-street.csv.gz"
+
+
+def test_analysts_upload_incident_files_once_with_rejects_reported(served):
+    client, tokens, _, _ = served
+    with SAMPLE.open("rb") as fh:
+        first = client.post("/incidents", headers=auth(tokens["analyst"]), files={"file": (SAMPLE.name, fh)})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["loaded"] > 1000 and not body["already_loaded"] and body["rows_read"] >= body["loaded"]
+    assert len(body["rejects"]) == min(body["rejected"], 100)
+    assert all(r["line"] >= 2 and r["reason"] for r in body["rejects"])
+    with SAMPLE.open("rb") as fh:
+        again = client.post("/incidents", headers=auth(tokens["analyst"]), files={"file": (SAMPLE.name, fh)})
+    assert again.json()["already_loaded"] and again.json()["loaded"] == 0
+    with SAMPLE.open("rb") as fh:
+        refused = client.post("/incidents", headers=auth(tokens["tasking"]), files={"file": (SAMPLE.name, fh)})
+    assert refused.status_code == 403
+
+
+def test_evaluators_upload_gps_logs(served):
+    client, tokens, _, _ = served
+    log = b"unit,timestamp,lon,lat\nA-1,2024-11-05T20:00:00Z,-1.89,52.48\nA-1,never,-1.89,52.48\n"
+    done = client.post("/patrol-logs", headers=auth(tokens["evaluator"]), files={"file": ("avl.csv", log)})
+    assert done.status_code == 200 and (done.json()["loaded"], done.json()["rejected"]) == (1, 1)
+    assert done.json()["rejects"][0]["line"] == 3
+
+
+def test_bodies_over_the_limit_are_refused_while_streaming(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    with TestClient(create_app(url, max_upload_bytes=10_000)) as client:
+        whole = client.post("/incidents", files={"file": ("big.csv", b"x" * 20_000)})
+        assert whole.status_code == 413 and "over the limit of 10,000 bytes" in whole.json()["detail"]
+
+        def chunks():  # no Content-Length: counted as it streams
+            for _ in range(20):
+                yield b"y" * 1000
+
+        streamed = client.post("/incidents", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=x"})
+        assert streamed.status_code == 413
+
+
+def test_engagement_plans_read_by_all_updated_by_commanders_within_their_npus(served):
+    client, tokens, npu, url = served
+    doc = client.get("/hotspot-sets/1/geojson", headers=auth(tokens["commander"])).json()
+    inside = next(f["properties"]["hotspot_id"] for f in doc["features"] if f["properties"]["area_name"] == npu)
+    outside = next(f["properties"]["hotspot_id"] for f in doc["features"] if f["properties"]["area_name"] != npu)
+    change = {"status": "agreed", "owner": "NPU inspector", "next_review": "2025-01-06"}
+    done = client.put(f"/engagement-plans/{inside}", json=change, headers=auth(tokens["limited"]))
+    assert done.status_code == 200 and done.json()["status"] == "agreed" and done.json()["plan_version"] >= 1
+    assert client.put(f"/engagement-plans/{outside}", json=change, headers=auth(tokens["limited"])).status_code == 403
+    assert client.put(f"/engagement-plans/{inside}", json=change, headers=auth(tokens["analyst"])).status_code == 403
+    bad = client.put(f"/engagement-plans/{inside}", json={"status": "sorted"}, headers=auth(tokens["commander"]))
+    assert bad.status_code == 400 and "status='sorted' is not known" in bad.json()["detail"]
+    plans = client.get(f"/engagement-plans?hotspot_id={inside}", headers=auth(tokens["evaluator"])).json()
+    assert plans[0]["owner"] == "NPU inspector"
+    assert "engagement.update" in audit_events(open_store(url), "hotspot")["action"].tolist()
+
+
+def test_the_served_weekly_map_draws_in_headless_chromium(served, tmp_path):
+    """The map from a real server, opened in Chromium with the commander's token: drawn, no console errors."""
+    from test_maps import _chromium
+
+    _, tokens, _, url = served
+    chromium, driver_path = _chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    port, server = _serve(url, tmp_path, workers=1)
+    try:
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
+                    "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+            options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(service=Service(driver_path), options=options)
+        try:
+            driver.execute_cdp_cmd("Network.enable", {})
+            driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": auth(tokens["commander"])})
+            driver.get(f"http://127.0.0.1:{port}/hotspot-sets/1/map")
+            deadline = time.time() + 30
+            while time.time() < deadline and not driver.execute_script(
+                    "return document.querySelectorAll('.leaflet-interactive').length"):
+                time.sleep(0.2)
+            drawn = driver.execute_script("return document.querySelectorAll('.leaflet-interactive').length")
+            errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        finally:
+            driver.quit()
+    finally:
+        _stop(server)
+    assert errors == [] and drawn > 0

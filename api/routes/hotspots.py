@@ -1,13 +1,18 @@
-"""Commanders: hotspot sets by period, as GeoJSON; a commander limited to NPUs sees only theirs."""
+"""Commanders: hotspot sets by period (GeoJSON and the weekly map) and engagement plans.
+
+A commander limited to NPUs sees, and may update the plans of, only the hotspots in them.
+"""
 
 from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
 
-from api.deps import Commander, StoreDep
-from api.schemas import FeatureCollection, HotspotSetItem, Problem
+from api.deps import Commander, CommanderOnly, StoreDep
+from api.schemas import EngagementPlan, EngagementUpdate, FeatureCollection, HotspotSetItem, Problem
 
 router = APIRouter(prefix="/hotspot-sets", tags=["commanders"])
 
@@ -26,12 +31,86 @@ def set_geojson(set_id: int, store: StoreDep, principal: Commander) -> FeatureCo
     from hotspots.exports import hotspot_frame
     from hotspots.store.hotspot_sets import load_set
 
-    hs = load_set(store, set_id)
+    hs = _visible(load_set(store, set_id), principal)
     frame = hotspot_frame(hs)
-    if principal.role == "commander" and principal.npus:
-        frame = frame[frame["area_name"].isin(principal.npus)]
     doc = json.loads(frame.to_json(na="null", drop_id=True))
     p = hs.parameters
     return FeatureCollection(features=doc["features"], properties={
         "set_id": p["set_id"], "period_label": p["period_label"], "period_start": str(p["period_start"]),
         "period_end": str(p["period_end"]), "version": p["version"], "resolution": p["resolution"]})
+
+
+MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+           "font-src data:; frame-ancestors 'none'")  # the map is one self-contained page: inline only, no network
+
+
+@router.get("/{set_id}/map", response_class=HTMLResponse,
+            responses={200: {"content": {"text/html": {}}, "description": "The weekly map page."},
+                       404: {"model": Problem}})
+def set_map(set_id: int, store: StoreDep, principal: Commander) -> HTMLResponse:
+    """The weekly map of a set (self-contained HTML); a commander limited to NPUs gets only their hotspots."""
+    from hotspots.areas import Area
+    from hotspots.cli._common import stored_incidents
+    from hotspots.config import get_settings
+    from hotspots.periods import Calendar
+    from hotspots.store.hotspot_sets import load_set
+    from maps.weekly import set_map_page
+
+    s = get_settings()
+    hs = _visible(load_set(store, set_id), principal)
+    calendar = Calendar(hs.parameters.get("period_kind", "week"), s.period_anchor, s.period_days, s.timezone)
+    page = set_map_page(store, hs, stored_incidents(store, None, allow_empty=True), Area.from_file(s.force_area),
+                        calendar)
+    return HTMLResponse(page, headers={"Content-Security-Policy": MAP_CSP})
+
+
+def _visible(hs, principal):
+    """The set as the caller may see it: a commander limited to NPUs sees only their hotspots."""
+    if principal.role != "commander" or not principal.npus:
+        return hs
+    keep = hs.hotspots["area_name"].isin(principal.npus)
+    hs.hotspots = hs.hotspots[keep].reset_index(drop=True)
+    hs.members = hs.members[hs.members["hotspot_id"].isin(hs.hotspots["hotspot_id"])].reset_index(drop=True)
+    return hs
+
+
+engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"])
+
+
+@engagement_router.get("", response_model=list[EngagementPlan])
+def engagement_plans(store: StoreDep, principal: Commander,
+                     hotspot_id: str | None = Query(None, max_length=16)) -> list[EngagementPlan]:
+    """Current engagement plan of each hotspot (or of one)."""
+    from hotspots.store.hotspot_sets import engagement
+
+    frame = engagement(store, [hotspot_id] if hotspot_id else None)
+    return [EngagementPlan(**_plain(r)) for r in frame.to_dict("records")]
+
+
+@engagement_router.put("/{hotspot_id}", response_model=EngagementPlan,
+                       responses={400: {"model": Problem}, 404: {"model": Problem}})
+def update_engagement(hotspot_id: str, change: EngagementUpdate, store: StoreDep,
+                      principal: CommanderOnly) -> EngagementPlan:
+    """Record a new version of a hotspot's engagement plan (commanders, within their NPUs); audited."""
+    from hotspots.store.audit import record
+    from hotspots.store.hotspot_sets import set_engagement
+
+    if principal.npus and not _hotspot_in_npus(store, hotspot_id, principal.npus):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"hotspot {hotspot_id!r} is outside your NPUs")
+    saved = set_engagement(store, hotspot_id, **change.model_dump())
+    with store.engine.begin() as conn:
+        record(conn, principal.actor, "engagement.update", "hotspot", hotspot_id,
+               {"plan_version": saved["plan_version"], "status": saved["status"]})
+    return EngagementPlan(**_plain(saved))
+
+
+def _hotspot_in_npus(store, hotspot_id: str, npus) -> bool:
+    from hotspots.store.schema import set_hotspots
+
+    with store.engine.connect() as conn:
+        areas = set(conn.execute(select(set_hotspots.c.area_name).where(set_hotspots.c.hotspot_id == hotspot_id)).scalars())
+    return bool(areas & set(npus))
+
+
+def _plain(record: dict) -> dict:
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}

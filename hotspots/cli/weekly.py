@@ -257,9 +257,9 @@ def map_command(
     db: DbOption = "",
 ):
     """Draw the weekly map of a stored hotspot set, force-wide or for one NPU; it opens offline."""
-    from hotspots.store.hotspot_sets import engagement, load_set
-    from hotspots.weekly import map_context
-    from maps import weekly_map, write_map
+    from hotspots.store.hotspot_sets import load_set
+    from maps import write_map
+    from maps.weekly import set_map_page
 
     if out_path.suffix.lower() != ".html":
         raise HotspotsError(f"--out={str(out_path)!r}: a map is an HTML page; give a path ending .html")
@@ -271,15 +271,9 @@ def map_command(
     store = open_store_at(db)
     hs = load_set(store, set_id, period_label)
     p = hs.parameters
-    previous = load_set(store, p["previous_set"]) if p.get("previous_set") else None
-    calendar = _calendar(p.get("period_kind", "week"), "")
-    context = map_context(stored_incidents(store, offence_group), hs, region.cells(p["resolution"]), calendar,
-                          crs=store.meta("projected_crs") or "EPSG:27700", scores=given_scores)
-    page = weekly_map(hs, region=region.geometry, resolution=p["resolution"], scores=context.scores,
-                      incidents=context.incidents, previous=previous,
-                      engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas, npu=npu,
-                      title=f"Hotspots {p['period_label']}" + (f", {npu}" if npu else ""), subtitle=context.sentence,
-                      tiles=tiles)
+    page = set_map_page(store, hs, stored_incidents(store, offence_group), region,
+                        _calendar(p.get("period_kind", "week"), ""), scores=given_scores, areas=areas, npu=npu,
+                        tiles=tiles)
     path = write_map(page, out_path)
     out.print(f"map of set {p['set_id']} ({path.stat().st_size / 1e6:.2f} MB) written to {path}")
 

@@ -1,0 +1,62 @@
+"""Analysts upload incident files; evaluators upload GPS patrol logs. Rejected rows come back with reasons."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile
+from sqlalchemy import select
+
+from api.deps import Analyst, Evaluator, StoreDep
+from api.schemas import LoadResult, Problem, RejectedRow
+from api.uploads import save_upload
+
+router = APIRouter(tags=["uploads"])
+_ERRORS = {400: {"model": Problem}, 413: {"model": Problem}}
+
+
+@router.post("/incidents", response_model=LoadResult, responses=_ERRORS)
+def upload_incidents(store: StoreDep, principal: Analyst,
+                     file: Annotated[UploadFile, File(description="An incident file any 'hotspots ingest' reader reads.")]) -> LoadResult:
+    """Load one incident file as one all-or-nothing batch; loading the same file again adds nothing."""
+    from hotspots.areas import Area
+    from hotspots.config import get_settings
+    from hotspots.ingest.load import IngestOptions, ingest_file
+    from hotspots.store.audit import record
+    from hotspots.store.schema import rejected_rows
+
+    s = get_settings()
+    path = save_upload(file, s.data_dir / "uploads")
+    area = None if s.force_area.lower() == "none" else Area.from_file(s.force_area)
+    report = ingest_file(path, store, IngestOptions(force_area=area, timezone=s.timezone,
+                                                    h3_resolution=s.h3_resolution))
+    rejects = []
+    if report.rejected and report.batch_id is not None:
+        with store.engine.connect() as conn:
+            rows = conn.execute(select(rejected_rows.c.line, rejected_rows.c.reason, rejected_rows.c.raw)
+                                .where(rejected_rows.c.batch_id == report.batch_id)
+                                .order_by(rejected_rows.c.line).limit(100)).all()
+        rejects = [RejectedRow(line=r.line, reason=r.reason, raw=r.raw) for r in rows]
+    with store.engine.begin() as conn:
+        record(conn, principal.actor, "incidents.upload", "batch", report.batch_id,
+               {"file": file.filename, "loaded": report.loaded, "rejected": report.rejected})
+    return LoadResult(file=file.filename or path.name, batch_id=report.batch_id,
+                      already_loaded=bool(report.skipped_reason), rows_read=report.rows_read, loaded=report.loaded,
+                      already_stored=report.already_stored, rejected=report.rejected, rejects=rejects)
+
+
+@router.post("/patrol-logs", response_model=LoadResult, responses=_ERRORS)
+def upload_patrol_log(store: StoreDep, principal: Evaluator,
+                      file: Annotated[UploadFile, File(description="GPS/AVL CSV: unit, timestamp, lon, lat.")]) -> LoadResult:
+    """Load one GPS log (audited); pings already stored are not added twice."""
+    from hotspots.config import get_settings
+    from hotspots.store.trials import load_gps_log
+
+    s = get_settings()
+    path = save_upload(file, s.data_dir / "uploads")
+    got = load_gps_log(store, path, loaded_by=principal.actor, timezone=s.timezone)
+    rejects = got.get("rejects")
+    return LoadResult(file=file.filename or path.name, batch_id=got["batch_id"], already_loaded=got["already_loaded"],
+                      rows_read=got["read"], loaded=got["loaded"], already_stored=got["already_stored"],
+                      rejected=got["rejected"],
+                      rejects=[] if rejects is None else [RejectedRow(**r) for r in rejects.head(100).to_dict("records")])
