@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.schemas import problem
 from hotspots.store.db import Store
 from hotspots.store.tokens import Principal, principal_for
+
+#: What every authenticated route may answer besides its own responses, for the OpenAPI document.
+AUTH_RESPONSES = {401: problem("No bearer token, or an unknown or revoked one."),
+                  403: problem("The token's role may not do this.")}
+
+#: A record id in a path: the store's integer keys (out-of-range ids are a 422, not a database overflow).
+RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from 'hotspots users add'.")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,11 @@ class Ready(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+def problem(description: str) -> dict:
+    """An error response for the OpenAPI document: JSON ``{"detail": ...}`` whatever the route's own media type."""
+    return {"description": description, "content": {"application/json": {"schema": Problem.model_json_schema()}}}
 
 
 class HotspotSetItem(BaseModel):
@@ -133,6 +138,6 @@ class EngagementPlan(BaseModel):
 class EngagementUpdate(BaseModel):
     owner: str | None = Field(None, max_length=200, description="A role or team, never a person's name.")
     stakeholders: str | None = Field(None, max_length=1000)
-    status: str | None = Field(None, max_length=32)
+    status: Literal["not started", "drafted", "agreed", "in progress", "under review", "closed"] | None = None
     next_review: dt.date | None = None
     notes: str | None = Field(None, max_length=4000, description="Free text; no personal data.")

@@ -6,10 +6,10 @@ import json
 
 from fastapi import APIRouter, Query
 
-from api.deps import Admin, StoreDep
+from api.deps import AUTH_RESPONSES, Admin, StoreDep
 from api.schemas import AuditEvent
 
-router = APIRouter(prefix="/audit", tags=["admin"])
+router = APIRouter(prefix="/audit", tags=["admin"], responses=AUTH_RESPONSES)
 
 
 @router.get("", response_model=list[AuditEvent])

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import StoreDep
-from api.schemas import Health, Ready
+from api.schemas import Health, Ready, problem
 
 router = APIRouter(tags=["health"])
 
@@ -18,7 +18,7 @@ def health() -> Health:
     return Health(status="ok")
 
 
-@router.get("/ready", response_model=Ready, responses={503: {"description": "The store cannot be reached."}})
+@router.get("/ready", response_model=Ready, responses={503: problem("The store cannot be reached.")})
 def ready(store: StoreDep) -> Ready:
     """The store answers; requests can be served."""
     try:

@@ -11,10 +11,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from api.deps import Commander, CommanderOnly, StoreDep
-from api.schemas import EngagementPlan, EngagementUpdate, FeatureCollection, HotspotSetItem, Problem
+from api.deps import AUTH_RESPONSES, Commander, CommanderOnly, RecordId, StoreDep
+from api.schemas import EngagementPlan, EngagementUpdate, FeatureCollection, HotspotSetItem, problem
 
-router = APIRouter(prefix="/hotspot-sets", tags=["commanders"])
+router = APIRouter(prefix="/hotspot-sets", tags=["commanders"], responses=AUTH_RESPONSES)
 
 
 @router.get("", response_model=list[HotspotSetItem])
@@ -25,8 +25,8 @@ def list_sets(store: StoreDep, principal: Commander) -> list[HotspotSetItem]:
     return [HotspotSetItem(**r) for r in stored_sets(store).to_dict("records")]
 
 
-@router.get("/{set_id}/geojson", response_model=FeatureCollection, responses={404: {"model": Problem}})
-def set_geojson(set_id: int, store: StoreDep, principal: Commander) -> FeatureCollection:
+@router.get("/{set_id}/geojson", response_model=FeatureCollection, responses={404: problem("No such record in the store.")})
+def set_geojson(set_id: RecordId, store: StoreDep, principal: Commander) -> FeatureCollection:
     """A set's hotspots with their geofences (WGS84), ranked; filtered to the caller's NPUs if it has any."""
     from hotspots.exports import hotspot_frame
     from hotspots.store.hotspot_sets import load_set
@@ -46,8 +46,8 @@ MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-in
 
 @router.get("/{set_id}/map", response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {}}, "description": "The weekly map page."},
-                       404: {"model": Problem}})
-def set_map(set_id: int, store: StoreDep, principal: Commander) -> HTMLResponse:
+                       404: problem("No such record in the store.")})
+def set_map(set_id: RecordId, store: StoreDep, principal: Commander) -> HTMLResponse:
     """The weekly map of a set (self-contained HTML); a commander limited to NPUs gets only their hotspots."""
     from hotspots.areas import Area
     from hotspots.cli._common import stored_incidents
@@ -74,7 +74,7 @@ def _visible(hs, principal):
     return hs
 
 
-engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"])
+engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"], responses=AUTH_RESPONSES)
 
 
 @engagement_router.get("", response_model=list[EngagementPlan])
@@ -88,7 +88,7 @@ def engagement_plans(store: StoreDep, principal: Commander,
 
 
 @engagement_router.put("/{hotspot_id}", response_model=EngagementPlan,
-                       responses={400: {"model": Problem}, 404: {"model": Problem}})
+                       responses={400: problem("A user error, in one line."), 404: problem("No such record in the store.")})
 def update_engagement(hotspot_id: str, change: EngagementUpdate, store: StoreDep,
                       principal: CommanderOnly) -> EngagementPlan:
     """Record a new version of a hotspot's engagement plan (commanders, within their NPUs); audited."""

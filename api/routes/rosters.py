@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Response, status
 
-from api.deps import StoreDep, Tasking
-from api.schemas import Problem, RosterItem
+from api.deps import AUTH_RESPONSES, RecordId, StoreDep, Tasking
+from api.schemas import RosterItem, problem
 
-router = APIRouter(prefix="/rosters", tags=["tasking"])
+router = APIRouter(prefix="/rosters", tags=["tasking"], responses=AUTH_RESPONSES)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _MEDIA = {"csv": "text/csv; charset=utf-8", "ics": "text/calendar; charset=utf-8", "json": "application/json"}
 
@@ -25,26 +25,47 @@ def list_rosters(store: StoreDep, principal: Tasking, response: Response) -> lis
 
 
 @router.get("/{roster_id}/download/{fmt}", response_class=Response,
-            responses={200: {"content": {m.split(";")[0]: {} for m in _MEDIA.values()},
+            responses={200: {"content": {"text/csv": {}, "application/json": {}},
                              "description": "The roster file (OFFICIAL-SENSITIVE)."},
-                       400: {"model": Problem}, 404: {"model": Problem}})
-def download(roster_id: int, fmt: Literal["csv", "ics", "json"], store: StoreDep, principal: Tasking,
-             unit: str | None = Query(None, max_length=32, description="Call sign: required for ics (one calendar per unit).")):
-    """A roster as CSV (one row per visit), iCalendar for one unit, or JSON; the download is audited."""
-    from hotspots.patrol.exports import csv_text, roster_document, roster_stem, safe_name, unit_calendar
-    from hotspots.store.audit import record
-    from hotspots.store.rosters import load_roster
+                       404: problem("No such roster.")})
+def download(roster_id: RecordId, fmt: Literal["csv", "json"], store: StoreDep, principal: Tasking) -> Response:
+    """A roster as CSV (one row per visit, spreadsheet formulas neutralised) or JSON; the download is audited."""
+    from hotspots.patrol.exports import csv_text, roster_document, roster_stem
 
-    roster = load_roster(store, roster_id)
-    if fmt == "ics":
-        if unit is None or unit not in set(roster.visits["unit"]):
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "ics needs ?unit= with a call sign on this roster")
-        body, name = unit_calendar(roster, unit), f"{roster_stem(roster)}-{safe_name(unit)}.ics"
-    elif fmt == "csv":
+    roster = _load(store, roster_id)
+    if fmt == "csv":
         body, name = csv_text(roster).encode(), f"{roster_stem(roster)}.csv"
     else:
         body, name = json.dumps(roster_document(roster), default=str).encode(), f"{roster_stem(roster)}.json"
+    return _file(store, principal, roster_id, body, name, fmt, {"format": fmt})
+
+
+@router.get("/{roster_id}/calendars/{unit}", response_class=Response,
+            responses={200: {"content": {"text/calendar": {}}, "description": "The unit's calendar (OFFICIAL-SENSITIVE)."},
+                       404: problem("No such roster, or no such unit on it.")})
+def calendar(roster_id: RecordId, unit: Annotated[str, Path(max_length=32, description="The unit's call sign.")],
+             store: StoreDep, principal: Tasking) -> Response:
+    """One unit's visits as iCalendar (RFC 5545); the download is audited."""
+    from hotspots.patrol.exports import roster_stem, safe_name, unit_calendar
+
+    roster = _load(store, roster_id)
+    if unit not in set(roster.visits["unit"]):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"roster {roster_id} has no unit {unit!r}")
+    name = f"{roster_stem(roster)}-{safe_name(unit)}.ics"
+    return _file(store, principal, roster_id, unit_calendar(roster, unit), name, "ics", {"format": "ics", "unit": unit})
+
+
+def _load(store, roster_id: int):
+    from hotspots.store.rosters import load_roster
+
+    return load_roster(store, roster_id)
+
+
+def _file(store, principal, roster_id: int, body: bytes, name: str, fmt: str, detail: dict) -> Response:
+    """The download, after its audit event is committed (no event, no file)."""
+    from hotspots.store.audit import record
+
     with store.engine.begin() as conn:
-        record(conn, principal.actor, "roster.download", "roster", roster_id, {"format": fmt, "unit": unit})
+        record(conn, principal.actor, "roster.download", "roster", roster_id, detail)
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
     return Response(content=body, media_type=_MEDIA[fmt], headers=headers)

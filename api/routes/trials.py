@@ -6,10 +6,10 @@ import datetime as dt
 
 from fastapi import APIRouter
 
-from api.deps import Evaluator, StoreDep
-from api.schemas import Allocation, AllocationItem, PlaceArm, Problem
+from api.deps import AUTH_RESPONSES, Evaluator, RecordId, StoreDep
+from api.schemas import Allocation, AllocationItem, PlaceArm, problem
 
-router = APIRouter(prefix="/allocations", tags=["evaluators"])
+router = APIRouter(prefix="/allocations", tags=["evaluators"], responses=AUTH_RESPONSES)
 
 
 @router.get("", response_model=list[AllocationItem])
@@ -20,8 +20,8 @@ def list_allocations(store: StoreDep, principal: Evaluator) -> list[AllocationIt
     return [AllocationItem(**r) for r in stored(store).to_dict("records")]
 
 
-@router.get("/{allocation_id}", response_model=Allocation, responses={404: {"model": Problem}})
-def allocation(allocation_id: int, store: StoreDep, principal: Evaluator) -> Allocation:
+@router.get("/{allocation_id}", response_model=Allocation, responses={404: problem("No such record in the store.")})
+def allocation(allocation_id: RecordId, store: StoreDep, principal: Evaluator) -> Allocation:
     """One allocation: design, seed, fingerprint, and each place's arm in each period."""
     from hotspots.store.trials import load_allocation
 

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 from sqlalchemy import select
 
-from api.deps import Analyst, Evaluator, StoreDep
-from api.schemas import LoadResult, Problem, RejectedRow
+from api.deps import AUTH_RESPONSES, Analyst, Evaluator, StoreDep
+from api.schemas import LoadResult, RejectedRow, problem
 from api.uploads import save_upload
 
-router = APIRouter(tags=["uploads"])
-_ERRORS = {400: {"model": Problem}, 413: {"model": Problem}}
+router = APIRouter(tags=["uploads"], responses=AUTH_RESPONSES)
+_ERRORS = {400: problem("A user error, in one line."), 413: problem("The upload is over the size limit.")}
 
 
 @router.post("/incidents", response_model=LoadResult, responses=_ERRORS)

@@ -124,7 +124,7 @@ def set_engagement(store: Store, hotspot_id: str, *, owner: str | None = None, s
         known = conn.execute(select(set_hotspots.c.hotspot_id).where(set_hotspots.c.hotspot_id == hotspot_id)
                              .limit(1)).scalar()
         if known is None:
-            raise HotspotsError(f"hotspot_id={hotspot_id!r} is not in any stored hotspot set; see 'hotspots sets'")
+            raise NotFoundError(f"hotspot_id={hotspot_id!r} is not in any stored hotspot set; see 'hotspots sets'")
         last = conn.execute(select(engagement_plans).where(engagement_plans.c.hotspot_id == hotspot_id)
                             .order_by(engagement_plans.c.plan_version.desc()).limit(1)).mappings().first()
         base = dict(last) if last else {"owner": "", "stakeholders": "", "status": "not started",
