@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.cache import RenderCache
 from api.schemas import problem
 from hotspots.store.db import Store
 from hotspots.store.tokens import Principal, principal_for
@@ -26,6 +27,13 @@ def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def get_cache(request: Request) -> RenderCache:
+    return request.app.state.cache
+
+
+CacheDep = Annotated[RenderCache, Depends(get_cache)]
 
 
 def authenticate(store: StoreDep,

@@ -30,6 +30,7 @@ SECURITY_HEADERS = {
 def create_app(database_url: str | None = None, max_upload_bytes: int | None = None) -> FastAPI:
     """The app on the store at ``database_url`` (default: the settings' store); bodies over
     ``max_upload_bytes`` (default: the settings' ``api_max_upload_mb``) are refused with 413."""
+    from api.cache import RenderCache
     from api.limits import BodyLimit
     from api.routes import audit, health, hotspots, rosters, trials, uploads
 
@@ -39,6 +40,7 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
         from hotspots.store import open_store
 
         app.state.store = open_store(database_url or get_settings().resolved_database_url())
+        app.state.cache = RenderCache()
         yield
         app.state.store.dispose()
 

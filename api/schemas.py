@@ -141,3 +141,20 @@ class EngagementUpdate(BaseModel):
     status: Literal["not started", "drafted", "agreed", "in progress", "under review", "closed"] | None = None
     next_review: dt.date | None = None
     notes: str | None = Field(None, max_length=4000, description="Free text; no personal data.")
+
+
+class AllocationCreate(BaseModel):
+    """A new allocation of a stored hotspot set's places (see 'hotspots trial allocate')."""
+
+    trial: str = Field(min_length=1, max_length=64, description="The trial's name; a second allocation is a new version.")
+    set_id: int | None = Field(None, ge=1, le=2_147_483_647, description="Hotspot set (default: the latest).")
+    design: Literal["simple", "blocked", "pair", "crossover"] = "blocked"
+    seed: int | None = Field(None, ge=0, le=2**48 - 1, description="Default: a fresh seed, recorded.")
+    share: float = Field(0.5, ge=0.0, le=1.0)
+    strata: list[Literal["npu", "risk_band"]] = Field(default_factory=lambda: ["npu", "risk_band"])
+    bands: int = Field(3, ge=1, le=10)
+    risk: Literal["harm", "score", "incidents"] = "harm"
+    start: dt.date | None = Field(None, description="First day of the trial (default: the set's first day).")
+    periods: int = Field(8, ge=2, le=104, description="Crossover: number of periods.")
+    period_days: int = Field(7, ge=1, le=28, description="Crossover: days per period.")
+    reason: str = Field("", max_length=1000, description="Required when replacing a registered allocation.")

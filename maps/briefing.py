@@ -40,13 +40,11 @@ def write_briefings(roster: Roster, geofences: dict, folder: Path) -> list[Path]
     ``geofences`` maps hotspot_id to its WGS84 geofence (a shapely geometry) from the hotspot set.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    crs = roster.parameters.get("crs", "EPSG:27700")
-    projected = {h: _project(g, crs) for h, g in geofences.items()}
+    projected = _projected(roster, geofences)
     paths, links = [], []
     for unit, visits in roster.visits.groupby("unit", sort=True):
         path = folder / f"{roster_stem(roster)}-{safe_name(unit)}-briefing.html"
-        pages = [_day_page(roster, unit, day, rows, projected) for day, rows in visits.groupby("date", sort=True)]
-        path.write_text(_document(f"Patrol briefing {unit}", "".join(pages)), encoding="utf-8")
+        path.write_text(_unit_document(roster, unit, visits, projected), encoding="utf-8")
         paths.append(path)
         links.append(f'<li><a href="{html.escape(path.name)}">{html.escape(unit)}</a> '
                      f"({html.escape(str(visits['npu'].iloc[0]))}): {len(visits)} visits on "
@@ -58,6 +56,22 @@ def write_briefings(roster: Roster, geofences: dict, folder: Path) -> list[Path]
             f"{p['start']} to {p['end']}</h2><ul>{''.join(links)}</ul></div>")
     index.write_text(_document("Patrol briefings", body), encoding="utf-8")
     return [index, *paths]
+
+
+def briefing(roster: Roster, unit: str, geofences: dict) -> str:
+    """One unit's briefing as an HTML document (a page per patrol day), as ``write_briefings`` writes it."""
+    visits = roster.visits[roster.visits["unit"] == unit]
+    return _unit_document(roster, unit, visits, _projected(roster, {h: geofences[h] for h in visits["hotspot_id"]}))
+
+
+def _projected(roster: Roster, geofences: dict) -> dict:
+    crs = roster.parameters.get("crs", "EPSG:27700")
+    return {h: _project(g, crs) for h, g in geofences.items()}
+
+
+def _unit_document(roster: Roster, unit: str, visits: pd.DataFrame, projected: dict) -> str:
+    pages = [_day_page(roster, unit, day, rows, projected) for day, rows in visits.groupby("date", sort=True)]
+    return _document(f"Patrol briefing {unit}", "".join(pages))
 
 
 def _document(title: str, body: str) -> str:

@@ -163,7 +163,7 @@ def test_openapi_describes_every_route_with_its_responses(served):
             "/rosters/{roster_id}/download/{fmt}", "/allocations", "/allocations/{allocation_id}", "/audit"} <= paths
     for path, ops in doc["paths"].items():
         for op in ops.values():
-            assert "200" in op["responses"] and op.get("summary"), path
+            assert ("200" in op["responses"] or "201" in op["responses"]) and op.get("summary"), path
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 
@@ -339,3 +339,27 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_schema(served, t
             check()
     finally:
         _stop(server)
+
+
+def test_evaluators_register_allocations_through_the_api(served):
+    client, tokens, _, url = served
+    body = {"trial": "api-made", "design": "pair", "seed": 11, "risk": "score"}
+    made = client.post("/allocations", json=body, headers=auth(tokens["evaluator"]))
+    assert made.status_code == 201, made.text
+    doc = made.json()
+    assert doc["design"] == "pair" and doc["seed"] == 11 and doc["version"] == 1
+    assert client.get(f"/allocations/{doc['allocation_id']}", headers=auth(tokens["evaluator"])).json() == doc
+    again = client.post("/allocations", json=body, headers=auth(tokens["evaluator"]))
+    assert again.status_code == 400 and "needs --reason" in again.json()["detail"]
+    assert client.post("/allocations", json=body, headers=auth(tokens["tasking"])).status_code == 403
+    events = audit_events(open_store(url), "allocation")
+    assert events["actor"].iloc[-1] == "api:evaluator-post"
+
+
+def test_unit_briefings_download_as_printable_html(served):
+    client, tokens, _, _ = served
+    csv = client.get("/rosters/1/download/csv", headers=auth(tokens["tasking"])).text
+    unit = pd.read_csv(io.StringIO(csv), comment="#")["unit"].iloc[0]
+    page = client.get(f"/rosters/1/briefings/{unit}", headers=auth(tokens["tasking"]))
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "OFFICIAL-SENSITIVE" in page.text and "<svg" in page.text and "<script" not in page.text

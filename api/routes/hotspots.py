@@ -8,13 +8,20 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, HTTPException, Query, status
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
-from api.deps import AUTH_RESPONSES, Commander, CommanderOnly, RecordId, StoreDep
+from api.deps import AUTH_RESPONSES, CacheDep, Commander, CommanderOnly, RecordId, StoreDep
 from api.schemas import EngagementPlan, EngagementUpdate, FeatureCollection, HotspotSetItem, problem
 
 router = APIRouter(prefix="/hotspot-sets", tags=["commanders"], responses=AUTH_RESPONSES)
+
+
+class RenderedJSON(JSONResponse):
+    """A JSON response whose body was rendered (and validated against its model) before."""
+
+    def render(self, content: bytes) -> bytes:
+        return content
 
 
 @router.get("", response_model=list[HotspotSetItem])
@@ -26,18 +33,24 @@ def list_sets(store: StoreDep, principal: Commander) -> list[HotspotSetItem]:
 
 
 @router.get("/{set_id}/geojson", response_model=FeatureCollection, responses={404: problem("No such record in the store.")})
-def set_geojson(set_id: RecordId, store: StoreDep, principal: Commander) -> FeatureCollection:
+def set_geojson(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: Commander) -> JSONResponse:
     """A set's hotspots with their geofences (WGS84), ranked; filtered to the caller's NPUs if it has any."""
     from hotspots.exports import hotspot_frame
     from hotspots.store.hotspot_sets import load_set
 
-    hs = _visible(load_set(store, set_id), principal)
-    frame = hotspot_frame(hs)
-    doc = json.loads(frame.to_json(na="null", drop_id=True))
-    p = hs.parameters
-    return FeatureCollection(features=doc["features"], properties={
-        "set_id": p["set_id"], "period_label": p["period_label"], "period_start": str(p["period_start"]),
-        "period_end": str(p["period_end"]), "version": p["version"], "resolution": p["resolution"]})
+    npus = principal.npus if principal.role == "commander" else ()
+
+    def render() -> bytes:
+        hs = _visible(load_set(store, set_id), principal)
+        doc = json.loads(hotspot_frame(hs).to_json(na="null", drop_id=True))
+        p = hs.parameters
+        body = FeatureCollection(features=doc["features"], properties={
+            "set_id": p["set_id"], "period_label": p["period_label"], "period_start": str(p["period_start"]),
+            "period_end": str(p["period_end"]), "version": p["version"], "resolution": p["resolution"]})
+        return body.model_dump_json().encode()
+
+    # Stored sets never change: the rendered document is kept per set and NPU filter.
+    return RenderedJSON(cache.get(("geojson", set_id, npus), render))
 
 
 MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "

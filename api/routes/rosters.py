@@ -6,13 +6,15 @@ import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi.responses import HTMLResponse
 
-from api.deps import AUTH_RESPONSES, RecordId, StoreDep, Tasking
+from api.deps import AUTH_RESPONSES, CacheDep, RecordId, StoreDep, Tasking
 from api.schemas import RosterItem, problem
 
 router = APIRouter(prefix="/rosters", tags=["tasking"], responses=AUTH_RESPONSES)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_MEDIA = {"csv": "text/csv; charset=utf-8", "ics": "text/calendar; charset=utf-8", "json": "application/json"}
+_MEDIA = {"csv": "text/csv; charset=utf-8", "ics": "text/calendar; charset=utf-8", "json": "application/json",
+          "html": "text/html; charset=utf-8"}
 
 
 @router.get("", response_model=list[RosterItem])
@@ -28,37 +30,65 @@ def list_rosters(store: StoreDep, principal: Tasking, response: Response) -> lis
             responses={200: {"content": {"text/csv": {}, "application/json": {}},
                              "description": "The roster file (OFFICIAL-SENSITIVE)."},
                        404: problem("No such roster.")})
-def download(roster_id: RecordId, fmt: Literal["csv", "json"], store: StoreDep, principal: Tasking) -> Response:
+def download(roster_id: RecordId, fmt: Literal["csv", "json"], store: StoreDep, cache: CacheDep,
+             principal: Tasking) -> Response:
     """A roster as CSV (one row per visit, spreadsheet formulas neutralised) or JSON; the download is audited."""
     from hotspots.patrol.exports import csv_text, roster_document, roster_stem
 
-    roster = _load(store, roster_id)
-    if fmt == "csv":
-        body, name = csv_text(roster).encode(), f"{roster_stem(roster)}.csv"
-    else:
-        body, name = json.dumps(roster_document(roster), default=str).encode(), f"{roster_stem(roster)}.json"
+    def render():
+        roster = _load(store, cache, roster_id)
+        if fmt == "csv":
+            return csv_text(roster).encode(), f"{roster_stem(roster)}.csv"
+        return json.dumps(roster_document(roster), default=str).encode(), f"{roster_stem(roster)}.json"
+
+    body, name = cache.get(("roster-file", roster_id, fmt), render)
     return _file(store, principal, roster_id, body, name, fmt, {"format": fmt})
+
+
+Unit = Annotated[str, Path(max_length=32, description="The unit's call sign.")]
+_NO_UNIT = problem("No such roster, or no such unit on it.")
 
 
 @router.get("/{roster_id}/calendars/{unit}", response_class=Response,
             responses={200: {"content": {"text/calendar": {}}, "description": "The unit's calendar (OFFICIAL-SENSITIVE)."},
-                       404: problem("No such roster, or no such unit on it.")})
-def calendar(roster_id: RecordId, unit: Annotated[str, Path(max_length=32, description="The unit's call sign.")],
-             store: StoreDep, principal: Tasking) -> Response:
+                       404: _NO_UNIT})
+def calendar(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, principal: Tasking) -> Response:
     """One unit's visits as iCalendar (RFC 5545); the download is audited."""
     from hotspots.patrol.exports import roster_stem, safe_name, unit_calendar
 
-    roster = _load(store, roster_id)
-    if unit not in set(roster.visits["unit"]):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"roster {roster_id} has no unit {unit!r}")
+    roster = _unit_roster(store, cache, roster_id, unit)
     name = f"{roster_stem(roster)}-{safe_name(unit)}.ics"
     return _file(store, principal, roster_id, unit_calendar(roster, unit), name, "ics", {"format": "ics", "unit": unit})
 
 
-def _load(store, roster_id: int):
+@router.get("/{roster_id}/briefings/{unit}", response_class=HTMLResponse,
+            responses={200: {"content": {"text/html": {}}, "description": "The unit's printable briefing (OFFICIAL-SENSITIVE)."},
+                       404: _NO_UNIT})
+def briefing(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, principal: Tasking) -> Response:
+    """One unit's printable briefing: a page per patrol day with its visits and an SVG map; audited."""
+    from hotspots.patrol.exports import roster_stem, safe_name
+    from hotspots.store.hotspot_sets import load_set
+    from maps.briefing import briefing as unit_briefing
+
+    roster = _unit_roster(store, cache, roster_id, unit)
+    hot = load_set(store, roster.issue["set_id"]).hotspots
+    page = unit_briefing(roster, unit, dict(zip(hot["hotspot_id"], hot["geofence"], strict=True)))
+    name = f"{roster_stem(roster)}-{safe_name(unit)}-briefing.html"
+    return _file(store, principal, roster_id, page.encode(), name, "html", {"format": "html", "unit": unit})
+
+
+def _unit_roster(store, cache, roster_id: int, unit: str):
+    roster = _load(store, cache, roster_id)
+    if unit not in set(roster.visits["unit"]):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"roster {roster_id} has no unit {unit!r}")
+    return roster
+
+
+def _load(store, cache, roster_id: int):
+    """The issued roster, its fingerprint checked on first load; kept, since it can never change."""
     from hotspots.store.rosters import load_roster
 
-    return load_roster(store, roster_id)
+    return cache.get(("roster", roster_id), lambda: load_roster(store, roster_id))
 
 
 def _file(store, principal, roster_id: int, body: bytes, name: str, fmt: str, detail: dict) -> Response:

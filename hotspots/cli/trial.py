@@ -26,19 +26,6 @@ GapOption = Annotated[float, typer.Option("--max-gap", help="Seconds between pin
 MinVisitOption = Annotated[float, typer.Option("--min-visit", help="Seconds a visit must last to count (shorter: a drive-through).")]
 
 
-def _places(hs, risk: str) -> pd.DataFrame:
-    """Trial places from a hotspot set: id, NPU (the hotspot's area name) and risk."""
-    from hotspots.validate import check_choice
-
-    check_choice(risk, ("harm", "score", "incidents"), "--risk")
-    hot = hs.hotspots
-    values = pd.to_numeric(hot[risk], errors="coerce")
-    if values.isna().all():
-        raise HotspotsError(f"set {hs.parameters['set_id']} records no {risk} per hotspot; use --risk score")
-    return pd.DataFrame({"place_id": hot["hotspot_id"].astype(str), "npu": hot["area_name"].fillna(""),
-                         "risk": values.fillna(0.0)})
-
-
 def _strata(value: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in value.split(",") if s.strip() and s.strip() != "none")
 
@@ -64,13 +51,13 @@ def allocate_command(
     from hotspots.store.audit import local_actor
     from hotspots.store.hotspot_sets import load_set
     from hotspots.store.trials import save_allocation
-    from hotspots.trials.allocation import allocate
+    from hotspots.trials.allocation import allocate, places_from_set
 
     store = open_store_at(db)
     hs = load_set(store, set_id)
     first = parse_day(start, "--start") or hs.parameters["period_start"]
     seed = secrets.randbits(48) if seed is None else seed
-    alloc = allocate(_places(hs, risk), design, seed=seed, share=share, strata=_strata(strata), bands=bands,
+    alloc = allocate(places_from_set(hs, risk), design, seed=seed, share=share, strata=_strata(strata), bands=bands,
                      start=first, periods=periods, period_days=period_days)
     alloc.parameters.update(risk=risk)
     allocation_id = save_allocation(store, alloc, trial=name, set_id=int(hs.parameters["set_id"]),
@@ -123,7 +110,7 @@ def power_command(
     """Power to detect each reduction by trial length, and the weeks needed, from the places' own counts."""
     from hotspots.store.hotspot_sets import load_set
     from hotspots.store.trials import load_allocation
-    from hotspots.trials.allocation import allocate
+    from hotspots.trials.allocation import allocate, places_from_set
     from hotspots.trials.power import baseline, periods_needed, power_table
 
     store = open_store_at(db)
@@ -132,7 +119,7 @@ def power_command(
         hs = load_set(store, alloc.issue["set_id"])
     else:
         hs = load_set(store, set_id)
-        alloc = allocate(_places(hs, "score"), design, seed=0, start=hs.parameters["period_start"])
+        alloc = allocate(places_from_set(hs, "score"), design, seed=0, start=hs.parameters["period_start"])
     if alloc.design == "crossover" and alloc.period_days != 7:
         raise HotspotsError("trial power plans in weeks; for a daily crossover, plan with --design blocked as a guide")
     try:

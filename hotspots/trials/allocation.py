@@ -107,6 +107,17 @@ def _plain(value):
     raise TypeError(f"cannot fingerprint {type(value).__name__}")
 
 
+def places_from_set(hs, risk: str = "harm") -> pd.DataFrame:
+    """A stored hotspot set's places: id, NPU (the hotspot's area name) and ``risk`` (harm, score or incidents)."""
+    check_choice(risk, ("harm", "score", "incidents"), "risk")
+    hot = hs.hotspots
+    values = pd.to_numeric(hot[risk], errors="coerce")
+    if values.isna().all():
+        raise HotspotsError(f"set {hs.parameters.get('set_id')} records no {risk} per hotspot; use risk score")
+    return pd.DataFrame({"place_id": hot["hotspot_id"].astype(str), "npu": hot["area_name"].fillna(""),
+                         "risk": values.fillna(0.0)})
+
+
 def risk_bands(risk: np.ndarray, bands: int) -> np.ndarray:
     """Band 0 (lowest) to ``bands - 1`` by rank of risk, as equal in size as possible."""
     n = len(risk)

@@ -1,0 +1,164 @@
+"""The API under load: 50 concurrent clients for 30 seconds against a real server on 127.0.0.1.
+
+Run:  .venv/bin/python -m benchmarks.bench_api [--clients 50] [--seconds 30] [--workers 1,2]
+
+Inputs: a force-wide week of hotspots (57, from a synthetic year of 100,000 incidents) and its
+28-day roster (about 4,700 visits) in a SQLite store. Each client loops, alternating the set's
+GeoJSON (commander token) and the roster's CSV download (tasking token, audited: every
+download writes an audit row). Reports requests per second, latency p50/p95/p99 and errors, for
+each worker count, with the server started by ``hotspots serve`` exactly as users start it.
+There is no peer service to compare with; the comparison is across worker counts in one run.
+Writes benchmarks/results/api.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from benchmarks.machine import describe_machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def build_store(folder: Path) -> tuple[str, dict]:
+    from benchmarks.bench_patrol import CALENDAR, START, resources
+    from hotspots.areas import Area, NamedAreas
+    from hotspots.config import DEFAULT_FORCE_AREA
+    from hotspots.patrol import assign_npus, patrol_roster
+    from hotspots.store import open_store
+    from hotspots.store.hotspot_sets import save_set
+    from hotspots.store.rosters import save_roster
+    from hotspots.store.tokens import add_token
+    from hotspots.synth import SynthParams, generate, synthetic_npus
+    from hotspots.weekly import weekly_hotspots
+
+    import pandas as pd
+
+    area = Area.from_file(DEFAULT_FORCE_AREA)
+    inc = generate(SynthParams(seed=7, incidents=100_000), area).incidents
+    t = pd.to_datetime(inc["occurred_at"], utc=True)
+    from hotspots.offences import vocabulary
+
+    inc = inc.assign(occurred_from=t, occurred_to=t, offence_group=vocabulary().group_of(inc["offence"].to_numpy(object)))
+    npus = NamedAreas(synthetic_npus(area, 8, 7).reset_index(drop=True), "npu")
+    week = weekly_hotspots(inc, area.cells(10), calendar=CALENDAR, period=CALENDAR.period_of(START), resolution=10,
+                           crs="EPSG:27700", permutations=0, areas=npus, area_min=2, next_number=1)
+    hs = week.hotspot_set
+    spec = resources(npus.names, 6, 700.0)
+    hot = hs.hotspots.assign(npu=assign_npus(hs.hotspots, spec, npus))
+    roster = patrol_roster(hot, spec, np.full((len(hot), 168), 1 / 168), hot["harm"].fillna(0).to_numpy(float),
+                           start=START, seed=1)
+    url = f"sqlite:///{folder / 'bench.sqlite'}"
+    store = open_store(url)
+    set_id = save_set(store, hs, period_label=week.period_label, period_start=week.period_start,
+                      period_end=week.period_end, resolution=10, score_source=week.score_source, coverage=week.coverage)
+    roster_id = save_roster(store, roster, set_id=set_id, issued_by="bench")
+    tokens = {role: add_token(store, f"bench-{role}", role, actor="bench") for role in ("commander", "tasking")}
+    store.dispose()
+    return url, {"set_id": set_id, "roster_id": roster_id, "tokens": tokens, "hotspots": len(hot),
+                 "visits": len(roster.visits)}
+
+
+def serve(url: str, folder: Path, workers: int) -> tuple[int, subprocess.Popen]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTSPOTS_")} | {"HOTSPOTS_DATA_DIR": str(folder)}
+    server = subprocess.Popen([sys.executable, "-m", "hotspots.cli", "serve", "--port", str(port), "--workers",
+                               str(workers), "--db", url], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return port, server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the server did not start")
+
+
+async def load(port: int, info: dict, clients: int, seconds: float) -> dict:
+    base = f"http://127.0.0.1:{port}"
+    routes = [(f"/hotspot-sets/{info['set_id']}/geojson", info["tokens"]["commander"], "geojson"),
+              (f"/rosters/{info['roster_id']}/download/csv", info["tokens"]["tasking"], "roster csv")]
+    latencies: dict[str, list[float]] = {name: [] for _, _, name in routes}
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def client(k: int, http: httpx.AsyncClient):
+        nonlocal errors
+        i = k
+        while time.perf_counter() < stop:
+            path, token, name = routes[i % 2]
+            i += 1
+            start = time.perf_counter()
+            try:
+                response = await http.get(base + path, headers={"Authorization": f"Bearer {token}"})
+                if response.status_code != 200:
+                    errors += 1
+                    continue
+            except httpx.HTTPError:
+                errors += 1
+                continue
+            latencies[name].append(time.perf_counter() - start)
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        began = time.perf_counter()
+        await asyncio.gather(*(client(k, http) for k in range(clients)))
+        elapsed = time.perf_counter() - began
+    return {"elapsed": elapsed, "errors": errors, "latencies": latencies}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--workers", default="1,2")
+    args = parser.parse_args()
+    lines = ["# The API under load", "", describe_machine(), ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        url, info = build_store(folder)
+        lines += [f"{args.clients} concurrent clients for {args.seconds:.0f} s against `hotspots serve` on 127.0.0.1 "
+                  f"(SQLite store), alternating a {info['hotspots']}-hotspot set's GeoJSON and a "
+                  f"{info['visits']:,}-visit roster's CSV download (each download audited). The load generator "
+                  f"shares the machine's 2 cores with the server.", "",
+                  "| workers | route | requests | req/s | p50 ms | p95 ms | p99 ms | errors |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|"]
+        for workers in [int(w) for w in args.workers.split(",")]:
+            port, server = serve(url, folder, workers)
+            try:
+                result = asyncio.run(load(port, info, args.clients, args.seconds))
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=60)
+            total = sum(len(v) for v in result["latencies"].values())
+            for name, values in result["latencies"].items():
+                ms = np.asarray(values) * 1000
+                p50, p95, p99 = (np.percentile(ms, q) for q in (50, 95, 99)) if len(ms) else (np.nan,) * 3
+                lines.append(f"| {workers} | {name} | {len(values):,} | {len(values) / result['elapsed']:.1f} | "
+                             f"{p50:.0f} | {p95:.0f} | {p99:.0f} | |")
+            lines.append(f"| {workers} | **all** | {total:,} | {total / result['elapsed']:.1f} | | | | "
+                         f"{result['errors']} |")
+            print(lines[-1], flush=True)
+    lines += ["", f"Run on {dt.date.today().isoformat()}."]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "api.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
