@@ -36,6 +36,15 @@ def get_cache(request: Request) -> RenderCache:
 CacheDep = Annotated[RenderCache, Depends(get_cache)]
 
 
+def force_area(cache: RenderCache):
+    """The configured force area (None for 'none'), read once per worker: the outline has ~50k vertices."""
+    from hotspots.areas import Area
+    from hotspots.config import get_settings
+
+    path = get_settings().force_area
+    return cache.get(("force-area", path), lambda: None if path.lower() == "none" else Area.from_file(path))
+
+
 def authenticate(store: StoreDep,
                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     """The caller's principal; 401 without a live bearer token."""
@@ -61,7 +70,7 @@ def require(*roles: str):
     return Depends(check)
 
 
-Commander = Annotated[Principal, require("commander", "analyst", "tasking", "evaluator")]
+AnyRole = Annotated[Principal, require("commander", "analyst", "tasking", "evaluator")]
 CommanderOnly = Annotated[Principal, require("commander")]
 Analyst = Annotated[Principal, require("analyst")]
 Tasking = Annotated[Principal, require("tasking")]

@@ -9,12 +9,8 @@ import pytest
 from hotspots.synth import PatrolEffect, SynthParams, apply_patrol, generate
 from hotspots.trials.allocation import allocate
 from hotspots.trials.evaluate import evaluate_trial
-from hotspots.trials.simulate import START, TrialSetup, simulate_trial, trial_places
+from hotspots.trials.simulate import START, TrialSetup, as_stored_frame, simulate_trial, trial_places
 from maps.trial_report import render
-
-
-def stored_like(frame):
-    return frame.assign(occurred_from=frame["occurred_at"], occurred_to=frame["occurred_at"])
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +29,7 @@ def crossover_trial(force_area):
         city = apply_patrol(city, PatrolEffect(cells=cells, reduction=0.4, first_day=first, last_day=first + 7),
                             seed=period)
     alloc.issue = {"trial": "crossover-test", "allocation_id": 1, "version": 1}
-    return alloc, members, stored_like(city.incidents)
+    return alloc, members, as_stored_frame(city.incidents)
 
 
 def test_crossover_evaluation_finds_the_known_effect(crossover_trial):

@@ -69,12 +69,14 @@ def test_the_database_refuses_to_change_evidence(store, weeks, tmp_path, stateme
 
 def test_an_altered_allocation_is_refused(store, weeks):
     aid = save_allocation(store, allocation(weeks), trial="t", set_id=stored_set(store, weeks), created_by="test")
-    if store.backend == "sqlite":  # only a hand edit outside hotspots can change it: drop the guard to simulate one
-        with store.engine.begin() as conn:
-            conn.execute(sa.text("DROP TRIGGER trial_allocations_no_update"))
-            conn.execute(sa.text("UPDATE trial_allocations SET treated = replace(treated, '1', '0')"))
-        with pytest.raises(HotspotsError, match="does not match its fingerprint"):
-            load_allocation(store, aid)
+    # Only a hand edit outside hotspots can change it: drop the guard to simulate one.
+    drop = ("DROP TRIGGER trial_allocations_no_update" if store.backend == "sqlite"
+            else "DROP TRIGGER trial_allocations_append_only ON trial_allocations")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(drop))
+        conn.execute(sa.text("UPDATE trial_allocations SET treated = replace(treated, '1', '0')"))
+    with pytest.raises(HotspotsError, match="does not match its fingerprint"):
+        load_allocation(store, aid)
 
 
 def test_gps_logs_load_once_keep_rejects_and_skip_pings_already_stored(store, tmp_path):

@@ -20,5 +20,5 @@ def audit(store: StoreDep, principal: Admin,
     """Events, newest first."""
     from hotspots.store.audit import audit_events
 
-    frame = audit_events(store, object_type, object_id).tail(limit).iloc[::-1]
+    frame = audit_events(store, object_type, object_id, newest=limit).iloc[::-1]
     return [AuditEvent(**{**r, "detail": json.loads(r["detail"])}) for r in frame.to_dict("records")]

@@ -11,8 +11,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
-from api.deps import AUTH_RESPONSES, CacheDep, Commander, CommanderOnly, RecordId, StoreDep
+from api.deps import AUTH_RESPONSES, AnyRole, CacheDep, CommanderOnly, RecordId, StoreDep, force_area
 from api.schemas import EngagementPlan, EngagementUpdate, FeatureCollection, HotspotSetItem, problem
+from hotspots.errors import HotspotsError
 
 router = APIRouter(prefix="/hotspot-sets", tags=["commanders"], responses=AUTH_RESPONSES)
 
@@ -25,7 +26,7 @@ class RenderedJSON(JSONResponse):
 
 
 @router.get("", response_model=list[HotspotSetItem])
-def list_sets(store: StoreDep, principal: Commander) -> list[HotspotSetItem]:
+def list_sets(store: StoreDep, principal: AnyRole) -> list[HotspotSetItem]:
     """Every stored hotspot set, newest first."""
     from hotspots.store.hotspot_sets import list_sets as stored_sets
 
@@ -33,7 +34,7 @@ def list_sets(store: StoreDep, principal: Commander) -> list[HotspotSetItem]:
 
 
 @router.get("/{set_id}/geojson", response_model=FeatureCollection, responses={404: problem("No such record in the store.")})
-def set_geojson(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: Commander) -> JSONResponse:
+def set_geojson(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRole) -> JSONResponse:
     """A set's hotspots with their geofences (WGS84), ranked; filtered to the caller's NPUs if it has any."""
     from hotspots.exports import hotspot_frame
     from hotspots.store.hotspot_sets import load_set
@@ -60,9 +61,8 @@ MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-in
 @router.get("/{set_id}/map", response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {}}, "description": "The weekly map page."},
                        404: problem("No such record in the store.")})
-def set_map(set_id: RecordId, store: StoreDep, principal: Commander) -> HTMLResponse:
+def set_map(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRole) -> HTMLResponse:
     """The weekly map of a set (self-contained HTML); a commander limited to NPUs gets only their hotspots."""
-    from hotspots.areas import Area
     from hotspots.cli._common import stored_incidents
     from hotspots.config import get_settings
     from hotspots.periods import Calendar
@@ -72,8 +72,10 @@ def set_map(set_id: RecordId, store: StoreDep, principal: Commander) -> HTMLResp
     s = get_settings()
     hs = _visible(load_set(store, set_id), principal)
     calendar = Calendar(hs.parameters.get("period_kind", "week"), s.period_anchor, s.period_days, s.timezone)
-    page = set_map_page(store, hs, stored_incidents(store, None, allow_empty=True), Area.from_file(s.force_area),
-                        calendar)
+    region = force_area(cache)
+    if region is None:
+        raise HotspotsError("a map needs the force area; set HOTSPOTS_FORCE_AREA to its boundary file")
+    page = set_map_page(store, hs, stored_incidents(store, None, allow_empty=True), region, calendar)
     return HTMLResponse(page, headers={"Content-Security-Policy": MAP_CSP})
 
 
@@ -91,7 +93,7 @@ engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"], r
 
 
 @engagement_router.get("", response_model=list[EngagementPlan])
-def engagement_plans(store: StoreDep, principal: Commander,
+def engagement_plans(store: StoreDep, principal: AnyRole,
                      hotspot_id: str | None = Query(None, max_length=16)) -> list[EngagementPlan]:
     """Current engagement plan of each hotspot (or of one)."""
     from hotspots.store.hotspot_sets import engagement

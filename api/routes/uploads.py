@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 from sqlalchemy import select
 
-from api.deps import AUTH_RESPONSES, Analyst, Evaluator, StoreDep
+from api.deps import AUTH_RESPONSES, Analyst, CacheDep, Evaluator, StoreDep, force_area
 from api.schemas import LoadResult, RejectedRow, problem
 from api.uploads import save_upload
 
@@ -16,10 +16,9 @@ _ERRORS = {400: problem("A user error, in one line."), 413: problem("The upload 
 
 
 @router.post("/incidents", response_model=LoadResult, responses=_ERRORS)
-def upload_incidents(store: StoreDep, principal: Analyst,
+def upload_incidents(store: StoreDep, cache: CacheDep, principal: Analyst,
                      file: Annotated[UploadFile, File(description="An incident file any 'hotspots ingest' reader reads.")]) -> LoadResult:
     """Load one incident file as one all-or-nothing batch; loading the same file again adds nothing."""
-    from hotspots.areas import Area
     from hotspots.config import get_settings
     from hotspots.ingest.load import IngestOptions, ingest_file
     from hotspots.store.audit import record
@@ -27,8 +26,7 @@ def upload_incidents(store: StoreDep, principal: Analyst,
 
     s = get_settings()
     path = save_upload(file, s.data_dir / "uploads")
-    area = None if s.force_area.lower() == "none" else Area.from_file(s.force_area)
-    report = ingest_file(path, store, IngestOptions(force_area=area, timezone=s.timezone,
+    report = ingest_file(path, store, IngestOptions(force_area=force_area(cache), timezone=s.timezone,
                                                     h3_resolution=s.h3_resolution))
     rejects = []
     if report.rejected and report.batch_id is not None:

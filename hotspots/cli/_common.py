@@ -41,6 +41,19 @@ ForceAreaOption = Annotated[
 ]
 
 
+def print_listing(frame, title: str) -> None:
+    """A stored listing as a table: times to the minute, missing values as '-'."""
+    from rich.table import Table
+
+    view = Table(title=title)
+    for col in frame.columns:
+        view.add_column(col)
+    for r in frame.itertuples(index=False):
+        view.add_row(*["-" if v is None else v.strftime("%Y-%m-%d %H:%M") if isinstance(v, dt.datetime) else str(v)
+                       for v in r])
+    out.print(view)
+
+
 def settings():
     from hotspots.config import get_settings
 

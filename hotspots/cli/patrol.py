@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +11,16 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from hotspots.cli._common import DbOption, OffenceGroupOption, app, open_store_at, out, parse_day, settings
+from hotspots.cli._common import (
+    DbOption,
+    OffenceGroupOption,
+    app,
+    open_store_at,
+    out,
+    parse_day,
+    print_listing,
+    settings,
+)
 from hotspots.cli.weekly import _read_scores
 from hotspots.errors import HotspotsError
 
@@ -123,12 +131,7 @@ def list_command(db: DbOption = ""):
     if frame.empty:
         out.print("no rosters issued yet; plan one with 'hotspots patrol plan --resources FILE'")
         return
-    view = Table(title="Issued rosters")
-    for col in frame.columns:
-        view.add_column(col)
-    for r in frame.itertuples(index=False):
-        view.add_row(*[str(v) if not isinstance(v, dt.datetime) else v.strftime("%Y-%m-%d %H:%M") for v in r])
-    out.print(view)
+    print_listing(frame, "Issued rosters")
 
 
 @patrol_app.command("show")

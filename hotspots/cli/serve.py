@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from hotspots.cli._common import DbOption, app, open_store_at, out, settings
+from hotspots.cli._common import DbOption, app, open_store_at, out, print_listing, settings
 from hotspots.errors import HotspotsError
 
 users_app = typer.Typer(help="API tokens and their roles: commander, analyst, tasking, evaluator, admin.",
@@ -39,14 +37,7 @@ def list_command(db: DbOption = ""):
     """Tokens made, with their roles; revoked ones show when."""
     from hotspots.store.tokens import list_tokens
 
-    frame = list_tokens(open_store_at(db))
-    view = Table(title="API tokens")
-    for col in frame.columns:
-        view.add_column(col)
-    for r in frame.itertuples(index=False):
-        view.add_row(*["-" if v is None else v.strftime("%Y-%m-%d %H:%M") if isinstance(v, dt.datetime) else str(v)
-                       for v in r])
-    out.print(view)
+    print_listing(list_tokens(open_store_at(db)), "API tokens")
 
 
 @users_app.command("revoke")

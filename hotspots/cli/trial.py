@@ -13,7 +13,16 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from hotspots.cli._common import DbOption, OffenceGroupOption, app, open_store_at, out, parse_day, settings
+from hotspots.cli._common import (
+    DbOption,
+    OffenceGroupOption,
+    app,
+    open_store_at,
+    out,
+    parse_day,
+    print_listing,
+    settings,
+)
 from hotspots.errors import HotspotsError
 
 trial_app = typer.Typer(help="Randomised trials of patrols: allocate, plan power, measure dosage, evaluate.",
@@ -133,7 +142,7 @@ def power_command(
               f"{len(ids)} places ({base.place_means.sum():.1f} a week), over-dispersion {base.dispersion:.2f} (Pearson, of place sums over half the baseline); "
               f"{alloc.summary()}", highlight=False, soft_wrap=True)
     table = power_table(base, alloc, reduction, lengths, before=weeks_before, level=level)
-    view = Table(title=f"Power of the negative-binomial fixed-effects test at level {level}")
+    view = Table(title=f"Power of the primary test (place sums before and during) at level {level}")
     view.add_column("weeks")
     for r in reduction:
         view.add_column(f"{r:.0%} fewer", justify="right")
@@ -193,7 +202,7 @@ def _trial_visits(store, allocation_id, weeks, max_gap, min_visit):
     """The allocation, its set, GPS visits to its places in the trial window, and planned dosage."""
     from hotspots.store.hotspot_sets import load_set
     from hotspots.store.rosters import planned_dosage
-    from hotspots.store.trials import load_allocation, read_pings
+    from hotspots.store.trials import last_ping, load_allocation, read_pings
     from hotspots.trials.gps import pings_to_visits
 
     tz = settings().timezone
@@ -204,8 +213,8 @@ def _trial_visits(store, allocation_id, weeks, max_gap, min_visit):
         weeks = None
         end = alloc.start + dt.timedelta(days=alloc.treated.shape[1] * alloc.period_days)
     elif weeks is None:
-        last = read_pings(store, since, pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=1))["at"].max()
-        if pd.isna(last):
+        last = last_ping(store, since)
+        if last is None:
             raise HotspotsError(f"no GPS pings are stored from {alloc.start} on; load logs with --gps FILE")
         weeks = max(1, int(np.ceil((last.tz_convert(tz).date() - alloc.start).days / 7 + 1e-9)))
         end = alloc.start + dt.timedelta(weeks=weeks)
@@ -258,7 +267,7 @@ def evaluate_command(
     from hotspots.cli._common import stored_incidents
     from hotspots.store.audit import local_actor, record
     from hotspots.store.hotspot_sets import load_set
-    from hotspots.store.trials import load_allocation
+    from hotspots.store.trials import last_ping, load_allocation
     from hotspots.trials.evaluate import evaluate_trial
     from hotspots.validate import check_choice
     from maps.trial_report import write_trial_report
@@ -276,7 +285,7 @@ def evaluate_command(
         if weeks < 1:
             raise HotspotsError(f"the stored incidents end on {last}, before a whole week of the trial (from "
                                 f"{alloc.start}); load newer incidents or give --weeks")
-    has_pings = _has_pings(store, alloc.start)
+    has_pings = last_ping(store, pd.Timestamp(alloc.start, tz=tz).tz_convert("UTC")) is not None
     visits = planned = None
     if has_pings:
         _, _, visits, planned, _ = _trial_visits(store, alloc.issue["allocation_id"], weeks, max_gap, min_visit)
@@ -293,17 +302,6 @@ def evaluate_command(
     for line in report["reading"]:
         out.print(line, highlight=False, soft_wrap=True, markup=False)
     out.print(f"report written to {html_path} and {json_path}", highlight=False, soft_wrap=True)
-
-
-def _has_pings(store, start: dt.date) -> bool:
-    """Whether any GPS ping is stored from the trial's first day on."""
-    from sqlalchemy import func, select
-
-    from hotspots.store.schema import patrol_pings
-
-    since = pd.Timestamp(start, tz=settings().timezone).tz_convert("UTC").to_pydatetime()
-    with store.engine.connect() as conn:
-        return bool(conn.execute(select(func.count()).select_from(patrol_pings).where(patrol_pings.c.at >= since)).scalar())
 
 
 def _json_value(value):
@@ -323,9 +321,4 @@ def list_command(db: DbOption = ""):
     if frame.empty:
         out.print("no allocations registered yet; register one with 'hotspots trial allocate --name NAME'")
         return
-    view = Table(title="Registered allocations")
-    for col in frame.columns:
-        view.add_column(col)
-    for r in frame.itertuples(index=False):
-        view.add_row(*[v.strftime("%Y-%m-%d %H:%M") if isinstance(v, dt.datetime) else str(v) for v in r])
-    out.print(view)
+    print_listing(frame, "Registered allocations")

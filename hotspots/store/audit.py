@@ -30,12 +30,15 @@ def record(conn, actor: str, action: str, object_type: str, object_id, detail: d
                                           detail=json.dumps(detail or {}, sort_keys=True, default=str)))
 
 
-def audit_events(store: Store, object_type: str | None = None, object_id=None) -> pd.DataFrame:
-    """Events in order, optionally for one kind of object or one object."""
-    query = select(audit_log).order_by(audit_log.c.event_id)
+def audit_events(store: Store, object_type: str | None = None, object_id=None, newest: int | None = None) -> pd.DataFrame:
+    """Events in order, optionally for one kind of object or one object, and only the ``newest`` so many."""
+    query = select(audit_log).order_by(audit_log.c.event_id.desc())
     if object_type is not None:
         query = query.where(audit_log.c.object_type == object_type)
     if object_id is not None:
         query = query.where(audit_log.c.object_id == str(object_id))
+    if newest is not None:
+        query = query.limit(newest)
     with store.engine.connect() as conn:
-        return pd.DataFrame(conn.execute(query).mappings().all(), columns=AUDIT_COLUMNS)
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows[::-1], columns=AUDIT_COLUMNS)

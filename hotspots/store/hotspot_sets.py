@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import func, insert, select
 
-from hotspots.errors import HotspotsError, NotFoundError
+from hotspots.errors import NotFoundError
 from hotspots.selection import HOTSPOT_COLUMNS, HotspotSet, id_number
 from hotspots.store.db import Store
 from hotspots.store.schema import engagement_plans, hotspot_sets, set_cells, set_hotspots

@@ -145,6 +145,16 @@ def read_pings(store: Store, since: pd.Timestamp, until: pd.Timestamp) -> pd.Dat
     return frame
 
 
+def last_ping(store: Store, since: pd.Timestamp) -> pd.Timestamp | None:
+    """Time of the latest stored ping at or after ``since`` (UTC), or None if there is none."""
+    with store.engine.connect() as conn:
+        last = conn.execute(select(func.max(patrol_pings.c.at)).where(patrol_pings.c.at >= since.to_pydatetime())).scalar()
+    if last is None:
+        return None
+    last = pd.Timestamp(last)
+    return last.tz_localize("UTC") if last.tzinfo is None else last.tz_convert("UTC")
+
+
 def log_rejects(store: Store, batch_id: int) -> pd.DataFrame:
     """The rejected rows of one loaded log: line, reason, raw."""
     with store.engine.connect() as conn:

@@ -58,7 +58,8 @@ def trial_places(city, n_places: int, resolution: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["hotspot_id", "h3_cell"])
 
 
-def _as_store_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def as_stored_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Synthetic incidents with the stored time interval columns (exact times: from == to)."""
     return frame.assign(occurred_from=frame["occurred_at"], occurred_to=frame["occurred_at"])
 
 
@@ -71,7 +72,7 @@ def simulate_trial(seed: int, setup: TrialSetup, area) -> dict:
     ids = list(dict.fromkeys(members["hotspot_id"]))
     kw = dict(start=START + dt.timedelta(weeks=setup.before), before=setup.before, during=setup.during,
               period_days=7, timezone=city.params.timezone)
-    pre = place_counts(_as_store_frame(city.incidents), members, ids, **kw)
+    pre = place_counts(as_stored_frame(city.incidents), members, ids, **kw)
     risk = pre.counts[:, : setup.before].sum(axis=1)
     alloc = allocate(pd.DataFrame({"place_id": ids, "risk": risk}), setup.design, seed=seed + 1,
                      strata=("risk_band",), start=kw["start"])
@@ -80,7 +81,7 @@ def simulate_trial(seed: int, setup: TrialSetup, area) -> dict:
         cells = tuple(members.loc[members["hotspot_id"].isin(treated_ids), "h3_cell"])
         city = apply_patrol(city, PatrolEffect(cells=cells, reduction=setup.reduction, first_day=7 * setup.before),
                             seed=seed + 2)
-    counts = place_counts(_as_store_frame(city.incidents), members, ids, **kw).counts
+    counts = place_counts(as_stored_frame(city.incidents), members, ids, **kw).counts
     during = np.arange(setup.before + setup.during) >= setup.before
     panel = Panel(place_ids=ids, outcome=counts, treated=alloc.treated[:, :1] & during[None, :], during=during,
                   arm=alloc.treated[:, 0])
