@@ -14,34 +14,32 @@ from importlib.metadata import version
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.headers import SECURITY_HEADERS
 from hotspots.errors import HotspotsError, NotFoundError
 
 log = logging.getLogger("hotspots.api")
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
-
 
 def create_app(database_url: str | None = None, max_upload_bytes: int | None = None) -> FastAPI:
     """The app on the store at ``database_url`` (default: the settings' store); bodies over
     ``max_upload_bytes`` (default: the settings' ``api_max_upload_mb``) are refused with 413."""
     from api.cache import RenderCache
     from api.limits import BodyLimit
-    from api.routes import audit, health, hotspots, rosters, trials, uploads
+    from api.jobs import JobRunner
+    from api.routes import audit, health, hotspots, models, rosters, trials, uploads
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from hotspots.config import get_settings
         from hotspots.store import open_store
 
+        from hotspots.store.jobs import interrupt_orphans
+
         app.state.store = open_store(database_url or get_settings().resolved_database_url())
         app.state.cache = RenderCache()
+        app.state.jobs = JobRunner(app.state.store)
+        interrupt_orphans(app.state.store)
         yield
+        app.state.jobs.stop()
         app.state.store.dispose()
 
     app = FastAPI(title="hotspots", version=version("hotspots"), lifespan=lifespan,
@@ -65,7 +63,7 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
         return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
 
     for router in (health.router, hotspots.router, hotspots.engagement_router, rosters.router, trials.router,
-                   uploads.router, audit.router):
+                   uploads.router, models.jobs_router, models.models_router, models.forecasts_router, audit.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes or _settings_limit())
     return app

@@ -158,3 +158,167 @@ class AllocationCreate(BaseModel):
     periods: int = Field(8, ge=2, le=104, description="Crossover: number of periods.")
     period_days: int = Field(7, ge=1, le=28, description="Crossover: days per period.")
     reason: str = Field("", max_length=1000, description="Required when replacing a registered allocation.")
+
+
+class CoverageRow(BaseModel):
+    measure: str
+    in_hotspots: float | None = Field(description="Inside the hotspots (m² for area); null if the data does not record it.")
+    total: float | None
+    share: float | None
+    pai: float | None = Field(description="Predictive accuracy index: share of the measure over share of the area.")
+
+
+class HotspotRow(BaseModel):
+    hotspot_id: str
+    rank: int
+    name: str | None
+    area_name: str | None
+    status: str
+    n_cells: int
+    area_m2: float
+    score: float
+    incidents: float | None
+    harm: float | None
+    knife_enabled: float | None
+    serious_youth_violence: float | None
+    gi_hot_cells: int | None
+    emerging_class: str | None
+
+
+class Coverage(BaseModel):
+    """A set's coverage of the last complete period (force-wide) and each hotspot's measures."""
+
+    set_id: int
+    period_label: str
+    measures: list[CoverageRow]
+    hotspots: list[HotspotRow] = Field(description="Ranked; a commander limited to NPUs gets only theirs.")
+
+
+class ComplianceRow(BaseModel):
+    hotspot_id: str
+    arm: str
+    planned_minutes: float | None
+    delivered_minutes: float
+    delivered_share: float | None
+    planned_visits: float | None
+    delivered_visits: int
+    koper_share: float | None = Field(description="Share of visits of Koper length (10 to 20 minutes).")
+
+
+class Compliance(BaseModel):
+    """Planned against delivered (GPS) patrol per place of a trial."""
+
+    allocation_id: int
+    weeks: int | None = Field(description="Weeks measured from the start; null for crossover designs (their periods).")
+    first_day: dt.date
+    end: dt.date = Field(description="First day after the window.")
+    summary: dict[str, Any]
+    hotspots: list[ComplianceRow]
+
+
+class RosterCreate(BaseModel):
+    """A new roster for a stored hotspot set (see 'hotspots patrol plan')."""
+
+    resources: dict[str, Any] = Field(description="NPUs, units, shifts and funded hours: the resources TOML as JSON "
+                                                  "(see data/patrol/demo_resources.toml).")
+    set_id: int | None = Field(None, ge=1, le=2_147_483_647, description="Hotspot set (default: the latest).")
+    start: dt.date | None = Field(None, description="First day (default: the set's first day).")
+    days: int = Field(28, ge=1, le=91)
+    seed: int | None = Field(None, ge=0, le=2**48 - 1, description="Default: a fresh seed, recorded.")
+    priority: Literal["harm", "score", "equal"] = "harm"
+    visit_minutes: int = Field(15, ge=10, le=20, description="Minutes per visit (Koper: about 15).")
+    visits_per_day: int = Field(3, ge=1, le=12)
+    min_gap_minutes: int = Field(60, ge=0, le=720)
+    floor_minutes: float | None = Field(None, ge=0, le=600)
+    hotspot_share: float | None = Field(None, gt=0, le=1, description="Share of funded hours for hotspots.")
+    allocation_id: int | None = Field(None, ge=1, le=2_147_483_647,
+                                      description="A registered trial allocation whose control places (or days) get no visits.")
+    history_days: int = Field(365, ge=0, le=3650)
+    reason: str = Field("", max_length=1000)
+
+
+class JobItem(BaseModel):
+    job_id: int
+    kind: str
+    status: Literal["queued", "running", "done", "failed", "interrupted"]
+    progress: float = Field(description="Share done, 0 to 1.")
+    message: str
+    created_by: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class Job(JobItem):
+    parameters: dict[str, Any]
+    result: dict[str, Any] | None
+
+
+class RunSettings(BaseModel):
+    period: Literal["tactical", "week", "month"] = "tactical"
+    resolution: int = Field(10, ge=7, le=11)
+    target: str = Field("knife_syv", max_length=200,
+                        description="knife_syv, or offence types, e.g. 'Violence and sexual offences,Robbery'.")
+    cutoff: dt.date | None = Field(None, description="Use what was known before this day (default: all data).")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    allow_police_detected: bool = False
+
+
+class TrainRequest(RunSettings):
+    backtest_periods: int = Field(6, ge=0, le=24, description="Test periods of the backtest stored with the model.")
+
+
+class BacktestRequest(RunSettings):
+    periods: int = Field(6, ge=1, le=24, description="Test periods, the latest complete ones.")
+
+
+class ModelItem(BaseModel):
+    version: int
+    promoted: bool
+    created_at: dt.datetime
+    target: str
+    period_kind: str
+    resolution: int
+    training_start: dt.date
+    training_end: dt.date
+    forecast_start: dt.date
+    n_incidents: int
+    data_fingerprint: str
+
+
+class ModelCard(ModelItem):
+    forecast_end: dt.date
+    features: list[str]
+    parameters: dict[str, Any]
+    metrics: dict[str, Any] = Field(description="The backtest stored with the model (empty if none).")
+    code_version: str
+    card: str = Field(description="The model card, as Markdown.")
+
+
+class ModelComparison(BaseModel):
+    """Backtest measures of each version side by side (the model's own row of each backtest)."""
+
+    versions: list[int]
+    measures: dict[str, list[float | None]]
+    verdicts: list[str | None]
+
+
+class Promotion(BaseModel):
+    note: str = Field("", max_length=1000, description="Why, for the record.")
+
+
+class ForecastCell(BaseModel):
+    h3_cell: str
+    lon: float
+    lat: float
+    expected: float
+    rank: int
+
+
+class Forecast(BaseModel):
+    version: int
+    period_start: dt.date
+    period_end: dt.date
+    cells_scored: int
+    expected_total: float
+    cells: list[ForecastCell] = Field(description="Highest first, up to the limit asked for.")

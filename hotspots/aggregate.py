@@ -55,6 +55,33 @@ def read_incidents(
     return frame
 
 
+def stored_incidents(store: Store, offence_groups: list[str] | None = None, since: pd.Timestamp | None = None,
+                     until: pd.Timestamp | None = None, allow_empty: bool = False,
+                     name: str = "offence_group") -> pd.DataFrame:
+    """Stored incidents of the chosen offence groups; by default recorded crime that patrols do not find.
+
+    Raises a HotspotsError naming the valid groups for an unknown one (the option is called ``name``
+    in the message), and, unless ``allow_empty``, when nothing matches.
+    """
+    from hotspots.offences import vocabulary
+
+    vocab = vocabulary()
+    groups = sorted(set(vocab.table["offence_group"]))
+    if offence_groups:
+        for g in offence_groups:
+            if g not in groups:
+                raise HotspotsError(f"{name}={g!r} is not a group; use one of: {', '.join(groups)}")
+    else:
+        # Anti-social behaviour is not a crime, and offences found by police activity measure patrols.
+        left_out = set(vocab.table.loc[vocab.police_detected(), "offence_group"]) | {"anti_social_behaviour"}
+        offence_groups = [g for g in groups if g not in left_out]
+        log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(offence_groups))
+    frame = read_incidents(store, offence_groups, since, until)
+    if frame.empty and not allow_empty:
+        raise HotspotsError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
+    return frame
+
+
 def incident_days(frame: pd.DataFrame, timezone: str) -> tuple[np.ndarray, np.ndarray]:
     """Local day interval ``[start_day, end_day)`` of each incident (exact times cover their day)."""
     start = local_day_numbers(frame["occurred_from"], timezone)

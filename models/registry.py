@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 
-from hotspots.errors import HotspotsError
+from hotspots.errors import HotspotsError, NotFoundError
 from hotspots.periods import Calendar
 from hotspots.store.db import Store
 from hotspots.store.schema import model_events, model_versions
@@ -88,7 +88,7 @@ def model_row(store: Store, version: int) -> dict:
     with store.engine.connect() as conn:
         row = conn.execute(select(*cols).where(model_versions.c.version == int(version))).mappings().first()
     if row is None:
-        raise HotspotsError(f"model version {version} is not in the registry; 'hotspots model list' shows them")
+        raise NotFoundError(f"model version {version} is not in the registry; 'hotspots model list' shows them")
     out = dict(row)
     for key in ("features", "feature_config", "parameters", "metrics"):
         out[key] = json.loads(out[key])

@@ -83,18 +83,24 @@ class TrainedModel:
 
 
 def train(history: CellHistory, forecast_period: int | None = None, model: RiskModel | None = None,
-          backtest_periods: int = 6) -> TrainedModel:
+          backtest_periods: int = 6, progress=None) -> TrainedModel:
     """Backtest (over the last ``backtest_periods`` complete periods before the forecast period)
-    and fit a model for ``forecast_period`` (default: the period after the last complete one)."""
+    and fit a model for ``forecast_period`` (default: the period after the last complete one).
+
+    ``progress`` is called with a line after each test period and after the final fit.
+    """
     template = model or RiskModel()
     if forecast_period is None:
         forecast_period = history.next_period()
     history.check_period(forecast_period)
     backtest = None
     if backtest_periods > 0:
-        backtest = rolling_backtest(history_before(history, forecast_period), backtest_periods, template)
+        backtest = rolling_backtest(history_before(history, forecast_period), backtest_periods, template,
+                                    progress=progress)
         log.info(backtest.verdict())
     fitted = RiskModel(**template.get_params()).fit(history, forecast_period)
+    if progress:
+        progress("final model fitted")
     cutoff = int(history.calendar.start_day(np.array([forecast_period]))[0])
     used = history.end_day <= cutoff
     return TrainedModel(

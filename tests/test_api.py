@@ -33,6 +33,9 @@ ROUTES = {  # route -> roles that may call it (admin may call everything)
     "/hotspot-sets": {"commander", "analyst", "tasking", "evaluator"},
     "/engagement-plans": {"commander", "analyst", "tasking", "evaluator"},
     "/hotspot-sets/1/geojson": {"commander", "analyst", "tasking", "evaluator"},
+    "/hotspot-sets/1/coverage": {"commander", "analyst", "tasking", "evaluator"},
+    "/jobs": {"analyst"},
+    "/models": {"analyst"},
     "/rosters": {"tasking"},
     "/rosters/1/download/csv": {"tasking"},
     "/allocations": {"evaluator"},
@@ -160,7 +163,10 @@ def test_openapi_describes_every_route_with_its_responses(served):
     doc = client.get("/openapi.json").json()
     paths = set(doc["paths"])
     assert {"/health", "/ready", "/hotspot-sets", "/hotspot-sets/{set_id}/geojson", "/rosters",
-            "/rosters/{roster_id}/download/{fmt}", "/allocations", "/allocations/{allocation_id}", "/audit"} <= paths
+            "/rosters/{roster_id}/download/{fmt}", "/allocations", "/allocations/{allocation_id}", "/audit",
+            "/hotspot-sets/{set_id}/coverage", "/jobs/train", "/jobs/backtest", "/jobs/{job_id}", "/models/compare",
+            "/models/{version}/promote", "/forecasts", "/allocations/{allocation_id}/compliance",
+            "/allocations/{allocation_id}/evaluation"} <= paths
     for path, ops in doc["paths"].items():
         for op in ops.values():
             assert ("200" in op["responses"] or "201" in op["responses"]) and op.get("summary"), path

@@ -12,7 +12,17 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
 from api.deps import AUTH_RESPONSES, AnyRole, CacheDep, CommanderOnly, RecordId, StoreDep, force_area
-from api.schemas import EngagementPlan, EngagementUpdate, FeatureCollection, HotspotSetItem, problem
+from api.headers import MAP_CSP
+from api.schemas import (
+    Coverage,
+    CoverageRow,
+    EngagementPlan,
+    EngagementUpdate,
+    FeatureCollection,
+    HotspotRow,
+    HotspotSetItem,
+    problem,
+)
 from hotspots.errors import HotspotsError
 
 router = APIRouter(prefix="/hotspot-sets", tags=["commanders"], responses=AUTH_RESPONSES)
@@ -54,8 +64,18 @@ def set_geojson(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: A
     return RenderedJSON(cache.get(("geojson", set_id, npus), render))
 
 
-MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
-           "font-src data:; frame-ancestors 'none'")  # the map is one self-contained page: inline only, no network
+@router.get("/{set_id}/coverage", response_model=Coverage, responses={404: problem("No such record in the store.")})
+def set_coverage(set_id: RecordId, store: StoreDep, principal: AnyRole) -> Coverage:
+    """The coverage table of a set (share of area, crime, harm and serious youth violence inside the
+    hotspots in the last complete period, with PAI) and each hotspot's measures."""
+    from hotspots.store.hotspot_sets import load_set
+
+    hs = _visible(load_set(store, set_id), principal)
+    measures = [CoverageRow(**_plain(r)) for r in hs.parameters["coverage"].to_dict("records")]
+    rows = hs.hotspots.drop(columns=["geofence", "centroid_lon", "centroid_lat"]).astype(object)
+    hotspots = [HotspotRow(**_plain(r)) for r in rows.where(rows.notna(), None).to_dict("records")]
+    return Coverage(set_id=hs.parameters["set_id"], period_label=hs.parameters["period_label"], measures=measures,
+                    hotspots=hotspots)
 
 
 @router.get("/{set_id}/map", response_class=HTMLResponse,
@@ -63,7 +83,7 @@ MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-in
                        404: problem("No such record in the store.")})
 def set_map(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRole) -> HTMLResponse:
     """The weekly map of a set (self-contained HTML); a commander limited to NPUs gets only their hotspots."""
-    from hotspots.cli._common import stored_incidents
+    from hotspots.aggregate import stored_incidents
     from hotspots.config import get_settings
     from hotspots.periods import Calendar
     from hotspots.store.hotspot_sets import load_set

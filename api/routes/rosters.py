@@ -9,10 +9,11 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from fastapi.responses import HTMLResponse
 
 from api.deps import AUTH_RESPONSES, CacheDep, RecordId, StoreDep, Tasking
-from api.schemas import RosterItem, problem
+from api.headers import NO_STORE, PAGE_CSP
+from api.schemas import RosterCreate, RosterItem, problem
+from hotspots.errors import HotspotsError
 
 router = APIRouter(prefix="/rosters", tags=["tasking"], responses=AUTH_RESPONSES)
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _MEDIA = {"csv": "text/csv; charset=utf-8", "ics": "text/calendar; charset=utf-8", "json": "application/json",
           "html": "text/html; charset=utf-8"}
 
@@ -24,6 +25,36 @@ def list_rosters(store: StoreDep, principal: Tasking, response: Response) -> lis
 
     response.headers.update(NO_STORE)
     return [RosterItem(**r) for r in stored(store).to_dict("records")]
+
+
+@router.post("", response_model=RosterItem, status_code=201,
+             responses={400: problem("A user error, in one line (e.g. resources that do not add up)."),
+                        404: problem("No such hotspot set or allocation.")})
+def create_roster(body: RosterCreate, store: StoreDep, principal: Tasking, response: Response) -> RosterItem:
+    """Plan a randomised roster for a hotspot set and issue it (stored, never changed; audited).
+    With an allocation, its control places (or days) get no visits."""
+    from hotspots.config import get_settings
+    from hotspots.patrol import PatrolResources
+    from hotspots.patrol.issue import issue_roster
+    from hotspots.store.rosters import list_rosters as stored
+    from hotspots.store.trials import load_allocation
+
+    spec = PatrolResources.from_dict(body.resources).with_share(body.hotspot_share)
+    arms = None
+    if body.allocation_id is not None:
+        alloc = load_allocation(store, body.allocation_id)
+        if body.set_id is not None and alloc.issue["set_id"] != body.set_id:
+            raise HotspotsError(f"allocation {body.allocation_id} is of set {alloc.issue['set_id']}, not set {body.set_id}")
+        arms = alloc.patrol_arms()
+    set_id = body.set_id if body.allocation_id is None else alloc.issue["set_id"]
+    roster, _ = issue_roster(
+        store, spec, set_id=set_id, start=body.start, days=body.days, seed=body.seed, priority=body.priority,
+        visit_minutes=body.visit_minutes, visits_per_day=body.visits_per_day, min_gap_minutes=body.min_gap_minutes,
+        floor_minutes=body.floor_minutes, arms=arms, history_days=body.history_days, reason=body.reason,
+        notes={"allocation_id": body.allocation_id}, actor=principal.actor, timezone=get_settings().timezone)
+    response.headers.update(NO_STORE)
+    row = stored(store).set_index("roster_id").loc[roster.issue["roster_id"]]
+    return RosterItem(roster_id=roster.issue["roster_id"], **row.to_dict())
 
 
 @router.get("/{roster_id}/download/{fmt}", response_class=Response,
@@ -98,4 +129,6 @@ def _file(store, principal, roster_id: int, body: bytes, name: str, fmt: str, de
     with store.engine.begin() as conn:
         record(conn, principal.actor, "roster.download", "roster", roster_id, detail)
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "html":
+        headers["Content-Security-Policy"] = PAGE_CSP
     return Response(content=body, media_type=_MEDIA[fmt], headers=headers)

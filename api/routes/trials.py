@@ -1,13 +1,23 @@
-"""Evaluators: registered trial allocations."""
+"""Evaluators: registered trial allocations, patrol delivered against plan, and evaluation reports."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 
 from api.deps import AUTH_RESPONSES, Evaluator, RecordId, StoreDep
-from api.schemas import Allocation, AllocationCreate, AllocationItem, PlaceArm, problem
+from api.headers import PAGE_CSP
+from api.schemas import (
+    Allocation,
+    AllocationCreate,
+    AllocationItem,
+    Compliance,
+    ComplianceRow,
+    PlaceArm,
+    problem,
+)
 
 router = APIRouter(prefix="/allocations", tags=["evaluators"], responses=AUTH_RESPONSES)
 
@@ -57,3 +67,53 @@ def _allocation(alloc) -> Allocation:
     return Allocation(allocation_id=i["allocation_id"], trial=i["trial"], version=i["version"], design=alloc.design,
                       seed=alloc.seed, start=dt.date.fromisoformat(alloc.parameters["start"]),
                       fingerprint=alloc.fingerprint, parameters=alloc.parameters, places=places)
+
+
+Weeks = Annotated[int | None, Query(ge=1, le=520, description="Weeks of the trial from its start (parallel designs); "
+                                                                  "default: up to the last stored ping or incident.")]
+MaxGap = Annotated[float, Query(ge=10, le=3600, description="Seconds between pings that still continue a visit.")]
+MinVisit = Annotated[float, Query(ge=0, le=3600, description="Seconds a visit must last to count.")]
+_NOT_MEASURABLE = {400: problem("A user error, in one line (e.g. no pings or incidents in the window)."),
+                   404: problem("No such allocation.")}
+
+
+@router.get("/{allocation_id}/compliance", response_model=Compliance, responses=_NOT_MEASURABLE)
+def compliance(allocation_id: RecordId, store: StoreDep, principal: Evaluator, weeks: Weeks = None,
+               max_gap_s: MaxGap = 180.0, min_visit_s: MinVisit = 120.0) -> Compliance:
+    """Dosage: each place's planned minutes and visits (issued rosters) against GPS-delivered ones,
+    the share of Koper-length visits, and patrol seen in control places."""
+    from hotspots.config import get_settings
+    from hotspots.trials.stored import trial_compliance
+
+    got, table, summary = trial_compliance(store, allocation_id, weeks, max_gap_s=max_gap_s, min_visit_s=min_visit_s,
+                                           timezone=get_settings().timezone)
+    rows = table.astype(object).where(table.notna(), None).to_dict("records")
+    return Compliance(allocation_id=allocation_id, weeks=got.weeks, first_day=got.alloc.start, end=got.end,
+                      summary=summary, hotspots=[ComplianceRow(**r) for r in rows])
+
+
+@router.get("/{allocation_id}/evaluation", response_class=Response,
+            responses={200: {"content": {"application/json": {}, "text/html": {}},
+                             "description": "The evaluation report: JSON, or a self-contained HTML page."},
+                       **_NOT_MEASURABLE})
+def evaluation(allocation_id: RecordId, store: StoreDep, principal: Evaluator,
+               fmt: Annotated[Literal["json", "html"], Query(alias="format")] = "json",
+               outcome: Literal["count", "harm"] = "count", weeks: Weeks = None,
+               weeks_before: Annotated[int, Query(ge=1, le=520)] = 12,
+               draws: Annotated[int, Query(ge=100, le=20_000, description="Re-draws for randomisation inference.")] = 1000,
+               rings: Annotated[int, Query(ge=1, le=5, description="Buffer rings for displacement.")] = 2,
+               seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
+               max_gap_s: MaxGap = 180.0, min_visit_s: MinVisit = 120.0) -> Response:
+    """Evaluate the trial on the stored incidents (and GPS visits): design, compliance, every
+    estimate with its interval, displacement, and what the estimates do and do not show. Audited."""
+    from hotspots.config import get_settings
+    from hotspots.trials.stored import evaluate_stored_trial, report_json
+
+    report = evaluate_stored_trial(store, allocation_id, weeks=weeks, weeks_before=weeks_before, outcome=outcome,
+                                   draws=draws, rings=rings, seed=seed, max_gap_s=max_gap_s, min_visit_s=min_visit_s,
+                                   timezone=get_settings().timezone, actor=principal.actor, detail={"format": fmt})
+    if fmt == "html":
+        from maps.trial_report import render
+
+        return Response(render(report), media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": PAGE_CSP})
+    return Response(report_json(report), media_type="application/json")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import sys
 from typing import Annotated
 
@@ -28,7 +27,6 @@ app = typer.Typer(
 # Piped output (CI logs, files) gets a wide table rather than rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() else 130)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 130)
-log = logging.getLogger("hotspots")
 
 DbOption = Annotated[str, typer.Option("--db", help="Store URL (default: HOTSPOTS_DATABASE_URL, else SQLite in the data dir).")]
 CellResolutionOption = Annotated[int, typer.Option("--resolution", help="H3 resolution of the cells (7 to 11).")]
@@ -79,25 +77,10 @@ def progress() -> Progress:
 
 
 def stored_incidents(store, offence_group, since=None, until=None, allow_empty: bool = False):
-    """Stored incidents of the chosen offence groups; by default recorded crime that patrols do not find."""
-    from hotspots.aggregate import read_incidents
-    from hotspots.offences import vocabulary
+    """The engine's stored incidents, with errors that name the --offence-group option."""
+    from hotspots.aggregate import stored_incidents as read
 
-    vocab = vocabulary()
-    groups = sorted(set(vocab.table["offence_group"]))
-    if offence_group:
-        for g in offence_group:
-            if g not in groups:
-                raise HotspotsError(f"--offence-group={g!r} is not a group; use one of: {', '.join(groups)}")
-    else:
-        # Anti-social behaviour is not a crime, and offences found by police activity measure patrols.
-        left_out = set(vocab.table.loc[vocab.police_detected(), "offence_group"]) | {"anti_social_behaviour"}
-        offence_group = [g for g in groups if g not in left_out]
-        log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(offence_group))
-    frame = read_incidents(store, offence_group, since, until)
-    if frame.empty and not allow_empty:
-        raise HotspotsError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
-    return frame
+    return read(store, offence_group, since, until, allow_empty, name="--offence-group")
 
 
 def parse_day(value: str, name: str) -> dt.date | None:

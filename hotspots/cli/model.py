@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -30,22 +28,11 @@ PoliceDetectedOption = Annotated[bool, typer.Option("--allow-police-detected", h
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random draw.")]
 
 
-def _calendar(period: str, cutoff: dt.date | None):
-    from hotspots.periods import Calendar
-
-    s = settings()
-    if cutoff is not None and period == "month" and cutoff.day != 1:
-        raise HotspotsError(f"--cutoff={cutoff} with --period month: a month forecast starts on the 1st; "
-                            f"use {cutoff.replace(day=1)} or a later 1st")
-    anchor = cutoff if cutoff is not None and period != "month" else s.period_anchor
-    return Calendar(period, anchor, s.period_days, s.timezone)
-
-
 def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, res: int, store,
                rejects_to: Path | None):
     """Incidents from files (nothing stored) or from the store, and the CRS they are projected in."""
-    from hotspots.aggregate import read_incidents
     from hotspots.ingest.load import IngestOptions, normalise_files
+    from models.runs import stored_frame
 
     s = settings()
     if inputs:
@@ -62,40 +49,22 @@ def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, 
         if frame.empty:
             raise HotspotsError("no usable incidents in the input files; see the rejects")
         return frame, frame.attrs["projected_crs"]
-    frame = read_incidents(store)
-    if frame.empty:
-        raise HotspotsError("the store holds no incidents; load some with 'hotspots ingest' or name INPUT files")
-    return frame, store.meta("projected_crs") or "EPSG:27700"
-
-
-def _region(area, frame, res: int) -> np.ndarray:
-    from hotspots import cells as h3cells
-
-    if area is not None:
-        return area.cells(res)
-    # No boundary: the cells holding incidents and two rings around them.
-    cells = h3cells.points_to_cells(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), res)
-    return h3cells.k_ring(np.unique(cells), 2)
+    return stored_frame(store)
 
 
 def _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area_path, allow, store, rejects_to=None):
     """The counted incidents (from INPUT files, else from ``store``) and the period the cutoff starts, if given."""
-    from hotspots.periods import PERIOD_KINDS
-    from hotspots.validate import check_choice, check_resolution
-    from models.features import CellHistory, read_point_layer
-    from models.target import parse_target
+    from models.features import read_point_layer
+    from models.runs import build_history, check_run
 
-    check_choice(period, PERIOD_KINDS, "--period")
-    check_resolution(res, "--res")
-    spec = parse_target(target, allow)
-    day = parse_day(cutoff, "--cutoff")
-    calendar = _calendar(period, day)
+    check_run(period, res, target, allow)
+    s = settings()
     area = load_force_area(area_path)
     frame, crs = _incidents(inputs, fmt, mapping, area, res, store, rejects_to)
-    point_layers = tuple(read_point_layer(p, crs) for p in layers or [])
-    history = CellHistory(frame, _region(area, frame, res), calendar, spec, crs, layers=point_layers)
-    forecast = calendar.period_of(day) if day else None
-    return history, forecast
+    return build_history(frame, crs, period=period, resolution=res, target=target, cutoff=parse_day(cutoff, "--cutoff"),
+                         area=area, anchor=s.period_anchor, period_days=s.period_days, timezone=s.timezone,
+                         layers=tuple(read_point_layer(p, crs) for p in layers or []),
+                         allow_police_detected=allow)
 
 
 def _print_summary(result) -> None:
@@ -285,21 +254,10 @@ def forecast(
     db: DbOption = "",
 ):
     """Forecast with the promoted model on the store's incidents."""
-    from hotspots.aggregate import read_incidents
-    from models.features import CellHistory
-    from models.registry import forecast_table, load_promoted
+    from models.runs import forecast_promoted
 
-    store = open_store_at(db)
-    stored = load_promoted(store)
-    frame = read_incidents(store)
-    if frame.empty:
-        raise HotspotsError("the store holds no incidents; load some with 'hotspots ingest'")
-    region = load_force_area(area)
-    history = CellHistory(frame, _region(region, frame, stored.resolution), stored.calendar, stored.target,
-                          stored.crs, stored.feature_config, stored.layers)
     day = parse_day(for_date, "--for")
-    period = stored.calendar.period_of(day) if day else history.next_period()
-    table = forecast_table(history.cells, stored.model.predict(history, period), stored.calendar, period)
+    stored, table = forecast_promoted(open_store_at(db), load_force_area(area), day)
     table["score"] = table["expected"]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_path, index=False, float_format="%.6g")

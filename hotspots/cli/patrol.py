@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import pandas as pd
 import typer
 from rich.table import Table
@@ -65,39 +63,22 @@ def plan(
     db: DbOption = "",
 ):
     """Plan a randomised roster for a hotspot set, issue it (stored, never changed) and print its dosage."""
-    from hotspots.patrol import PatrolResources, assign_npus, hour_of_week_profiles, patrol_roster, read_arms
-    from hotspots.patrol.clock import PeriodClock
-    from hotspots.patrol.dosage import PRIORITIES
+    from hotspots.patrol import PatrolResources
+    from hotspots.patrol.issue import issue_roster
     from hotspots.store.audit import local_actor
-    from hotspots.store.hotspot_sets import load_set
-    from hotspots.store.rosters import save_roster
-    from hotspots.validate import check_choice
 
-    check_choice(priority, PRIORITIES, "--priority")
-    if priority == "risk" and scores is None:
-        raise HotspotsError("--priority risk needs --scores, a CSV of h3_cell,score such as 'hotspots model forecast' writes")
     chosen = _formats(formats)
     spec = PatrolResources.from_file(resources).with_share(hotspot_share)
-    s = settings()
     store = open_store_at(db)
-    hs = load_set(store, set_id)
-    first = parse_day(start, "--start") or hs.parameters["period_start"]
-    clock = PeriodClock(first, days, s.timezone)
-    hot = hs.hotspots.copy()
-    hot["npu"] = assign_npus(hot, spec, _npu_areas(npu_areas, npu_field))
-    weights = _priority(hs, priority, scores)
-    incidents = _history(store, offence_group, clock, history_days)
-    profiles, timed = hour_of_week_profiles(incidents, hs.members, hot["hotspot_id"].tolist(), s.timezone)
-    control = read_arms(_read_csv(arms, "--arms"), hot["hotspot_id"].tolist(), clock) if arms else None
-    seed = secrets.randbits(48) if seed is None else seed
-    roster = patrol_roster(hot, spec, profiles, weights, start=first, days=days, timezone=s.timezone,
-                           crs=store.meta("projected_crs") or "EPSG:27700", seed=seed, visit_minutes=visit_minutes,
-                           min_gap_minutes=min_gap, visits_per_day=visits_per_day, floor_minutes_per_day=floor_minutes,
-                           control=control)
-    roster.parameters.update(priority=priority, scores=scores.name if scores else None, history_days=history_days,
-                             profile_incidents=int(timed.sum()), arms=arms.name if arms else None)
-    roster_id = save_roster(store, roster, set_id=int(hs.parameters["set_id"]), issued_by=local_actor(), reason=reason,
-                            resources=spec.to_dict())
+    roster, hs = issue_roster(
+        store, spec, set_id=set_id, start=parse_day(start, "--start"), days=days, seed=seed, priority=priority,
+        cell_scores=_read_scores(scores) if scores is not None else None, visit_minutes=visit_minutes,
+        visits_per_day=visits_per_day, min_gap_minutes=min_gap, floor_minutes=floor_minutes,
+        arms=_read_csv(arms, "--arms") if arms else None, npu_areas=_npu_areas(npu_areas, npu_field),
+        history_days=history_days, offence_groups=offence_group, reason=reason,
+        notes={"scores": scores.name if scores else None, "arms": arms.name if arms else None},
+        actor=local_actor(), timezone=settings().timezone)
+    roster_id, seed = roster.issue["roster_id"], roster.parameters["seed"]
     out.print(f"roster {roster_id} (version {roster.issue['version']}) issued for set {hs.parameters['set_id']}, "
               f"seed {seed}: {roster.summary()}", highlight=False, soft_wrap=True)
     print_roster(roster)
@@ -207,33 +188,6 @@ def _npu_areas(path: Path | None, field: str | None):
     from hotspots.areas import NamedAreas
 
     return NamedAreas.from_file(path, field)
-
-
-def _priority(hs, priority: str, scores: Path | None) -> np.ndarray:
-    hot = hs.hotspots
-    if priority == "equal":
-        return np.ones(len(hot))
-    if priority == "score":
-        return hot["score"].to_numpy(float)
-    if priority == "harm":
-        harm = pd.to_numeric(hot["harm"], errors="coerce")
-        if harm.isna().all():
-            raise HotspotsError(f"set {hs.parameters['set_id']} records no harm per hotspot; use --priority score or risk")
-        return harm.fillna(0.0).to_numpy(float)
-    per_cell = _read_scores(scores).groupby(level=0).sum()
-    summed = hs.members.assign(score=hs.members["h3_cell"].map(per_cell).fillna(0.0)).groupby("hotspot_id")["score"].sum()
-    if not summed.any():
-        raise HotspotsError(f"--scores={str(scores)!r} scores none of the set's cells; is it at the set's resolution?")
-    return summed.reindex(hot["hotspot_id"], fill_value=0.0).to_numpy(float)
-
-
-def _history(store, offence_group, clock, history_days: int) -> pd.DataFrame:
-    """The incidents the risk profiles learn from: the ``history_days`` before the roster starts."""
-    from hotspots.cli._common import stored_incidents
-
-    until = clock.origin
-    # With no history in the window every hotspot takes the flat profile.
-    return stored_incidents(store, offence_group, until - pd.Timedelta(days=history_days), until, allow_empty=True)
 
 
 def _read_csv(path: Path, name: str) -> pd.DataFrame:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -169,6 +168,7 @@ def dosage_command(
     """Load GPS logs, turn them into visits, and compare delivered with planned patrol per hotspot."""
     from hotspots.store.audit import local_actor
     from hotspots.store.trials import load_gps_log
+    from hotspots.trials.stored import trial_compliance
 
     store = open_store_at(db)
     tz = settings().timezone
@@ -186,44 +186,11 @@ def dosage_command(
             all_rejects.append(got["rejects"].assign(file=str(path)))
     if rejects_out is not None and all_rejects:
         pd.concat(all_rejects).to_csv(rejects_out, index=False)
-    alloc, hs, visits, planned, weeks = _trial_visits(store, allocation_id, weeks, max_gap, min_visit)
-    from hotspots.trials.compliance import compliance
-
-    arms = pd.DataFrame({"hotspot_id": alloc.places["place_id"],
-                         "arm": "crossover" if alloc.design == "crossover" else
-                         np.where(alloc.treated[:, 0], "treatment", "control")})
-    table, summary = compliance(visits[visits["hotspot_id"].isin(arms["hotspot_id"])], arms, planned)
-    _print_compliance(table, summary, alloc, weeks)
+    got, table, summary = trial_compliance(store, allocation_id, weeks, max_gap_s=max_gap, min_visit_s=min_visit,
+                                           timezone=tz)
+    _print_compliance(table, summary, got.alloc, got.weeks)
     if out_csv is not None:
         table.to_csv(out_csv, index=False)
-
-
-def _trial_visits(store, allocation_id, weeks, max_gap, min_visit):
-    """The allocation, its set, GPS visits to its places in the trial window, and planned dosage."""
-    from hotspots.store.hotspot_sets import load_set
-    from hotspots.store.rosters import planned_dosage
-    from hotspots.store.trials import last_ping, load_allocation, read_pings
-    from hotspots.trials.gps import pings_to_visits
-
-    tz = settings().timezone
-    alloc = load_allocation(store, allocation_id)
-    hs = load_set(store, alloc.issue["set_id"])
-    since = pd.Timestamp(alloc.start, tz=tz).tz_convert("UTC")
-    if alloc.design == "crossover":
-        weeks = None
-        end = alloc.start + dt.timedelta(days=alloc.treated.shape[1] * alloc.period_days)
-    elif weeks is None:
-        last = last_ping(store, since)
-        if last is None:
-            raise HotspotsError(f"no GPS pings are stored from {alloc.start} on; load logs with --gps FILE")
-        weeks = max(1, int(np.ceil((last.tz_convert(tz).date() - alloc.start).days / 7 + 1e-9)))
-        end = alloc.start + dt.timedelta(weeks=weeks)
-    else:
-        end = alloc.start + dt.timedelta(weeks=weeks)
-    pings = read_pings(store, since, pd.Timestamp(end, tz=tz).tz_convert("UTC"))
-    visits = pings_to_visits(pings, hs.members, max_gap_s=max_gap, min_visit_s=min_visit, timezone=tz)
-    planned = planned_dosage(store, int(hs.parameters["set_id"]), alloc.start, end)
-    return alloc, hs, visits, planned, weeks
 
 
 def _print_compliance(table, summary, alloc, weeks) -> None:
@@ -264,52 +231,26 @@ def evaluate_command(
     db: DbOption = "",
 ):
     """Estimate the trial's effects and write the report: design, compliance, estimates, and what they show."""
-    from hotspots.cli._common import stored_incidents
-    from hotspots.store.audit import local_actor, record
-    from hotspots.store.hotspot_sets import load_set
-    from hotspots.store.trials import last_ping, load_allocation
-    from hotspots.trials.evaluate import evaluate_trial
+    from hotspots.store.audit import local_actor
+    from hotspots.trials.stored import evaluate_stored_trial, report_json
     from hotspots.validate import check_choice
     from maps.trial_report import write_trial_report
 
     check_choice(outcome, ("count", "harm"), "--outcome")
     store = open_store_at(db)
-    tz = settings().timezone
-    alloc = load_allocation(store, allocation_id)
-    hs = load_set(store, alloc.issue["set_id"])
-    incidents = stored_incidents(store, offence_group, pd.Timestamp(alloc.start - dt.timedelta(weeks=weeks_before),
-                                                                     tz=tz).tz_convert("UTC"))
-    if alloc.design != "crossover" and weeks is None:
-        last = incidents["occurred_to"].max().tz_convert(tz).date()
-        weeks = (last - alloc.start).days // 7
-        if weeks < 1:
-            raise HotspotsError(f"the stored incidents end on {last}, before a whole week of the trial (from "
-                                f"{alloc.start}); load newer incidents or give --weeks")
-    has_pings = last_ping(store, pd.Timestamp(alloc.start, tz=tz).tz_convert("UTC")) is not None
-    visits = planned = None
-    if has_pings:
-        _, _, visits, planned, _ = _trial_visits(store, alloc.issue["allocation_id"], weeks, max_gap, min_visit)
-    report = evaluate_trial(alloc, hs.members, incidents, before=weeks_before, during=weeks, outcome=outcome,
-                            visits=visits, planned=planned, draws=draws, rings=rings, seed=seed, timezone=tz)
+    report = evaluate_stored_trial(
+        store, allocation_id, weeks=weeks, weeks_before=weeks_before, outcome=outcome, draws=draws, rings=rings,
+        seed=seed, max_gap_s=max_gap, min_visit_s=min_visit, offence_groups=offence_group,
+        timezone=settings().timezone, actor=local_actor(), detail={"folder": str(out_dir.resolve())})
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"trial-{alloc.issue['trial']}-v{alloc.issue['version']}-{outcome}"
+    trial = report["trial"]
+    stem = f"trial-{trial['trial']}-v{trial['version']}-{outcome}"
     json_path = out_dir / f"{stem}.json"
-    json_path.write_text(json.dumps(report, indent=1, default=_json_value), encoding="utf-8")
+    json_path.write_text(report_json(report), encoding="utf-8")
     html_path = write_trial_report(report, out_dir / f"{stem}.html")
-    with store.engine.begin() as conn:
-        record(conn, local_actor(), "trial.evaluate", "allocation", alloc.issue["allocation_id"],
-               {"outcome": outcome, "weeks": weeks, "draws": draws, "folder": str(out_dir.resolve())})
     for line in report["reading"]:
         out.print(line, highlight=False, soft_wrap=True, markup=False)
     out.print(f"report written to {html_path} and {json_path}", highlight=False, soft_wrap=True)
-
-
-def _json_value(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot write {type(value).__name__} to the JSON report")
 
 
 @trial_app.command("list")

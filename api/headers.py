@@ -1,0 +1,19 @@
+"""Response headers: the security headers every response gets, and the page policies that relax them."""
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+#: The weekly map is one self-contained page: its own inline code and styles, no network.
+MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+           "font-src data:; frame-ancestors 'none'")
+
+#: Printable pages (briefings, evaluation reports): inline styles and SVG, no scripts at all.
+PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+
+#: Rosters are operationally sensitive: nothing between the service and the reader may keep a copy.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -1,0 +1,214 @@
+"""Analysts: training and backtests as background jobs, the model registry, and forecasts per period.
+
+A training or backtest answers 202 with a job at once; ``GET /jobs/{id}`` reports its progress
+and, when done, its result (the new model version, or the backtest's measures).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from api.deps import AUTH_RESPONSES, Analyst, CacheDep, RecordId, StoreDep, force_area, require
+from api.schemas import (
+    BacktestRequest,
+    Forecast,
+    ForecastCell,
+    Job,
+    JobItem,
+    ModelCard,
+    ModelComparison,
+    ModelItem,
+    Promotion,
+    RunSettings,
+    TrainRequest,
+    problem,
+)
+from hotspots.store.tokens import Principal
+
+jobs_router = APIRouter(prefix="/jobs", tags=["analysts"], responses=AUTH_RESPONSES)
+models_router = APIRouter(prefix="/models", tags=["analysts"], responses=AUTH_RESPONSES)
+forecasts_router = APIRouter(prefix="/forecasts", tags=["analysts"], responses=AUTH_RESPONSES)
+
+#: Forecasts are read by analysts and by the commanders and tasking boards who act on them.
+ForecastReader = Annotated[Principal, require("analyst", "commander", "tasking")]
+_NOT_FOUND = {404: problem("No such record in the store.")}
+_USER_ERROR = {400: problem("A user error, in one line.")}
+
+
+def _history(store, cache, run: RunSettings):
+    """The stored incidents counted for a run, on the force area (or around the incidents, without one)."""
+    from hotspots.config import get_settings
+    from models.runs import build_history, stored_frame
+
+    s = get_settings()
+    frame, crs = stored_frame(store)
+    return build_history(frame, crs, period=run.period, resolution=run.resolution, target=run.target,
+                         cutoff=run.cutoff, area=force_area(cache), anchor=s.period_anchor,
+                         period_days=s.period_days, timezone=s.timezone,
+                         allow_police_detected=run.allow_police_detected)
+
+
+def _steps(total: int, report):
+    """A progress callback counting lines out of ``total`` steps (never 100% before the job ends)."""
+    done = [0]
+
+    def step(line: str) -> None:
+        done[0] += 1
+        report(min(done[0] / total, 0.99), line)
+
+    return step
+
+
+@jobs_router.post("/train", response_model=Job, status_code=202, responses=_USER_ERROR)
+def start_training(body: TrainRequest, request: Request, store: StoreDep, cache: CacheDep, principal: Analyst) -> Job:
+    """Backtest and train a model on the stored incidents, then register it (not promoted). Audited."""
+    from models.predictor import RiskModel
+    from models.registry import register
+    from models.runs import check_run
+    from models.training import train
+
+    check_run(body.period, body.resolution, body.target, body.allow_police_detected)  # a 400 now, not a failed job later
+
+    def work(report):
+        report(0.0, "counting incidents per cell and period")
+        history, forecast = _history(store, cache, body)
+        trained = train(history, forecast, RiskModel(seed=body.seed), body.backtest_periods,
+                        progress=_steps(body.backtest_periods + 1, report))
+        version = register(store, trained)
+        first, last = trained.forecast_bounds()
+        result = {"version": version, "forecast_start": first, "forecast_end": last,
+                  "backtest": trained.backtest.to_dict() if trained.backtest is not None else None}
+        return result, f"model version {version} stored; not promoted"
+
+    return _job(request, store, "train", body.model_dump(mode="json"), principal, work)
+
+
+@jobs_router.post("/backtest", response_model=Job, status_code=202, responses=_USER_ERROR)
+def start_backtest(body: BacktestRequest, request: Request, store: StoreDep, cache: CacheDep,
+                   principal: Analyst) -> Job:
+    """Rolling-origin backtest of the model beside every baseline on the stored incidents. Audited."""
+    from models.backtest import rolling_backtest
+    from models.predictor import RiskModel
+    from models.runs import check_run
+    from models.training import history_before
+
+    check_run(body.period, body.resolution, body.target, body.allow_police_detected)
+
+    def work(report):
+        report(0.0, "counting incidents per cell and period")
+        history, forecast = _history(store, cache, body)
+        if forecast is not None:
+            history = history_before(history, forecast)
+        result = rolling_backtest(history, body.periods, RiskModel(seed=body.seed),
+                                  progress=_steps(body.periods, report))
+        return result.to_dict(), result.verdict()
+
+    return _job(request, store, "backtest", body.model_dump(mode="json"), principal, work)
+
+
+def _job(request: Request, store, kind: str, parameters: dict, principal, work) -> Job:
+    from hotspots.store.jobs import get_job
+
+    job_id = request.app.state.jobs.submit(kind, parameters, principal.actor, work)
+    return Job(**get_job(store, job_id))
+
+
+@jobs_router.get("", response_model=list[JobItem])
+def list_jobs(store: StoreDep, principal: Analyst) -> list[JobItem]:
+    """The latest 100 jobs, newest first."""
+    from hotspots.store.jobs import list_jobs as stored
+
+    return [JobItem(**r) for r in stored(store).astype(object).to_dict("records")]
+
+
+@jobs_router.get("/{job_id}", response_model=Job, responses=_NOT_FOUND)
+def job(job_id: RecordId, store: StoreDep, principal: Analyst) -> Job:
+    """A job's state, progress (0 to 1, and its latest line) and, when done, its result."""
+    from hotspots.store.jobs import get_job
+
+    return Job(**get_job(store, job_id))
+
+
+@models_router.get("", response_model=list[ModelItem])
+def list_models(store: StoreDep, principal: Analyst) -> list[ModelItem]:
+    """The registry's versions, newest first; the promoted one is marked."""
+    from models.registry import list_models as stored
+
+    return [ModelItem(**r) for r in stored(store).to_dict("records")]
+
+
+@models_router.get("/compare", response_model=ModelComparison, responses=_NOT_FOUND)
+def compare(store: StoreDep, principal: Analyst,
+            versions: Annotated[list[int], Query(min_length=2, max_length=10, description="Two or more versions.")]
+            ) -> ModelComparison:
+    """The stored backtest measures of several versions, side by side (the model's own row of each)."""
+    from models.backtest import MODEL
+    from models.registry import model_row
+
+    rows = [model_row(store, v) for v in versions]
+    measures: dict[str, list[float | None]] = {}
+    for i, row in enumerate(rows):
+        own = next((r for r in row["metrics"].get("summary", []) if r.get("method") == MODEL), {})
+        for key, value in own.items():
+            if key != "method":
+                measures.setdefault(key, [None] * len(rows))[i] = None if value is None else float(value)
+    return ModelComparison(versions=[r["version"] for r in rows], measures=measures,
+                           verdicts=[r["metrics"].get("verdict") for r in rows])
+
+
+@models_router.get("/{version}", response_model=ModelCard, responses=_NOT_FOUND)
+def model(version: RecordId, store: StoreDep, principal: Analyst) -> ModelCard:
+    """A version's card: target, training window, features, parameters, backtest against baselines."""
+    from models.registry import model_row, promoted_version
+
+    row = model_row(store, version)
+    return ModelCard(**row, promoted=promoted_version(store) == row["version"])
+
+
+@models_router.post("/{version}/promote", response_model=ModelItem, responses={**_NOT_FOUND, **_USER_ERROR})
+def promote(version: RecordId, body: Promotion, store: StoreDep, principal: Analyst) -> ModelItem:
+    """Make a version the one that serves forecasts. Audited."""
+    from hotspots.store.audit import record
+    from models.registry import list_models as stored
+    from models.registry import promote as promote_version
+
+    promote_version(store, version, body.note)
+    with store.engine.begin() as conn:
+        record(conn, principal.actor, "model.promote", "model", version, {"note": body.note})
+    row = stored(store).set_index("version").loc[version]
+    return ModelItem(version=version, **row.to_dict())
+
+
+@models_router.post("/rollback", response_model=ModelItem, responses=_USER_ERROR)
+def rollback(body: Promotion, store: StoreDep, principal: Analyst) -> ModelItem:
+    """Return to the version promoted before the current one. Audited."""
+    from hotspots.store.audit import record
+    from models.registry import list_models as stored
+    from models.registry import rollback as roll
+
+    version = roll(store, body.note)
+    with store.engine.begin() as conn:
+        record(conn, principal.actor, "model.rollback", "model", version, {"note": body.note})
+    row = stored(store).set_index("version").loc[version]
+    return ModelItem(version=version, **row.to_dict())
+
+
+@forecasts_router.get("", response_model=Forecast, responses=_USER_ERROR)
+def forecast(store: StoreDep, cache: CacheDep, principal: ForecastReader,
+             day: Annotated[dt.date | None, Query(alias="for", description="A day in the period to forecast "
+                                                                             "(default: the period after the data).")] = None,
+             limit: Annotated[int, Query(ge=1, le=200_000, description="Cells returned, highest first.")] = 500
+             ) -> Forecast:
+    """The promoted model's expected count per cell for a period, on the stored incidents."""
+    from models.runs import forecast_promoted
+
+    stored, table = forecast_promoted(store, force_area(cache), day)
+    top = table.head(limit)
+    return Forecast(version=stored.version, period_start=table["period_start"].iloc[0],
+                    period_end=table["period_end"].iloc[0], cells_scored=len(table),
+                    expected_total=float(table["expected"].sum()),
+                    cells=[ForecastCell(**r) for r in top[["h3_cell", "lon", "lat", "expected", "rank"]]
+                           .to_dict("records")])
