@@ -2,7 +2,8 @@
 
 Nothing happens at import time: the store is opened when the app starts (its lifespan), from
 the URL given or the settings. Errors never show internals: a user error (HotspotsError) is a
-400 or 404 with its one line, anything else a 500 with a generic message, logged in full.
+400 (404 for a missing record, 409 for a store that does not yet hold what is asked
+for) with its one line, anything else a 500 with a generic message, logged in full.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.headers import SECURITY_HEADERS
-from hotspots.errors import HotspotsError, NotFoundError
+from hotspots.errors import HotspotsError, NotFoundError, NotReadyError
 
 log = logging.getLogger("hotspots.api")
 
@@ -55,7 +56,8 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
 
     @app.exception_handler(HotspotsError)
     async def user_error(request: Request, exc: HotspotsError):
-        return JSONResponse({"detail": str(exc)}, status_code=404 if isinstance(exc, NotFoundError) else 400)
+        code = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, NotReadyError) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=code)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):

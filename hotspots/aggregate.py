@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from hotspots import cells as h3cells
 from hotspots.areas import NamedAreas
-from hotspots.errors import HotspotsError
+from hotspots.errors import HotspotsError, NotReadyError
 from hotspots.periods import Calendar, local_day_numbers
 from hotspots.store.db import Store
 from hotspots.store.schema import incidents
@@ -78,7 +78,7 @@ def stored_incidents(store: Store, offence_groups: list[str] | None = None, sinc
         log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(offence_groups))
     frame = read_incidents(store, offence_groups, since, until)
     if frame.empty and not allow_empty:
-        raise HotspotsError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
+        raise NotReadyError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
     return frame
 
 

@@ -15,3 +15,8 @@ class FormatError(HotspotsError):
 
 class NotFoundError(HotspotsError):
     """The store holds no such record (the API answers 404)."""
+
+
+class NotReadyError(HotspotsError):
+    """The request is sound but the store does not yet hold what it needs: no incidents, no GPS pings,
+    no promoted model (the API answers 409)."""

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 
-from hotspots.errors import HotspotsError, NotFoundError
+from hotspots.errors import HotspotsError, NotFoundError, NotReadyError
 from hotspots.periods import Calendar
 from hotspots.store.db import Store
 from hotspots.store.schema import model_events, model_versions
@@ -161,7 +161,7 @@ def load_promoted(store: Store) -> StoredModel:
     """The model that serves forecasts; none promoted is a user error that says what to do."""
     version = promoted_version(store)
     if version is None:
-        raise HotspotsError("no model is promoted yet; train one ('hotspots model train'), read its card "
+        raise NotReadyError("no model is promoted yet; train one ('hotspots model train'), read its card "
                             "('hotspots model show N') and promote it ('hotspots model promote N')")
     return load_model(store, version)
 

@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError
+from hotspots.errors import HotspotsError, NotReadyError
 from hotspots.periods import PERIOD_KINDS, Calendar
 from models.features import CellHistory, PointLayer
 from models.target import parse_target
@@ -66,7 +66,7 @@ def stored_frame(store) -> tuple[pd.DataFrame, str]:
 
     frame = read_incidents(store)
     if frame.empty:
-        raise HotspotsError("the store holds no incidents; load some with 'hotspots ingest'")
+        raise NotReadyError("the store holds no incidents; load some with 'hotspots ingest'")
     return frame, store.meta("projected_crs") or "EPSG:27700"
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import AUTH_RESPONSES, Analyst, CacheDep, RecordId, StoreDep, force_area, require
 from api.schemas import (
+    NOT_READY,
     BacktestRequest,
     Forecast,
     ForecastCell,
@@ -121,7 +122,8 @@ def list_jobs(store: StoreDep, principal: Analyst) -> list[JobItem]:
     """The latest 100 jobs, newest first."""
     from hotspots.store.jobs import list_jobs as stored
 
-    return [JobItem(**r) for r in stored(store).astype(object).to_dict("records")]
+    frame = stored(store).astype(object)
+    return [JobItem(**r) for r in frame.where(frame.notna(), None).to_dict("records")]
 
 
 @jobs_router.get("/{job_id}", response_model=Job, responses=_NOT_FOUND)
@@ -196,7 +198,7 @@ def rollback(body: Promotion, store: StoreDep, principal: Analyst) -> ModelItem:
     return ModelItem(version=version, **row.to_dict())
 
 
-@forecasts_router.get("", response_model=Forecast, responses=_USER_ERROR)
+@forecasts_router.get("", response_model=Forecast, responses={**_USER_ERROR, **NOT_READY})
 def forecast(store: StoreDep, cache: CacheDep, principal: ForecastReader,
              day: Annotated[dt.date | None, Query(alias="for", description="A day in the period to forecast "
                                                                              "(default: the period after the data).")] = None,

@@ -14,6 +14,7 @@ from api.schemas import (
     AllocationCreate,
     AllocationItem,
     Compliance,
+    NOT_READY,
     ComplianceRow,
     PlaceArm,
     problem,
@@ -73,8 +74,7 @@ Weeks = Annotated[int | None, Query(ge=1, le=520, description="Weeks of the tria
                                                                   "default: up to the last stored ping or incident.")]
 MaxGap = Annotated[float, Query(ge=10, le=3600, description="Seconds between pings that still continue a visit.")]
 MinVisit = Annotated[float, Query(ge=0, le=3600, description="Seconds a visit must last to count.")]
-_NOT_MEASURABLE = {400: problem("A user error, in one line (e.g. no pings or incidents in the window)."),
-                   404: problem("No such allocation.")}
+_NOT_MEASURABLE = {400: problem("A user error, in one line."), 404: problem("No such allocation."), **NOT_READY}
 
 
 @router.get("/{allocation_id}/compliance", response_model=Compliance, responses=_NOT_MEASURABLE)

@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError
+from hotspots.errors import HotspotsError, NotReadyError
 from hotspots.trials.allocation import Allocation
 from hotspots.trials.compliance import compliance, delivered_by_period
 from hotspots.trials.displacement import buffer_rings, wdd, wdq
@@ -40,7 +40,7 @@ def evaluate_trial(alloc: Allocation, members: pd.DataFrame, incidents: pd.DataF
     table = place_counts(incidents, members, ids, start=alloc.start, before=before, during=periods_during,
                          period_days=period_days, timezone=timezone)
     if table.counts.sum() == 0:
-        raise HotspotsError("no crimes fall in the trial's places and periods; check the offence groups, "
+        raise NotReadyError("no crimes fall in the trial's places and periods; check the offence groups, "
                             "the dates and that incidents were loaded")
     during_mask = np.arange(before + periods_during) >= before
     treated = np.zeros_like(table.counts, dtype=bool)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError
+from hotspots.errors import HotspotsError, NotReadyError
 from hotspots.trials.allocation import Allocation
 
 
@@ -51,7 +51,7 @@ def trial_visits(store, allocation_id: int | None, weeks: int | None = None, *, 
         if weeks is None:
             last = last_ping(store, since)
             if last is None:
-                raise HotspotsError(f"no GPS pings are stored from {alloc.start} on; load the patrols' GPS logs first")
+                raise NotReadyError(f"no GPS pings are stored from {alloc.start} on; load the patrols' GPS logs first")
             weeks = max(1, int(np.ceil((last.tz_convert(timezone).date() - alloc.start).days / 7 + 1e-9)))
         elif weeks < 1:
             raise HotspotsError(f"weeks={weeks}: measure at least 1 week of the trial")
@@ -107,7 +107,7 @@ def evaluate_stored_trial(store, allocation_id: int | None, *, weeks: int | None
         last = incidents["occurred_to"].max().tz_convert(timezone).date()
         weeks = (last - alloc.start).days // 7
         if weeks < 1:
-            raise HotspotsError(f"the stored incidents end on {last}, before a whole week of the trial (from "
+            raise NotReadyError(f"the stored incidents end on {last}, before a whole week of the trial (from "
                                 f"{alloc.start}); load newer incidents or give the weeks to evaluate")
     visits = planned = None
     if last_ping(store, _utc(alloc.start, timezone)) is not None:
