@@ -1,9 +1,11 @@
 """The API under load: 50 concurrent clients for 30 seconds against a real server on 127.0.0.1.
 
 Run:  .venv/bin/python -m benchmarks.bench_api [--clients 50] [--seconds 30] [--workers 1,2]
+          [--stores sqlite,postgresql] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Inputs: a force-wide week of hotspots (57, from a synthetic year of 100,000 incidents) and its
-28-day roster (about 4,700 visits) in a SQLite store. Each client loops, alternating the set's
+28-day roster (about 4,700 visits) in a SQLite store and in PostgreSQL (a scratch schema, dropped
+after). Each client loops, alternating the set's
 GeoJSON (commander token) and the roster's CSV download (tasking token, audited: every
 download writes an audit row). Reports requests per second, latency p50/p95/p99 and errors, for
 each worker count, with the server started by ``hotspots serve`` exactly as users start it.
@@ -23,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -33,7 +37,7 @@ from benchmarks.machine import describe_machine
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def build_store(folder: Path) -> tuple[str, dict]:
+def build_store(folder: Path, url: str) -> dict:
     from benchmarks.bench_patrol import CALENDAR, START, resources
     from hotspots.areas import Area, NamedAreas
     from hotspots.config import DEFAULT_FORCE_AREA
@@ -61,15 +65,33 @@ def build_store(folder: Path) -> tuple[str, dict]:
     hot = hs.hotspots.assign(npu=assign_npus(hs.hotspots, spec, npus))
     roster = patrol_roster(hot, spec, np.full((len(hot), 168), 1 / 168), hot["harm"].fillna(0).to_numpy(float),
                            start=START, seed=1)
-    url = f"sqlite:///{folder / 'bench.sqlite'}"
     store = open_store(url)
     set_id = save_set(store, hs, period_label=week.period_label, period_start=week.period_start,
                       period_end=week.period_end, resolution=10, score_source=week.score_source, coverage=week.coverage)
     roster_id = save_roster(store, roster, set_id=set_id, issued_by="bench")
     tokens = {role: add_token(store, f"bench-{role}", role, actor="bench") for role in ("commander", "tasking")}
     store.dispose()
-    return url, {"set_id": set_id, "roster_id": roster_id, "tokens": tokens, "hotspots": len(hot),
+    return {"set_id": set_id, "roster_id": roster_id, "tokens": tokens, "hotspots": len(hot),
                  "visits": len(roster.visits)}
+
+
+@contextmanager
+def scratch_schema(base: str):
+    """A fresh PostgreSQL schema, as a store URL; dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def serve(url: str, folder: Path, workers: int) -> tuple[int, subprocess.Popen]:
@@ -127,37 +149,64 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--repeat", type=int, default=3, help="Runs per store and worker count; medians are reported.")
+    parser.add_argument("--postgres", default=os.environ.get("HOTSPOTS_TEST_POSTGRES_URL",
+                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
     lines = ["# The API under load", "", describe_machine(), ""]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as scratch:
         folder = Path(tmp)
-        url, info = build_store(folder)
-        lines += [f"{args.clients} concurrent clients for {args.seconds:.0f} s against `hotspots serve` on 127.0.0.1 "
-                  f"(SQLite store), alternating a {info['hotspots']}-hotspot set's GeoJSON and a "
-                  f"{info['visits']:,}-visit roster's CSV download (each download audited). The load generator "
-                  f"shares the machine's 2 cores with the server.", "",
-                  "| workers | route | requests | req/s | p50 ms | p95 ms | p99 ms | errors |",
-                  "|---:|---|---:|---:|---:|---:|---:|---:|"]
-        for workers in [int(w) for w in args.workers.split(",")]:
-            port, server = serve(url, folder, workers)
-            try:
-                result = asyncio.run(load(port, info, args.clients, args.seconds))
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.wait(timeout=60)
-            total = sum(len(v) for v in result["latencies"].values())
-            for name, values in result["latencies"].items():
-                ms = np.asarray(values) * 1000
-                p50, p95, p99 = (np.percentile(ms, q) for q in (50, 95, 99)) if len(ms) else (np.nan,) * 3
-                lines.append(f"| {workers} | {name} | {len(values):,} | {len(values) / result['elapsed']:.1f} | "
-                             f"{p50:.0f} | {p95:.0f} | {p99:.0f} | |")
-            lines.append(f"| {workers} | **all** | {total:,} | {total / result['elapsed']:.1f} | | | | "
-                         f"{result['errors']} |")
-            print(lines[-1], flush=True)
+        header = False
+        for backend in args.stores.split(","):
+            url = f"sqlite:///{folder / 'bench.sqlite'}" if backend == "sqlite" else \
+                scratch.enter_context(scratch_schema(args.postgres))
+            info = build_store(folder, url)
+            if not header:
+                lines += [f"{args.clients} concurrent clients for {args.seconds:.0f} s against `hotspots serve` on "
+                          f"127.0.0.1, alternating a {info['hotspots']}-hotspot set's GeoJSON and a "
+                          f"{info['visits']:,}-visit roster's CSV download (each download audited). The load "
+                          f"generator shares the machine's 2 cores with the server (and, for PostgreSQL, with the "
+                          f"database). Each figure is the median of {args.repeat} runs (a fresh server each run).", "",
+                          "| store | workers | route | requests | req/s | p50 ms | p95 ms | p99 ms | errors |",
+                          "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+                header = True
+            for workers in [int(w) for w in args.workers.split(",")]:
+                lines += medians(backend, workers, [run(url, folder, info, workers, args.clients, args.seconds)
+                                                    for _ in range(args.repeat)])
+                print(lines[-1], flush=True)
     lines += ["", f"Run on {dt.date.today().isoformat()}."]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "api.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def run(url: str, folder: Path, info: dict, workers: int, clients: int, seconds: float) -> dict:
+    """One run: per route, requests per second and latency percentiles (ms); and errors."""
+    port, server = serve(url, folder, workers)
+    try:
+        result = asyncio.run(load(port, info, clients, seconds))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    out = {"errors": result["errors"], "routes": {}}
+    for name, values in result["latencies"].items():
+        ms = np.asarray(values) * 1000
+        out["routes"][name] = [len(values), len(values) / result["elapsed"],
+                               *((np.percentile(ms, q) for q in (50, 95, 99)) if len(ms) else (np.nan,) * 3)]
+    out["all"] = sum(r[1] for r in out["routes"].values())
+    return out
+
+
+def medians(backend: str, workers: int, runs: list[dict]) -> list[str]:
+    rows = []
+    for name in runs[0]["routes"]:
+        n, rate, p50, p95, p99 = np.median([r["routes"][name] for r in runs], axis=0)
+        rows.append(f"| {backend} | {workers} | {name} | {n:,.0f} | {rate:.1f} | {p50:.0f} | {p95:.0f} | {p99:.0f} | |")
+    every = ", ".join(f"{r['all']:.1f}" for r in runs)
+    rows.append(f"| {backend} | {workers} | **all** (runs: {every}) | | {np.median([r['all'] for r in runs]):.1f} "
+                f"| | | | {sum(r['errors'] for r in runs)} |")
+    return rows
 
 
 if __name__ == "__main__":

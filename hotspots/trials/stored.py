@@ -51,7 +51,8 @@ def trial_visits(store, allocation_id: int | None, weeks: int | None = None, *, 
         if weeks is None:
             last = last_ping(store, since)
             if last is None:
-                raise NotReadyError(f"no GPS pings are stored from {alloc.start} on; load the patrols' GPS logs first")
+                raise NotReadyError(f"no GPS pings are stored from {alloc.start} on; load the patrols' GPS logs "
+                                    "first (--gps FILE, or POST /patrol-logs)")
             weeks = max(1, int(np.ceil((last.tz_convert(timezone).date() - alloc.start).days / 7 + 1e-9)))
         elif weeks < 1:
             raise HotspotsError(f"weeks={weeks}: measure at least 1 week of the trial")
