@@ -13,7 +13,7 @@ from api.main import create_app
 from hotspots.ingest.load import IngestOptions, ingest_files
 from hotspots.store import open_store
 from hotspots.store.audit import audit_events
-from hotspots.store.hotspot_sets import save_set
+from hotspots.store.hotspot_sets import load_set, save_set
 from hotspots.store.jobs import create_job, get_job, interrupt_orphans, interrupt_worker, list_jobs, start_job
 from hotspots.store.tokens import ROLES, add_token
 from hotspots.store.trials import save_allocation
@@ -34,7 +34,7 @@ def trial_service(tmp_path_factory, weeks, npus, force_area):
     store = open_store(url)
     set_id = save_set(store, week.hotspot_set, period_label=week.period_label, period_start=week.period_start,
                       period_end=week.period_end, resolution=10, score_source=week.score_source, coverage=week.coverage)
-    alloc = allocate(places_from_set(store_set(store), "harm"), "blocked", seed=5, start=week.period_start)
+    alloc = allocate(places_from_set(load_set(store), "harm"), "blocked", seed=5, start=week.period_start)
     save_allocation(store, alloc, trial="guardian-api", set_id=set_id, created_by="test:evaluator")
     members = week.hotspot_set.members
     patrolled = alloc.places.loc[alloc.treated[:, 0], "place_id"]
@@ -49,12 +49,6 @@ def trial_service(tmp_path_factory, weeks, npus, force_area):
     store.dispose()
     with TestClient(create_app(url), raise_server_exceptions=False) as client:
         yield client, tokens, url, members, folder, tomllib.loads(resources_toml(npus.names))
-
-
-def store_set(store):
-    from hotspots.store.hotspot_sets import load_set
-
-    return load_set(store)
 
 
 def wait_for(client, token, job_id, limit_s=300):
