@@ -1,0 +1,111 @@
+"""National scale: the partitioned data set, and KDE part by part on a two-worker LocalCluster, equal to
+the single-machine surface, cells at partition edges included."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hotspots import cells as h3cells
+from hotspots.errors import HotspotsError
+from hotspots.kde import cell_density
+from hotspots.national.dataset import read_incidents_dataset, write_incidents_dataset
+from hotspots.national.kde import _parts, parent_cells, partitioned_cell_density
+from hotspots.projection import project
+
+CRS = "EPSG:27700"
+
+
+@pytest.fixture(scope="module")
+def client():
+    import distributed  # installed by the test extra: a missing install fails here, it is not skipped
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  host="127.0.0.1") as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def city(seed: int, n: int):
+    """Incidents around Birmingham, clustered, and the resolution-9 cells of a 12 km square."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal([-1.89, 52.48], [0.04, 0.025], size=(12, 2))
+    pick = rng.integers(0, len(centres), n)
+    lon = centres[pick, 0] + rng.normal(0, 0.006, n)
+    lat = centres[pick, 1] + rng.normal(0, 0.004, n)
+    x, y = project(lon, lat, CRS)
+    grid = np.meshgrid(np.linspace(-1.98, -1.80, 40), np.linspace(52.43, 52.53, 30))
+    cells = np.unique(h3cells.points_to_cells(grid[0].ravel(), grid[1].ravel(), 9))
+    return x, y, rng.gamma(2.0, 1.0, n), cells
+
+
+@pytest.mark.parametrize("kernel,bandwidth,parent", [("quartic", 400.0, 6), ("gaussian", 250.0, 5),
+                                                     ("epanechnikov", 900.0, 7)])
+def test_parts_on_a_cluster_equal_the_single_machine_surface(client, kernel, bandwidth, parent):
+    x, y, w, cells = city(1, 20_000)
+    whole = cell_density(x, y, cells, crs=CRS, bandwidth=bandwidth, kernel=kernel, weights=w)
+    parts = partitioned_cell_density(x, y, cells, crs=CRS, bandwidth=bandwidth, kernel=kernel, weights=w,
+                                     parent_resolution=parent, client=client)
+    assert parts.notes["parts"] > 2 and parts.notes["largest_halo_incidents"] < x.size
+    np.testing.assert_array_equal(parts.cells, whole.cells)
+    np.testing.assert_allclose(parts.density_per_km2, whole.density_per_km2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(parts.expected, whole.expected, rtol=1e-12, atol=1e-15)
+    # Cells at a part's edge (a neighbour under another parent) get incidents from across it.
+    ring = {int(c): set(parent_cells(h3cells.k_ring(np.array([c], np.uint64), 1), parent).tolist())
+            for c in cells[:400]}
+    edge = np.array([len(ring[int(c)]) > 1 for c in cells[:400]])
+    assert edge.any()
+    np.testing.assert_allclose(parts.density_per_km2[:400][edge], whole.density_per_km2[:400][edge], rtol=1e-12)
+
+
+def test_without_a_cluster_the_parts_run_here_with_the_same_result():
+    x, y, w, cells = city(2, 3_000)
+    whole = cell_density(x, y, cells, crs=CRS, bandwidth=300.0, weights=w)
+    here = partitioned_cell_density(x, y, cells, crs=CRS, bandwidth=300.0, weights=w, parent_resolution=6)
+    np.testing.assert_allclose(here.density_per_km2, whole.density_per_km2, rtol=1e-12, atol=1e-12)
+    assert here.total_weight == pytest.approx(whole.total_weight)
+
+
+def test_parents_by_bits_match_h3():
+    import h3
+
+    _, _, _, cells = city(3, 10)
+    for resolution in (0, 4, 5, 8, 9):
+        expected = [h3.str_to_int(h3.cell_to_parent(h3.int_to_str(int(c)), resolution)) for c in cells[:50]]
+        assert parent_cells(cells[:50], resolution).tolist() == expected
+
+
+def test_parts_cover_every_cell_once():
+    _, _, _, cells = city(3, 10)
+    rows = np.concatenate(_parts(cells, 6))
+    assert np.array_equal(np.sort(rows), np.arange(cells.size))
+    assert _parts(np.array([], np.uint64), 6) == []
+
+
+def test_edge_cases_and_bad_parents():
+    _, _, _, cells = city(4, 10)
+    empty = partitioned_cell_density(np.array([]), np.array([]), cells, crs=CRS, bandwidth=300.0)
+    assert empty.density_per_km2.shape == cells.shape and not empty.density_per_km2.any()
+    one = partitioned_cell_density(*project(np.array([-1.89]), np.array([52.48]), CRS), cells, crs=CRS,
+                                   bandwidth=300.0)
+    assert one.expected.sum() > 0
+    with pytest.raises(HotspotsError, match="parent_resolution=12"):
+        partitioned_cell_density(np.array([]), np.array([]), cells, crs=CRS, bandwidth=300.0, parent_resolution=12)
+
+
+def test_the_data_set_is_partitioned_by_force_and_month_and_written_once(tmp_path):
+    frame = pd.DataFrame({
+        "incident_id": ["a", "b", "c"],
+        "occurred_from": pd.to_datetime(["2024-01-05T10:00Z", "2024-01-20T23:00Z", "2024-02-01T00:30Z"]),
+        "lon": [-1.9, -1.8, -1.85], "lat": [52.4, 52.5, 52.45], "offence": ["Robbery", "Robbery", "Burglary"]})
+    written = write_incidents_dataset(frame, tmp_path, "west-midlands")
+    assert sorted(p.parent.name for p in written) == ["month=2024-01", "month=2024-02"]
+    assert write_incidents_dataset(frame, tmp_path, "west-midlands") == []  # the same rows add nothing
+    write_incidents_dataset(frame.iloc[:1], tmp_path, "city-of-london")
+    every = read_incidents_dataset(tmp_path)
+    assert len(every) == 4 and set(every["force"]) == {"west-midlands", "city-of-london"}
+    january = read_incidents_dataset(tmp_path, forces=["west-midlands"], months=["2024-01"], columns=["incident_id"])
+    assert sorted(january["incident_id"]) == ["a", "b"] and set(january.columns) == {"incident_id", "force", "month"}
+    import geopandas as gpd
+
+    assert gpd.read_parquet(written[0]).crs.to_epsg() == 4326  # each file is GeoParquet
+    with pytest.raises(HotspotsError, match="force='West Midlands'"):
+        write_incidents_dataset(frame, tmp_path, "West Midlands")
