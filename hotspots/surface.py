@@ -65,7 +65,7 @@ def hotspot_kde(incidents: pd.DataFrame, cells, *, bandwidth: float | str = 400.
                 weight: str = "count", half_life_days: float | None = None, reference_time=None,
                 mode: str = "exact", bin_offset: int = DEFAULT_BIN_OFFSET, truncate: float = DEFAULT_TRUNCATE,
                 crs: str | None = None, holdout_days: float = DEFAULT_HOLDOUT_DAYS,
-                candidates_m=DEFAULT_CANDIDATES_M) -> pd.DataFrame:
+                candidates_m=DEFAULT_CANDIDATES_M, client=None) -> pd.DataFrame:
     """Kernel density of incidents at the centres of ``cells``, as a table.
 
     Parameters
@@ -81,6 +81,8 @@ def hotspot_kde(incidents: pd.DataFrame, cells, *, bandwidth: float | str = 400.
     half_life_days : exponential time decay; ``None`` weighs every incident alike.
     reference_time : the time the surface stands for (default: the latest incident).
     crs : projected CRS for distances (default: British National Grid in Great Britain, else UTM).
+    client : a ``dask.distributed.Client``: the exact surface is computed part by part on its
+        cluster (:func:`hotspots.national.kde.partitioned_cell_density`), with the same result.
 
     Returns
     -------
@@ -88,6 +90,8 @@ def hotspot_kde(incidents: pd.DataFrame, cells, *, bandwidth: float | str = 400.
     every parameter and automatic choice.
     """
     check_choice(weight, WEIGHTS, "weight")
+    if client is not None and mode != "exact":
+        raise HotspotsError(f"mode={mode!r} runs on one machine; a cluster computes the exact surface (mode='exact')")
     cells = np.asarray(cells)
     if cells.size == 0:
         raise HotspotsError("cells: the region has no cells; check the area and resolution")
@@ -127,8 +131,14 @@ def hotspot_kde(incidents: pd.DataFrame, cells, *, bandwidth: float | str = 400.
     if half_life_days is not None:
         w = w * time_weights(mid, ref, half_life_days)
         notes.update(half_life_days=float(half_life_days))
-    surface = cell_density(x, y, cells, crs=crs, bandwidth=bandwidth, kernel=kernel, weights=w,
-                           truncate=truncate, mode=mode, bin_offset=bin_offset)
+    if client is None:
+        surface = cell_density(x, y, cells, crs=crs, bandwidth=bandwidth, kernel=kernel, weights=w,
+                               truncate=truncate, mode=mode, bin_offset=bin_offset)
+    else:
+        from hotspots.national.kde import partitioned_cell_density
+
+        surface = partitioned_cell_density(x, y, cells, crs=crs, bandwidth=bandwidth, kernel=kernel, weights=w,
+                                           truncate=truncate, client=client)
     surface.notes.update(notes, crs=crs, incidents=int((w > 0).sum()))
     if surface.error_bound_per_km2 is not None:
         surface.notes["binning_error_bound_per_km2"] = float(surface.error_bound_per_km2.max())

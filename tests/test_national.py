@@ -109,3 +109,27 @@ def test_the_data_set_is_partitioned_by_force_and_month_and_written_once(tmp_pat
     assert gpd.read_parquet(written[0]).crs.to_epsg() == 4326  # each file is GeoParquet
     with pytest.raises(HotspotsError, match="force='West Midlands'"):
         write_incidents_dataset(frame, tmp_path, "West Midlands")
+
+
+def test_the_kde_command_on_a_local_cluster_gives_the_same_table(tmp_path):
+    from test_cli import hotspots
+    from test_surface import SAMPLES
+
+    sample = SAMPLES / "2019-07-city-of-london-street.csv.gz"
+    assert hotspots("ingest", "--force-area", "none", str(sample), cwd=tmp_path).returncode == 0
+    area = tmp_path / "city.geojson"
+    area.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": '
+                    '{"type": "Polygon", "coordinates": [[[-0.115, 51.505], [-0.07, 51.505], [-0.07, 51.525], '
+                    '[-0.115, 51.525], [-0.115, 51.505]]]}}]}')
+    common = ["kde", "--area", str(area), "--resolution", "11", "--bandwidth", "250"]
+    here = hotspots(*common, "--out", "here.csv", cwd=tmp_path)
+    cluster = hotspots(*common, "--scheduler", "local", "--out", "cluster.csv", cwd=tmp_path)
+    assert here.returncode == 0 and cluster.returncode == 0, cluster.stderr[-2000:]
+    a, b = pd.read_csv(tmp_path / "here.csv"), pd.read_csv(tmp_path / "cluster.csv")
+    assert a["h3_cell"].tolist() == b["h3_cell"].tolist()
+    np.testing.assert_allclose(b["density_per_km2"], a["density_per_km2"], rtol=1e-12)
+    for args, message in [(["--scheduler", "tcp://127.0.0.1:9"], "no Dask scheduler answered"),
+                          (["--scheduler", "yarn"], "give 'local' or a scheduler address"),
+                          (["--scheduler", "local", "--mode", "binned"], "runs on one machine")]:
+        bad = hotspots(*common, *args, cwd=tmp_path)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -138,12 +139,15 @@ def kde(
     offence_group: OffenceGroupOption = None,
     area: Annotated[str | None, typer.Option("--area", help="Boundary file of the region to map (default: the force area).")] = None,
     top: Annotated[int, typer.Option(help="Print this many densest cells.")] = 10,
+    scheduler: Annotated[str, typer.Option(help="Compute on a Dask cluster: 'local' (a LocalCluster here) or a scheduler address, tcp://HOST:8786. Default: this process.")] = "",
+    dask_workers: Annotated[int, typer.Option(help="With --scheduler local: worker processes.")] = 2,
     db: DbOption = "",
 ):
     """Kernel density of stored incidents on the H3 cells of the force area; print the densest cells and write the table."""
     from hotspots.aggregate import write_cell_table
     from hotspots.kde import MODES
     from hotspots.kernels import get_kernel
+    from hotspots.national.cluster import dask_client
     from hotspots.surface import WEIGHTS, hotspot_kde
     from hotspots.validate import check_choice, check_resolution
 
@@ -160,11 +164,17 @@ def kde(
             bandwidth = float(bandwidth)
         except ValueError:
             raise HotspotsError(f"--bandwidth={bandwidth!r} must be metres (e.g. 400) or 'auto'") from None
+    if scheduler and mode != "exact":
+        raise HotspotsError(f"--mode {mode} runs on one machine; a cluster (--scheduler) computes the exact surface")
     store = open_store_at(db)
     frame = stored_incidents(store, offence_group, since=parse_date(since, "--since"))
-    table = hotspot_kde(frame, region.cells(resolution), bandwidth=bandwidth, kernel=kernel, weight=weight,
-                        half_life_days=half_life_days, reference_time=parse_date(reference_date, "--reference-date", end=True),
-                        mode=mode, bin_offset=bin_offset, truncate=truncate, crs=store.meta("projected_crs"), holdout_days=holdout_days)
+    with ExitStack() as stack:
+        client = stack.enter_context(dask_client(scheduler, dask_workers)) if scheduler else None
+        table = hotspot_kde(frame, region.cells(resolution), bandwidth=bandwidth, kernel=kernel, weight=weight,
+                            half_life_days=half_life_days,
+                            reference_time=parse_date(reference_date, "--reference-date", end=True), mode=mode,
+                            bin_offset=bin_offset, truncate=truncate, crs=store.meta("projected_crs"),
+                            holdout_days=holdout_days, client=client)
     a = table.attrs
     view = Table(title=f"Densest {min(top, len(table))} of {len(table):,} cells: {a['kernel']} kernel, "
                        f"{a['bandwidth_m']:g} m, {a['weight']} weights, {a['mode']} mode")

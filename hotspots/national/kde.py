@@ -58,11 +58,16 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
     lon, lat = h3cells.cell_centres(cells)
     tx, ty = project(lon, lat, crs)
     reach = k.reach * float(bandwidth)
+    # Incidents sorted by x once, so each halo is a slice and a test on y, not a pass over all of them.
+    by_x = np.argsort(x, kind="stable")
+    sorted_x = x[by_x]
     tasks, halos = [], []
     for rows in parts:
-        keep = ((x >= tx[rows].min() - reach) & (x <= tx[rows].max() + reach)
-                & (y >= ty[rows].min() - reach) & (y <= ty[rows].max() + reach))
-        halos.append(int(keep.sum()))
+        lo = np.searchsorted(sorted_x, tx[rows].min() - reach, side="left")
+        hi = np.searchsorted(sorted_x, tx[rows].max() + reach, side="right")
+        near = by_x[lo:hi]
+        keep = np.sort(near[(y[near] >= ty[rows].min() - reach) & (y[near] <= ty[rows].max() + reach)])
+        halos.append(int(keep.size))
         tasks.append((x[keep], y[keep], w[keep], cells[rows]))
     options = {"crs": crs, "bandwidth": bandwidth, "kernel": kernel, "truncate": truncate}
     if client is None:
