@@ -1,6 +1,7 @@
 """Kernel density at national scale: one process against a Dask LocalCluster of one and two workers.
 
-Run:  .venv/bin/python -m benchmarks.bench_national [--incidents 20000000] [--resolution 9] [--repeat 3]
+Run:  .venv/bin/python -m benchmarks.bench_national [--incidents 20000000] [--resolution 9] [--parent 4]
+          [--repeat 3]
 
 Inputs: a seeded synthetic national set: incidents drawn around 400 towns spread over a
 300 km × 400 km rectangle of England and Wales (British National Grid), and every H3 cell of
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=9)
     parser.add_argument("--bandwidth", type=float, default=400.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--parent", type=int, default=4, help="H3 resolution of the parts' parent cells.")
     args = parser.parse_args()
     t = time.perf_counter()
     x, y, cells = national_set(args.incidents, args.resolution)
@@ -97,7 +99,8 @@ def main() -> None:
                 distributed.Client(cluster) as client:
             # Each worker's numba uses one thread: the cluster's parallelism is its workers.
             client.run(lambda: __import__("numba").set_num_threads(1))
-            seconds, parts = timed(lambda: partitioned_cell_density(x, y, cells, client=client, **options))
+            seconds, parts = timed(lambda: partitioned_cell_density(x, y, cells, client=client,
+                                                                         parent_resolution=args.parent, **options))
             np.testing.assert_allclose(parts.density_per_km2, whole.density_per_km2, rtol=1e-12, atol=1e-12)
             peaks = client.run(peak_rss_mib)
         by_workers[workers] = seconds

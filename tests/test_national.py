@@ -4,6 +4,8 @@ the single-machine surface, cells at partition edges included."""
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hotspots import cells as h3cells
 from hotspots.errors import HotspotsError
@@ -133,3 +135,18 @@ def test_the_kde_command_on_a_local_cluster_gives_the_same_table(tmp_path):
                           (["--scheduler", "local", "--mode", "binned"], "runs on one machine")]:
         bad = hotspots(*common, *args, cwd=tmp_path)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 400), reach=st.floats(1.0, 500.0))
+@settings(max_examples=60, deadline=None)
+def test_tile_index_finds_exactly_the_incidents_in_a_box(seed, n, reach):
+    from hotspots.national.kde import _TileIndex
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(0, 5_000, n), rng.uniform(-2_000, 3_000, n)
+    index = _TileIndex(x, y, reach)
+    for _ in range(5):
+        x0, y0 = rng.uniform(-1_000, 6_000, 2)
+        x1, y1 = x0 + rng.uniform(0, 3_000), y0 + rng.uniform(0, 3_000)
+        expected = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+        np.testing.assert_array_equal(index.within(x0, x1, y0, y1), expected)

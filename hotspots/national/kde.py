@@ -48,7 +48,8 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
     x, y = _coords(x, y, "incidents")
     w = _weights(weights, x.size)
     cells = h3cells.from_strings(cells) if np.asarray(cells).dtype.kind in "OUS" else np.asarray(cells, np.uint64)
-    cells = np.unique(cells)
+    if cells.size > 1 and not (cells[1:] > cells[:-1]).all():  # regions come sorted; sorting is the slow part
+        cells = np.unique(cells)
     resolution = int((cells[0] >> np.uint64(52)) & np.uint64(0xF)) if cells.size else 0
     parent = max(0, resolution - DEFAULT_PARENT_OFFSET) if parent_resolution is None else parent_resolution
     if isinstance(parent, bool) or not isinstance(parent, int) or not 0 <= parent <= resolution:
@@ -58,23 +59,20 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
     lon, lat = h3cells.cell_centres(cells)
     tx, ty = project(lon, lat, crs)
     reach = k.reach * float(bandwidth)
-    # Incidents sorted by x once, so each halo is a slice and a test on y, not a pass over all of them.
-    by_x = np.argsort(x, kind="stable")
-    sorted_x = x[by_x]
+    tiles = _TileIndex(x, y, reach)
     tasks, halos = [], []
     for rows in parts:
-        lo = np.searchsorted(sorted_x, tx[rows].min() - reach, side="left")
-        hi = np.searchsorted(sorted_x, tx[rows].max() + reach, side="right")
-        near = by_x[lo:hi]
-        keep = np.sort(near[(y[near] >= ty[rows].min() - reach) & (y[near] <= ty[rows].max() + reach)])
+        keep = tiles.within(tx[rows].min() - reach, tx[rows].max() + reach, ty[rows].min() - reach,
+                            ty[rows].max() + reach)
         halos.append(int(keep.size))
         tasks.append((x[keep], y[keep], w[keep], cells[rows]))
     options = {"crs": crs, "bandwidth": bandwidth, "kernel": kernel, "truncate": truncate}
     if client is None:
         results = [_part(*task, options) for task in tasks]
     else:
-        futures = [client.submit(_part, *task, options, pure=False) for task in tasks]
-        results = client.gather(futures)
+        # Scattered, each part's arrays go straight to a worker rather than through the scheduler's graph.
+        data = client.scatter(tasks)
+        results = client.gather([client.submit(_packed_part, part, options, pure=False) for part in data])
     density, expected = np.zeros(cells.size), np.zeros(cells.size)
     for rows, (part_density, part_expected) in zip(parts, results, strict=True):
         density[rows], expected[rows] = part_density, part_expected
@@ -95,6 +93,45 @@ def parent_cells(cells: np.ndarray, resolution: int) -> np.ndarray:
     return parents
 
 
+class _TileIndex:
+    """Incidents bucketed by square tiles (a few kernel reaches wide), so a part's halo is read from
+    the tiles its box touches, not found by a pass over every incident."""
+
+    MOST_TILES = 4_000_000
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, reach: float):
+        self.x, self.y = x, y
+        if x.size == 0:
+            self.order, self.starts, self.nx, self.ny = np.zeros(0, np.int64), np.zeros(2, np.int64), 1, 1
+            self.x0 = self.y0 = 0.0
+            self.side = 1.0
+            return
+        self.x0, self.y0 = float(x.min()), float(y.min())
+        width, height = float(x.max()) - self.x0, float(y.max()) - self.y0
+        self.side = max(4 * reach, np.sqrt(max(width * height, 1.0) / self.MOST_TILES), 1.0)
+        self.nx, self.ny = int(width // self.side) + 1, int(height // self.side) + 1
+        tile = self._column(x) + self._row(y) * self.nx
+        self.order = np.argsort(tile, kind="stable")
+        self.starts = np.searchsorted(tile[self.order], np.arange(self.nx * self.ny + 1))
+
+    def _column(self, x) -> np.ndarray:
+        return np.clip(((np.asarray(x) - self.x0) // self.side).astype(np.int64), 0, self.nx - 1)
+
+    def _row(self, y) -> np.ndarray:
+        return np.clip(((np.asarray(y) - self.y0) // self.side).astype(np.int64), 0, self.ny - 1)
+
+    def within(self, xmin: float, xmax: float, ymin: float, ymax: float) -> np.ndarray:
+        """Indices (ascending) of the incidents with xmin <= x <= xmax and ymin <= y <= ymax."""
+        if self.x.size == 0:
+            return np.zeros(0, np.int64)
+        c0, c1 = self._column(xmin), self._column(xmax)
+        rows = range(int(self._row(ymin)), int(self._row(ymax)) + 1)
+        runs = [self.order[self.starts[r * self.nx + c0]:self.starts[r * self.nx + c1 + 1]] for r in rows]
+        near = np.concatenate(runs) if runs else np.zeros(0, np.int64)
+        inside = (self.x[near] >= xmin) & (self.x[near] <= xmax) & (self.y[near] >= ymin) & (self.y[near] <= ymax)
+        return np.sort(near[inside])
+
+
 def _parts(cells: np.ndarray, parent: int) -> list[np.ndarray]:
     """Row numbers of ``cells`` (sorted) grouped by parent cell."""
     if cells.size == 0:
@@ -103,6 +140,10 @@ def _parts(cells: np.ndarray, parent: int) -> list[np.ndarray]:
     order = np.argsort(parents, kind="stable")
     cuts = np.flatnonzero(np.diff(parents[order])) + 1
     return [np.sort(rows) for rows in np.split(order, cuts)]
+
+
+def _packed_part(task, options) -> tuple[np.ndarray, np.ndarray]:
+    return _part(*task, options)
 
 
 def _part(x, y, w, cells, options) -> tuple[np.ndarray, np.ndarray]:
