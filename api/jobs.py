@@ -27,14 +27,11 @@ class JobRunner:
     def __init__(self, store: Store):
         self.store = store
         self._turn = threading.Lock()
-        self._threads: list[threading.Thread] = []
 
     def submit(self, kind: str, parameters: dict, actor: str, work: Work) -> int:
         """Queue ``work`` as a job (audited as ``actor``) and return its id at once."""
         job_id = stored.create_job(self.store, kind, parameters, actor=actor)
-        thread = threading.Thread(target=self._run, args=(job_id, work), name=f"hotspots-job-{job_id}", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+        threading.Thread(target=self._run, args=(job_id, work), name=f"hotspots-job-{job_id}", daemon=True).start()
         return job_id
 
     def _run(self, job_id: int, work: Work) -> None:
@@ -53,8 +50,3 @@ class JobRunner:
     def stop(self) -> None:
         """Mark this worker's unfinished jobs interrupted; their threads end with the process."""
         stored.interrupt_worker(self.store, stored.this_worker())
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for the jobs started so far (tests)."""
-        for thread in list(self._threads):
-            thread.join(timeout)

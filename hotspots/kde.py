@@ -351,13 +351,7 @@ def cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel: str = DEFAU
     crs = check_crs(crs, "crs")
     x, y = _coords(x, y, "incidents")
     w = _weights(weights, x.size)
-    cells = h3cells.from_strings(cells) if np.asarray(cells).dtype.kind in "OUS" else np.asarray(cells, np.uint64)
-    if cells.size > 1 and not (cells[1:] > cells[:-1]).all():  # regions come sorted; sorting is the slow part
-        cells = np.unique(cells)
-    resolutions = (cells >> np.uint64(52)) & np.uint64(0xF)
-    if cells.size and resolutions.min() != resolutions.max():
-        raise HotspotsError(f"cells: mixed H3 resolutions {np.unique(resolutions).tolist()}; evaluate one resolution "
-                            "at a time")
+    cells, resolutions = region_cells(cells)
     region = _CellSet(cells)
     targets = _targets(region, crs)
     per_m2 = k.norm / (h * h)
@@ -383,6 +377,19 @@ def cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel: str = DEFAU
     result.density_per_km2 = _unsort(sums * per_m2 * _M2_PER_KM2, targets.order)
     result.expected = _unsort(sums * per_m2 * targets.area_m2, targets.order)
     return result
+
+
+def region_cells(cells) -> tuple[np.ndarray, np.ndarray]:
+    """Cells (uint64 or hex strings) as sorted unique uint64, and each one's resolution; mixed
+    resolutions are a user error."""
+    cells = h3cells.from_strings(cells) if np.asarray(cells).dtype.kind in "OUS" else np.asarray(cells, np.uint64)
+    if cells.size > 1 and not (cells[1:] > cells[:-1]).all():  # regions come sorted; sorting is the slow part
+        cells = np.unique(cells)
+    resolutions = (cells >> np.uint64(52)) & np.uint64(0xF)
+    if cells.size and resolutions.min() != resolutions.max():
+        raise HotspotsError(f"cells: mixed H3 resolutions {np.unique(resolutions).tolist()}; evaluate one resolution "
+                            "at a time")
+    return cells, resolutions
 
 
 def _unsort(values: np.ndarray, order: np.ndarray) -> np.ndarray:

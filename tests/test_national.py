@@ -115,14 +115,9 @@ def test_the_data_set_is_partitioned_by_force_and_month_and_written_once(tmp_pat
 
 def test_the_kde_command_on_a_local_cluster_gives_the_same_table(tmp_path):
     from test_cli import hotspots
-    from test_surface import SAMPLES
+    from test_surface import city_of_london
 
-    sample = SAMPLES / "2019-07-city-of-london-street.csv.gz"
-    assert hotspots("ingest", "--force-area", "none", str(sample), cwd=tmp_path).returncode == 0
-    area = tmp_path / "city.geojson"
-    area.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": '
-                    '{"type": "Polygon", "coordinates": [[[-0.115, 51.505], [-0.07, 51.505], [-0.07, 51.525], '
-                    '[-0.115, 51.525], [-0.115, 51.505]]]}}]}')
+    area = city_of_london(tmp_path)
     common = ["kde", "--area", str(area), "--resolution", "11", "--bandwidth", "250"]
     here = hotspots(*common, "--out", "here.csv", cwd=tmp_path)
     cluster = hotspots(*common, "--scheduler", "local", "--out", "cluster.csv", cwd=tmp_path)

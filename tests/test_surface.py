@@ -96,13 +96,19 @@ def test_auto_bandwidth_scores_only_later_incidents(region):
         hotspot_kde(few, region, bandwidth="auto", holdout_days=1)
 
 
-def test_kde_command(tmp_path):
+def city_of_london(folder):
+    """The City of London sample loaded into the folder's default store; returns a boundary file around it."""
     sample = SAMPLES / "2019-07-city-of-london-street.csv.gz"
-    assert hotspots("ingest", "--force-area", "none", str(sample), cwd=tmp_path).returncode == 0
-    area = tmp_path / "city.geojson"
+    assert hotspots("ingest", "--force-area", "none", str(sample), cwd=folder).returncode == 0
+    area = folder / "city.geojson"
     area.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": '
                     '{"type": "Polygon", "coordinates": [[[-0.115, 51.505], [-0.07, 51.505], [-0.07, 51.525], '
                     '[-0.115, 51.525], [-0.115, 51.505]]]}}]}')
+    return area
+
+
+def test_kde_command(tmp_path):
+    area = city_of_london(tmp_path)
     done = hotspots("kde", "--area", str(area), "--resolution", "11", "--bandwidth", "250", "--mode", "binned",
                     "--top", "3", "--out", "kde.csv", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

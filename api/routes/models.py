@@ -174,28 +174,26 @@ def model(version: RecordId, store: StoreDep, principal: Analyst) -> ModelCard:
 def promote(version: RecordId, body: Promotion, store: StoreDep, principal: Analyst) -> ModelItem:
     """Make a version the one that serves forecasts. Audited."""
     from hotspots.store.audit import record
-    from models.registry import list_models as stored
+    from models.registry import model_row
     from models.registry import promote as promote_version
 
     promote_version(store, version, body.note)
     with store.engine.begin() as conn:
         record(conn, principal.actor, "model.promote", "model", version, {"note": body.note})
-    row = stored(store).set_index("version").loc[version]
-    return ModelItem(version=version, **row.to_dict())
+    return ModelItem(**model_row(store, version), promoted=True)
 
 
 @models_router.post("/rollback", response_model=ModelItem, responses=_USER_ERROR)
 def rollback(body: Promotion, store: StoreDep, principal: Analyst) -> ModelItem:
     """Return to the version promoted before the current one. Audited."""
     from hotspots.store.audit import record
-    from models.registry import list_models as stored
+    from models.registry import model_row
     from models.registry import rollback as roll
 
     version = roll(store, body.note)
     with store.engine.begin() as conn:
         record(conn, principal.actor, "model.rollback", "model", version, {"note": body.note})
-    row = stored(store).set_index("version").loc[version]
-    return ModelItem(version=version, **row.to_dict())
+    return ModelItem(**model_row(store, version), promoted=True)
 
 
 @forecasts_router.get("", response_model=Forecast, responses={**_USER_ERROR, **NOT_READY})

@@ -36,7 +36,6 @@ def create_roster(body: RosterCreate, store: StoreDep, principal: Tasking, respo
     from hotspots.config import get_settings
     from hotspots.patrol import PatrolResources
     from hotspots.patrol.issue import issue_roster
-    from hotspots.store.rosters import list_rosters as stored
     from hotspots.store.trials import load_allocation
 
     spec = PatrolResources.from_dict(body.resources).with_share(body.hotspot_share)
@@ -53,8 +52,10 @@ def create_roster(body: RosterCreate, store: StoreDep, principal: Tasking, respo
         floor_minutes=body.floor_minutes, arms=arms, history_days=body.history_days, reason=body.reason,
         notes={"allocation_id": body.allocation_id}, actor=principal.actor, timezone=get_settings().timezone)
     response.headers.update(NO_STORE)
-    row = stored(store).set_index("roster_id").loc[roster.issue["roster_id"]]
-    return RosterItem(roster_id=roster.issue["roster_id"], **row.to_dict())
+    i, p = roster.issue, roster.parameters  # the issued roster describes itself; no listing is re-read
+    return RosterItem(roster_id=i["roster_id"], set_id=i["set_id"], period_start=p["start"], period_end=p["end"],
+                      version=i["version"], created_at=i["created_at"], issued_by=i["issued_by"], seed=p["seed"],
+                      visits=len(roster.visits), reason=i["reason"])
 
 
 @router.get("/{roster_id}/download/{fmt}", response_class=Response,

@@ -39,10 +39,14 @@ ForceAreaOption = Annotated[
 ]
 
 
-def print_listing(frame, title: str) -> None:
-    """A stored listing as a table: times to the minute, missing values as '-'."""
+def print_listing(frame, title: str, empty: str = "") -> None:
+    """A stored listing as a table: times to the minute, missing values as '-'; ``empty`` says what to
+    do when there is nothing to list."""
     from rich.table import Table
 
+    if frame.empty and empty:
+        out.print(empty)
+        return
     view = Table(title=title)
     for col in frame.columns:
         view.add_column(col)

@@ -108,11 +108,8 @@ def list_command(db: DbOption = ""):
     """Issued rosters, newest first."""
     from hotspots.store.rosters import list_rosters
 
-    frame = list_rosters(open_store_at(db))
-    if frame.empty:
-        out.print("no rosters issued yet; plan one with 'hotspots patrol plan --resources FILE'")
-        return
-    print_listing(frame, "Issued rosters")
+    print_listing(list_rosters(open_store_at(db)), "Issued rosters",
+                  empty="no rosters issued yet; plan one with 'hotspots patrol plan --resources FILE'")
 
 
 @patrol_app.command("show")

@@ -258,8 +258,5 @@ def list_command(db: DbOption = ""):
     """Registered allocations, newest first."""
     from hotspots.store.trials import list_allocations
 
-    frame = list_allocations(open_store_at(db))
-    if frame.empty:
-        out.print("no allocations registered yet; register one with 'hotspots trial allocate --name NAME'")
-        return
-    print_listing(frame, "Registered allocations")
+    print_listing(list_allocations(open_store_at(db)), "Registered allocations",
+                  empty="no allocations registered yet; register one with 'hotspots trial allocate --name NAME'")

@@ -15,7 +15,7 @@ import numpy as np
 
 from hotspots import cells as h3cells
 from hotspots.errors import HotspotsError
-from hotspots.kde import CellDensity, _coords, _weights, cell_density
+from hotspots.kde import CellDensity, _bandwidth, _coords, _weights, cell_density, region_cells
 from hotspots.kernels import DEFAULT_KERNEL, DEFAULT_TRUNCATE, get_kernel
 from hotspots.projection import check_crs, project
 
@@ -47,10 +47,8 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
     crs = check_crs(crs, "crs")
     x, y = _coords(x, y, "incidents")
     w = _weights(weights, x.size)
-    cells = h3cells.from_strings(cells) if np.asarray(cells).dtype.kind in "OUS" else np.asarray(cells, np.uint64)
-    if cells.size > 1 and not (cells[1:] > cells[:-1]).all():  # regions come sorted; sorting is the slow part
-        cells = np.unique(cells)
-    resolution = int((cells[0] >> np.uint64(52)) & np.uint64(0xF)) if cells.size else 0
+    cells, resolutions = region_cells(cells)
+    resolution = int(resolutions[0]) if cells.size else 0
     parent = max(0, resolution - DEFAULT_PARENT_OFFSET) if parent_resolution is None else parent_resolution
     if isinstance(parent, bool) or not isinstance(parent, int) or not 0 <= parent <= resolution:
         raise HotspotsError(f"parent_resolution={parent_resolution!r} must be a whole number from 0 to the cells' "
@@ -58,7 +56,7 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
     parts = _parts(cells, parent)
     lon, lat = h3cells.cell_centres(cells)
     tx, ty = project(lon, lat, crs)
-    reach = k.reach * float(bandwidth)
+    reach = k.reach * _bandwidth(bandwidth)
     tiles = _TileIndex(x, y, reach)
     tasks, halos = [], []
     for rows in parts:

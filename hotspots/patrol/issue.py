@@ -14,9 +14,6 @@ import pandas as pd
 from hotspots.errors import HotspotsError
 from hotspots.patrol.resources import PatrolResources
 
-PRIORITIES_NEEDING_SCORES = ("risk",)
-
-
 def issue_roster(store, spec: PatrolResources, *, set_id: int | None = None, start=None, days: int = 28,
                  seed: int | None = None, priority: str = "harm", cell_scores: pd.Series | None = None,
                  visit_minutes: int = 15, visits_per_day: int = 3, min_gap_minutes: int = 60,
@@ -50,7 +47,7 @@ def issue_roster(store, spec: PatrolResources, *, set_id: int | None = None, sta
     from hotspots.validate import check_choice
 
     check_choice(priority, PRIORITIES, "--priority")
-    if priority in PRIORITIES_NEEDING_SCORES and cell_scores is None:
+    if priority == "risk" and cell_scores is None:
         raise HotspotsError("--priority risk needs --scores, a CSV of h3_cell,score such as 'hotspots model forecast' writes")
     hs = load_set(store, set_id)
     first = start or hs.parameters["period_start"]

@@ -19,8 +19,6 @@ from hotspots.store import audit
 from hotspots.store.db import Store
 from hotspots.store.schema import jobs
 
-JOB_KINDS = ("train", "backtest")
-JOB_STATES = ("queued", "running", "done", "failed", "interrupted")
 LIST_COLUMNS = ["job_id", "kind", "status", "progress", "message", "created_by", "created_at", "started_at",
                 "finished_at"]
 

@@ -37,12 +37,19 @@ def trial_visits(store, allocation_id: int | None, weeks: int | None = None, *, 
     last stored ping. ``allocation_id`` None means the latest allocation.
     """
     from hotspots.store.hotspot_sets import load_set
-    from hotspots.store.rosters import planned_dosage
-    from hotspots.store.trials import last_ping, load_allocation, read_pings
-    from hotspots.trials.gps import pings_to_visits
+    from hotspots.store.trials import load_allocation
 
     alloc = load_allocation(store, allocation_id)
-    hs = load_set(store, alloc.issue["set_id"])
+    return _window_visits(store, alloc, load_set(store, alloc.issue["set_id"]), weeks, max_gap_s, min_visit_s,
+                          timezone)
+
+
+def _window_visits(store, alloc: Allocation, hs, weeks, max_gap_s, min_visit_s, timezone) -> TrialVisits:
+    """:func:`trial_visits` for an allocation and set already loaded."""
+    from hotspots.store.rosters import planned_dosage
+    from hotspots.store.trials import last_ping, read_pings
+    from hotspots.trials.gps import pings_to_visits
+
     since = _utc(alloc.start, timezone)
     if alloc.design == "crossover":
         weeks = None
@@ -102,7 +109,7 @@ def evaluate_stored_trial(store, allocation_id: int | None, *, weeks: int | None
 
     check_choice(outcome, ("count", "harm"), "outcome")
     alloc = load_allocation(store, allocation_id)
-    members = load_set(store, alloc.issue["set_id"]).members
+    hs = load_set(store, alloc.issue["set_id"])
     incidents = stored_incidents(store, offence_groups, _utc(alloc.start - dt.timedelta(weeks=weeks_before), timezone))
     if alloc.design != "crossover" and weeks is None:
         last = incidents["occurred_to"].max().tz_convert(timezone).date()
@@ -112,10 +119,9 @@ def evaluate_stored_trial(store, allocation_id: int | None, *, weeks: int | None
                                 f"{alloc.start}); load newer incidents or give the weeks to evaluate")
     visits = planned = None
     if last_ping(store, _utc(alloc.start, timezone)) is not None:
-        got = trial_visits(store, alloc.issue["allocation_id"], weeks, max_gap_s=max_gap_s, min_visit_s=min_visit_s,
-                           timezone=timezone)
+        got = _window_visits(store, alloc, hs, weeks, max_gap_s, min_visit_s, timezone)
         visits, planned = got.visits, got.planned
-    report = evaluate_trial(alloc, members, incidents, before=weeks_before, during=weeks, outcome=outcome,
+    report = evaluate_trial(alloc, hs.members, incidents, before=weeks_before, during=weeks, outcome=outcome,
                             visits=visits, planned=planned, draws=draws, rings=rings, seed=seed, timezone=timezone)
     with store.engine.begin() as conn:
         record(conn, actor, "trial.evaluate", "allocation", alloc.issue["allocation_id"],
