@@ -29,7 +29,8 @@ CELL_COLUMNS = [
     "h3_cell", "period", "period_start", "period_end", "offence_group",
     "incidents", "harm", "knife_enabled", "victim_under_25",
 ]
-_READ_COLUMNS = ["incident_id", "occurred_from", "occurred_to", "time_precision", "lon", "lat", "x", "y",
+#: Columns an incident is read with (the store's, less the load bookkeeping); a data set keeps these.
+INCIDENT_COLUMNS = ["incident_id", "occurred_from", "occurred_to", "time_precision", "lon", "lat", "x", "y",
                  "h3_cell", "offence", "offence_group", "knife_enabled", "victim_under_25", "harm_weight",
                  "location"]
 
@@ -41,7 +42,7 @@ def read_incidents(
     until: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Incidents from the store (no personal data is held there), optionally filtered."""
-    query = select(*[incidents.c[c] for c in _READ_COLUMNS])
+    query = select(*[incidents.c[c] for c in INCIDENT_COLUMNS])
     if offence_groups:
         query = query.where(incidents.c.offence_group.in_(offence_groups))
     if since is not None:
@@ -63,6 +64,15 @@ def stored_incidents(store: Store, offence_groups: list[str] | None = None, sinc
     Raises a HotspotsError naming the valid groups for an unknown one (the option is called ``name``
     in the message), and, unless ``allow_empty``, when nothing matches.
     """
+    frame = read_incidents(store, counted_groups(offence_groups, name), since, until)
+    if frame.empty and not allow_empty:
+        raise NotReadyError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
+    return frame
+
+
+def counted_groups(offence_groups: list[str] | None = None, name: str = "offence_group") -> list[str]:
+    """The offence groups asked for, checked; by default every group of recorded crime that patrols
+    do not find (anti-social behaviour and police-detected offences left out)."""
     from hotspots.offences import vocabulary
 
     vocab = vocabulary()
@@ -71,15 +81,12 @@ def stored_incidents(store: Store, offence_groups: list[str] | None = None, sinc
         for g in offence_groups:
             if g not in groups:
                 raise HotspotsError(f"{name}={g!r} is not a group; use one of: {', '.join(groups)}")
-    else:
-        # Anti-social behaviour is not a crime, and offences found by police activity measure patrols.
-        left_out = set(vocab.table.loc[vocab.police_detected(), "offence_group"]) | {"anti_social_behaviour"}
-        offence_groups = [g for g in groups if g not in left_out]
-        log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(offence_groups))
-    frame = read_incidents(store, offence_groups, since, until)
-    if frame.empty and not allow_empty:
-        raise NotReadyError("the store holds no incidents of those offence groups and dates; load some with 'hotspots ingest'")
-    return frame
+        return list(offence_groups)
+    # Anti-social behaviour is not a crime, and offences found by police activity measure patrols.
+    left_out = set(vocab.table.loc[vocab.police_detected(), "offence_group"]) | {"anti_social_behaviour"}
+    chosen = [g for g in groups if g not in left_out]
+    log.info("offence groups counted (ASB and police-detected offences left out): %s", ", ".join(chosen))
+    return chosen
 
 
 def incident_days(frame: pd.DataFrame, timezone: str) -> tuple[np.ndarray, np.ndarray]:

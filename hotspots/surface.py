@@ -39,6 +39,12 @@ def incident_midpoints(frame: pd.DataFrame) -> pd.Series:
     return start + (end - start) / 2
 
 
+def base_weights(frame: pd.DataFrame, weight: str) -> np.ndarray:
+    """One per incident (``weight="count"``) or its Crime Harm Index days (``"harm"``), shape (n,)."""
+    check_choice(weight, WEIGHTS, "weight")
+    return frame["harm_weight"].fillna(0.0).to_numpy(float) if weight == "harm" else np.ones(len(frame))
+
+
 def time_weights(midpoints: pd.Series, reference_time: pd.Timestamp, half_life_days: float) -> np.ndarray:
     """``0.5 ** (age_days / half_life_days)`` for each incident; 0 for incidents after the reference time.
 
@@ -53,7 +59,7 @@ def time_weights(midpoints: pd.Series, reference_time: pd.Timestamp, half_life_d
     return np.where(age_days >= 0, np.exp2(-np.maximum(age_days, 0) / half_life_days), 0.0)
 
 
-def _timestamp(value, name: str) -> pd.Timestamp:
+def utc_timestamp(value, name: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
@@ -104,14 +110,14 @@ def hotspot_kde(incidents: pd.DataFrame, cells, *, bandwidth: float | str = 400.
     lat = frame["lat"].to_numpy(float)
     crs = crs or choose_crs(lon, lat)
     x, y = project(lon, lat, crs)
-    w = frame["harm_weight"].fillna(0.0).to_numpy(float) if weight == "harm" else np.ones(len(frame))
+    w = base_weights(frame, weight)
     if needs_time:
         mid = incident_midpoints(frame)
         if reference_time is None:
             ref = mid.max()
             log.info("reference time chosen automatically: %s (the latest incident)", ref.isoformat())
         else:
-            ref = _timestamp(reference_time, "reference_time")
+            ref = utc_timestamp(reference_time, "reference_time")
         later = (mid > ref).to_numpy()
         if later.any():
             log.info("%d incidents after the reference time %s are left out", int(later.sum()), ref.isoformat())

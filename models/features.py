@@ -130,6 +130,13 @@ def neighbour_matrix(cells: np.ndarray, steps: int) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(int(keep.sum())), (rows[keep], pos[keep])), shape=(cells.size, cells.size))
 
 
+def covariate_groups_in(groups) -> tuple[str, ...]:
+    """The covariate offence groups by default: those present, less the ones police activity detects."""
+    vocab = vocabulary()
+    detected = set(vocab.table.loc[vocab.police_detected(), "offence_group"])
+    return tuple(sorted(set(groups) - detected))
+
+
 def _summer_share(start_day: int, end_day: int) -> float:
     days = np.arange(start_day, end_day).astype("datetime64[D]")
     months = days.astype("datetime64[M]").astype(int) % 12 + 1
@@ -152,6 +159,9 @@ class CellHistory:
     crs : projected CRS for distances.
     config : which features.
     layers : user point layers.
+    span : (first, last) period the counts cover; ``None`` takes them from the incidents. A part of
+        a national region (:mod:`hotspots.national.features`) is given the whole region's span, so
+        its features equal the whole region's, and may then hold no incidents at all.
     """
 
     incidents: pd.DataFrame
@@ -161,13 +171,14 @@ class CellHistory:
     crs: str
     config: FeatureConfig = field(default_factory=FeatureConfig)
     layers: tuple[PointLayer, ...] = ()
+    span: tuple[int, int] | None = None
 
     def __post_init__(self):
         self.cells = np.unique(np.asarray(self.cells, dtype=np.uint64))
         if self.cells.size == 0:
             raise HotspotsError("cells: the region has no cells; check the area and resolution")
         frame = self.incidents.reset_index(drop=True)
-        if frame.empty:
+        if frame.empty and self.span is None:
             raise HotspotsError("no incidents to learn from; load incidents or widen the dates")
         self.resolution = int((self.cells[0] >> np.uint64(52)) & np.uint64(0xF))
         at = h3cells.points_to_cells(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), self.resolution)
@@ -177,8 +188,8 @@ class CellHistory:
             log.info("%d incidents outside the region's cells are left out", int((~inside).sum()))
         frame, pos = frame[inside].reset_index(drop=True), pos[inside]
         self.incidents_used = frame
-        self.is_target = self.target.mask(frame)
-        if not self.is_target.any():
+        self.is_target = self.target.mask(frame, check=self.span is None)
+        if not self.is_target.any() and self.span is None:
             raise HotspotsError(f"no incidents of the target ({self.target.describe()}); choose another --target")
         self.start_day, self.end_day = incident_days(frame, self.calendar.timezone)
         self.cell_index = pos
@@ -187,8 +198,11 @@ class CellHistory:
         # What a forecast may use: an incident is known once its whole interval has passed, so a
         # data.police.uk month that runs past a period's start is not used to forecast that period.
         self.known_period = self.calendar.period_of_day(self.end_day - 1)
-        self.first_period = int(min(periods.min(), self.known_period.min()))
-        self.last_period = int(max(periods.max(), self.known_period.max()))
+        if self.span is None:
+            self.first_period = int(min(periods.min(), self.known_period.min()))
+            self.last_period = int(max(periods.max(), self.known_period.max()))
+        else:
+            self.first_period, self.last_period = map(int, self.span)
         n_p, n_c = self.last_period - self.first_period + 1, self.cells.size
         tgt = self.is_target[rows]
         self.target_counts = self._dense(periods[tgt] - self.first_period, pos[rows][tgt], weight[tgt], n_p, n_c)
@@ -213,9 +227,7 @@ class CellHistory:
     def _covariate_groups(self, frame: pd.DataFrame) -> tuple[str, ...]:
         if self.config.covariate_groups is not None:
             return tuple(self.config.covariate_groups)
-        vocab = vocabulary()
-        detected = set(vocab.table.loc[vocab.police_detected(), "offence_group"])
-        return tuple(sorted(set(frame["offence_group"].dropna()) - detected))
+        return covariate_groups_in(frame["offence_group"].dropna())
 
     @staticmethod
     def _dense(p: np.ndarray, c: np.ndarray, w: np.ndarray, n_p: int, n_c: int) -> np.ndarray:
@@ -368,8 +380,9 @@ class CellHistory:
         x, y = self.projected
         return cell_density(x[rows], y[rows], self.cells, crs=self.crs, bandwidth=bandwidth_m, weights=w).expected
 
-    def features(self, period: int) -> np.ndarray:
-        """Feature matrix for ``period`` from earlier periods only, shape (m cells, len(feature_names))."""
+    def features(self, period: int, dtype=np.float32) -> np.ndarray:
+        """Feature matrix for ``period`` from earlier periods only, shape (m cells, len(feature_names));
+        float32 for the booster, float64 to compare ways of computing it."""
         i = self.check_period(period)
         c = self.config
         cols: list[np.ndarray] = []
@@ -391,4 +404,4 @@ class CellHistory:
                  np.full(m, float(min(i, big)))]
         cols.append(start - self._last_seen[i])
         cols += list(self._layer_features.values())
-        return np.column_stack(cols).astype(np.float32)
+        return np.column_stack(cols).astype(dtype)

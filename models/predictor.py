@@ -70,16 +70,23 @@ class RiskModel:
         X = np.concatenate([p[0] for p in parts])
         y = np.concatenate([p[1] for p in parts])
         w = np.concatenate([p[2] for p in parts])
+        self.fit_rows(X, y, w, list(history.feature_names), (int(periods[0]), int(periods[-1])))
+        log.info("model fitted on %d rows from %d periods (%s to %s)", y.size, periods.size,
+                 *history.calendar.label(np.array(self.trained_periods_)))
+        return self
+
+    def fit_rows(self, X: np.ndarray, y: np.ndarray, w: np.ndarray, feature_names: list[str],
+                 periods: tuple[int, int]) -> RiskModel:
+        """Learn from training rows built elsewhere (a cluster's parts): features ``X`` shape (n, f),
+        observed counts ``y`` and sample weights ``w`` shape (n,), from ``periods`` (first, last)."""
         self.booster_ = HistGradientBoostingRegressor(
             loss="poisson", max_iter=self.max_iter, learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization, early_stopping=False, random_state=self.seed)
         self.booster_.fit(X, y, sample_weight=w)
-        self.feature_names_ = list(history.feature_names)
-        self.trained_periods_ = (int(periods[0]), int(periods[-1]))
+        self.feature_names_ = list(feature_names)
+        self.trained_periods_ = periods
         self.n_rows_ = int(y.size)
-        log.info("model fitted on %d rows from %d periods (%s to %s)", y.size, periods.size,
-                 *history.calendar.label(np.array(self.trained_periods_)))
         return self
 
     def predict(self, history: CellHistory, period: int) -> np.ndarray:

@@ -41,16 +41,28 @@ class Target:
     def is_knife_syv(self) -> bool:
         return self.spec == KNIFE_SYV
 
-    def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        """Which incidents (rows of a normalised incident frame) are target incidents."""
+    def records(self, frame: pd.DataFrame) -> bool:
+        """Whether the incidents record what the target needs (knife flag and victim age for knife_syv)."""
+        if not self.is_knife_syv:
+            return True
+        _, known = serious_youth_violence(frame)
+        return bool(known and frame["knife_enabled"].notna().any())
+
+    def check_recorded(self, recorded: bool) -> None:
+        if not recorded:
+            raise HotspotsError(
+                "target='knife_syv' needs the knife flag and victim age, which these incidents do not record "
+                "(data.police.uk has neither); name offence types instead, e.g. "
+                "--target 'Violence and sexual offences,Robbery'")
+
+    def mask(self, frame: pd.DataFrame, check: bool = True) -> np.ndarray:
+        """Which incidents (rows of a normalised incident frame) are target incidents; ``check`` first
+        makes sure they record what the target needs (a part of a region, which may hold none of
+        the incidents that do, is checked with the whole region instead)."""
         if self.is_knife_syv:
-            syv, known = serious_youth_violence(frame)
-            knife_known = bool(frame["knife_enabled"].notna().any())
-            if not (known and knife_known):
-                raise HotspotsError(
-                    "target='knife_syv' needs the knife flag and victim age, which these incidents do not record "
-                    "(data.police.uk has neither); name offence types instead, e.g. "
-                    "--target 'Violence and sexual offences,Robbery'")
+            if check:
+                self.check_recorded(self.records(frame))
+            syv, _ = serious_youth_violence(frame)
             return syv & frame["knife_enabled"].fillna(False).astype(bool).to_numpy()
         codes = list(self.offences)
         return (frame["offence"].isin(codes) | frame["offence_group"].isin(codes)).to_numpy()

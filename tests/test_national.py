@@ -1,4 +1,4 @@
-"""National scale: the partitioned data set, and KDE part by part on a two-worker LocalCluster, equal to
+"""National scale: KDE part by part on a two-worker LocalCluster, equal to
 the single-machine surface, cells at partition edges included."""
 
 import numpy as np
@@ -10,20 +10,10 @@ from hypothesis import strategies as st
 from hotspots import cells as h3cells
 from hotspots.errors import HotspotsError
 from hotspots.kde import cell_density
-from hotspots.national.dataset import read_incidents_dataset, write_incidents_dataset
 from hotspots.national.kde import _parts, parent_cells, partitioned_cell_density
 from hotspots.projection import project
 
 CRS = "EPSG:27700"
-
-
-@pytest.fixture(scope="module")
-def client():
-    import distributed  # installed by the test extra: a missing install fails here, it is not skipped
-
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  host="127.0.0.1") as cluster, distributed.Client(cluster) as c:
-        yield c
 
 
 def city(seed: int, n: int):
@@ -91,26 +81,6 @@ def test_edge_cases_and_bad_parents():
     assert one.expected.sum() > 0
     with pytest.raises(HotspotsError, match="parent_resolution=12"):
         partitioned_cell_density(np.array([]), np.array([]), cells, crs=CRS, bandwidth=300.0, parent_resolution=12)
-
-
-def test_the_data_set_is_partitioned_by_force_and_month_and_written_once(tmp_path):
-    frame = pd.DataFrame({
-        "incident_id": ["a", "b", "c"],
-        "occurred_from": pd.to_datetime(["2024-01-05T10:00Z", "2024-01-20T23:00Z", "2024-02-01T00:30Z"]),
-        "lon": [-1.9, -1.8, -1.85], "lat": [52.4, 52.5, 52.45], "offence": ["Robbery", "Robbery", "Burglary"]})
-    written = write_incidents_dataset(frame, tmp_path, "west-midlands")
-    assert sorted(p.parent.name for p in written) == ["month=2024-01", "month=2024-02"]
-    assert write_incidents_dataset(frame, tmp_path, "west-midlands") == []  # the same rows add nothing
-    write_incidents_dataset(frame.iloc[:1], tmp_path, "city-of-london")
-    every = read_incidents_dataset(tmp_path)
-    assert len(every) == 4 and set(every["force"]) == {"west-midlands", "city-of-london"}
-    january = read_incidents_dataset(tmp_path, forces=["west-midlands"], months=["2024-01"], columns=["incident_id"])
-    assert sorted(january["incident_id"]) == ["a", "b"] and set(january.columns) == {"incident_id", "force", "month"}
-    import geopandas as gpd
-
-    assert gpd.read_parquet(written[0]).crs.to_epsg() == 4326  # each file is GeoParquet
-    with pytest.raises(HotspotsError, match="force='West Midlands'"):
-        write_incidents_dataset(frame, tmp_path, "West Midlands")
 
 
 def test_the_kde_command_on_a_local_cluster_gives_the_same_table(tmp_path):

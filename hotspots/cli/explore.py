@@ -39,10 +39,13 @@ def ingest(
     harm_table: Annotated[Path | None, typer.Option(help="CSV offence,cchi_days overriding the shipped harm weights.")] = None,
     crs: Annotated[str, typer.Option(help="Projected CRS for x/y, e.g. EPSG:27700; 'auto' picks it.")] = "",
     resolution: Annotated[int, typer.Option(help="H3 resolution stored with each incident (7 to 11).")] = 0,
+    dataset: Annotated[Path | None, typer.Option(help="Write to this partitioned GeoParquet data set (force and month) instead of the store.")] = None,
+    force: Annotated[str, typer.Option(help="With --dataset: the force the incidents belong to, e.g. west-midlands.")] = "",
     db: DbOption = "",
 ):
-    """Load incident files into the store: one all-or-nothing batch per file; rejected rows kept with line and reason."""
-    from hotspots.ingest.load import IngestOptions, expand_paths, ingest_file
+    """Load incident files into the store (or a data set): one all-or-nothing batch per file; rejected rows kept with line and reason."""
+    from hotspots.ingest.load import IngestOptions, expand_paths, ingest_file, ingest_file_to_dataset
+    from hotspots.national.dataset import check_force
 
     s = settings()
     opts = IngestOptions(
@@ -50,7 +53,15 @@ def ingest(
         projected_crs=crs or s.projected_crs, h3_resolution=resolution or s.h3_resolution, timezone=s.timezone,
         harm_table=str(harm_table) if harm_table else None, rejects_dir=rejects_dir or s.data_dir / "rejects",
     )
-    store = open_store_at(db)
+    if dataset is None and force:
+        raise HotspotsError("--force names the force of a data set; give --dataset DIR too")
+    if dataset is not None:
+        if not force:
+            raise HotspotsError("--dataset needs --force NAME: the force the incidents belong to, e.g. west-midlands")
+        check_force(force, "--force")
+        store = None
+    else:
+        store = open_store_at(db)
     files = expand_paths(paths)
     if not files:
         raise HotspotsError("no files to load in " + ", ".join(map(str, paths)))
@@ -59,7 +70,7 @@ def ingest(
         task = bar.add_task("loading", total=len(files))
         for f in files:
             bar.update(task, description=f"loading {f.name}")
-            report = ingest_file(f, store, opts)
+            report = ingest_file(f, store, opts) if store else ingest_file_to_dataset(f, dataset, force, opts)
             out.print(report.summary(), highlight=False, soft_wrap=True)
             for w in report.warnings:
                 err.print(f"warning: {w}", highlight=False, soft_wrap=True)
@@ -141,6 +152,8 @@ def kde(
     top: Annotated[int, typer.Option(help="Print this many densest cells.")] = 10,
     scheduler: Annotated[str, typer.Option(help="Compute on a Dask cluster: 'local' (a LocalCluster here) or a scheduler address, tcp://HOST:8786. Default: this process.")] = "",
     dask_workers: Annotated[int, typer.Option(help="With --scheduler local: worker processes.")] = 2,
+    dataset: Annotated[Path | None, typer.Option(help="Read incidents from this partitioned data set instead of the store; each part reads only its own halo.")] = None,
+    force: Annotated[list[str] | None, typer.Option(help="With --dataset: only these forces (repeatable; default all).")] = None,
     db: DbOption = "",
 ):
     """Kernel density of stored incidents on the H3 cells of the force area; print the densest cells and write the table."""
@@ -166,15 +179,30 @@ def kde(
             raise HotspotsError(f"--bandwidth={bandwidth!r} must be metres (e.g. 400) or 'auto'") from None
     if scheduler and mode != "exact":
         raise HotspotsError(f"--mode {mode} runs on one machine; a cluster (--scheduler) computes the exact surface")
-    store = open_store_at(db)
-    frame = stored_incidents(store, offence_group, since=parse_date(since, "--since"))
+    if force and dataset is None:
+        raise HotspotsError("--force chooses forces of a data set; give --dataset DIR too")
+    if dataset is not None and (mode != "exact" or bandwidth == "auto"):
+        raise HotspotsError("a data set is mapped part by part: give --bandwidth in metres and --mode exact")
+    reference = parse_date(reference_date, "--reference-date", end=True)
     with ExitStack() as stack:
         client = stack.enter_context(dask_client(scheduler, dask_workers)) if scheduler else None
-        table = hotspot_kde(frame, region.cells(resolution), bandwidth=bandwidth, kernel=kernel, weight=weight,
-                            half_life_days=half_life_days,
-                            reference_time=parse_date(reference_date, "--reference-date", end=True), mode=mode,
-                            bin_offset=bin_offset, truncate=truncate, crs=store.meta("projected_crs"),
-                            holdout_days=holdout_days, client=client)
+        if dataset is not None:
+            from hotspots.aggregate import counted_groups
+            from hotspots.national.dataset import IncidentDataset
+            from hotspots.national.kde import dataset_kde
+
+            table = dataset_kde(IncidentDataset(dataset), region.cells(resolution), bandwidth=bandwidth, kernel=kernel,
+                                weight=weight, half_life_days=half_life_days, reference_time=reference,
+                                since=parse_date(since, "--since"),
+                                offence_groups=counted_groups(offence_group, "--offence-group"), forces=force,
+                                truncate=truncate, client=client)
+        else:
+            store = open_store_at(db)
+            frame = stored_incidents(store, offence_group, since=parse_date(since, "--since"))
+            table = hotspot_kde(frame, region.cells(resolution), bandwidth=bandwidth, kernel=kernel, weight=weight,
+                                half_life_days=half_life_days, reference_time=reference, mode=mode,
+                                bin_offset=bin_offset, truncate=truncate, crs=store.meta("projected_crs"),
+                                holdout_days=holdout_days, client=client)
     a = table.attrs
     view = Table(title=f"Densest {min(top, len(table))} of {len(table):,} cells: {a['kernel']} kernel, "
                        f"{a['bandwidth_m']:g} m, {a['weight']} weights, {a['mode']} mode")

@@ -89,13 +89,17 @@ def train(
     period: PeriodOption = "tactical",
     res: ResOption = 10,
     target: TargetOption = "knife_syv",
-    backtest_periods: Annotated[int, typer.Option("--backtest-periods", help="Test periods of the rolling-origin backtest stored with the model (0: none).")] = 6,
+    backtest_periods: Annotated[int | None, typer.Option("--backtest-periods", help="Test periods of the rolling-origin backtest stored with the model (0: none; default 6, and 0 with --dataset).")] = None,
     layers: LayerOption = None,
     area: AreaOption = None,
     fmt: FormatOption = "auto",
     mapping: MappingOption = None,
     allow_police_detected: PoliceDetectedOption = False,
     seed: SeedOption = 0,
+    dataset: Annotated[Path | None, typer.Option(help="Train from this partitioned data set, part by part: features on the cluster, the model on a stratified sample.")] = None,
+    force: Annotated[list[str] | None, typer.Option(help="With --dataset: only these forces (repeatable; default all).")] = None,
+    scheduler: Annotated[str, typer.Option(help="With --dataset: 'local' (a LocalCluster here) or a scheduler address, tcp://HOST:8786. Default: this process.")] = "",
+    dask_workers: Annotated[int, typer.Option(help="With --scheduler local: worker processes.")] = 2,
     db: DbOption = "",
 ):
     """Backtest and train a model, and store it in the registry as a new version (not promoted)."""
@@ -103,9 +107,25 @@ def train(
     from models.registry import register
     from models.training import train as train_model
 
-    if backtest_periods < 0:
+    if backtest_periods is not None and backtest_periods < 0:
         raise HotspotsError(f"--backtest-periods={backtest_periods} must be 0 or more")
     store = open_store_at(db)
+    if dataset is not None:
+        if inputs:
+            raise HotspotsError("give incident files or --dataset, not both")
+        if backtest_periods:
+            raise HotspotsError("a national training (--dataset) is not backtested yet; give --backtest-periods 0 "
+                                "and backtest a force's model from its own incidents")
+        trained = _train_national(dataset, force, scheduler, dask_workers, cutoff, period, res, target, layers, area,
+                                  allow_police_detected, seed)
+        version = register(store, trained)
+        out.print(f"model version {version} stored from the data set {dataset} ({trained.n_cells:,} cells, "
+                  f"{trained.model.n_rows_:,} sampled cell-periods); not backtested, not promoted.",
+                  highlight=False, soft_wrap=True)
+        return
+    if force or scheduler:
+        raise HotspotsError("--force and --scheduler train from a data set; give --dataset DIR too")
+    backtest_periods = 6 if backtest_periods is None else backtest_periods
     history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
                                  allow_police_detected, store)
     trained = train_model(history, forecast, RiskModel(seed=seed), backtest_periods)
@@ -117,6 +137,33 @@ def train(
               f"{trained.training_start}..{trained.training_end} for {first}..{last}; not promoted. "
               f"Read its card with 'hotspots model show {version}', then 'hotspots model promote {version}'.",
               highlight=False, soft_wrap=True)
+
+
+def _train_national(dataset, forces, scheduler, dask_workers, cutoff, period, res, target, layers, area_path,
+                    allow, seed):
+    from contextlib import ExitStack
+
+    from hotspots.national.cluster import dask_client
+    from hotspots.national.dataset import IncidentDataset
+    from hotspots.national.features import train_national
+    from models.features import read_point_layer
+    from models.predictor import RiskModel
+    from models.runs import check_run, run_calendar
+
+    spec = check_run(period, res, target, allow)
+    area = load_force_area(area_path)
+    if area is None:
+        raise HotspotsError("--area none: a national training needs a region; give a boundary file")
+    data = IncidentDataset(dataset)
+    s = settings()
+    day = parse_day(cutoff, "--cutoff")
+    calendar = run_calendar(period, day, s.period_anchor, s.period_days, s.timezone)
+    with ExitStack() as stack:
+        client = stack.enter_context(dask_client(scheduler, dask_workers)) if scheduler else None
+        return train_national(data, area.cells(res), calendar, spec,
+                              forecast_period=calendar.period_of(day) if day else None, model=RiskModel(seed=seed),
+                              layers=tuple(read_point_layer(p, data.crs) for p in layers or []),
+                              selection={"forces": data.check_forces(forces)}, client=client)
 
 
 @model_app.command()

@@ -56,7 +56,8 @@ class LoadReport:
             return f"{self.source.name}: {self.skipped_reason}; nothing added"
         text = (
             f"{self.source.name}: {self.rows_read} rows read, {self.loaded} loaded, "
-            f"{self.already_stored} already stored, {self.rejected} rejected (batch {self.batch_id})"
+            f"{self.already_stored} already stored, {self.rejected} rejected "
+            f"({f'batch {self.batch_id}' if self.batch_id is not None else 'data set'})"
         )
         return text + (f"; rejects in {self.rejects_csv}" if self.rejects_csv else "")
 
@@ -84,16 +85,19 @@ def file_sha256(path: Path) -> str:
 
 
 def _context(store: Store, rows, opts: IngestOptions) -> IngestContext:
-    crs = store.meta("projected_crs")
+    res = store.meta("h3_resolution")
+    return _context_with(store.meta("projected_crs"), int(res) if res is not None else None, rows, opts, "store")
+
+
+def _context_with(crs: str | None, resolution: int | None, rows, opts: IngestOptions, holder: str) -> IngestContext:
+    """The context of a load into a store or data set that holds x/y in ``crs`` (``None``: new)."""
     if crs is None:
         crs = check_crs(opts.projected_crs) if opts.projected_crs != "auto" else choose_crs(*_sample_lonlat(rows))
     elif opts.projected_crs not in ("auto", crs):
-        raise HotspotsError(f"projected_crs={opts.projected_crs!r}: this store already holds x/y in {crs}")
-    res = store.meta("h3_resolution")
-    resolution = int(res) if res is not None else check_resolution(opts.h3_resolution)
+        raise HotspotsError(f"projected_crs={opts.projected_crs!r}: this {holder} already holds x/y in {crs}")
     return IngestContext(
         projected_crs=crs,
-        h3_resolution=resolution,
+        h3_resolution=resolution if resolution is not None else check_resolution(opts.h3_resolution),
         timezone=opts.timezone,
         vocabulary=vocabulary(),
         harm=harm_weights(opts.harm_table),
@@ -161,26 +165,61 @@ def ingest_file(
     for warning in result.warnings:
         log.warning(warning)
     if len(result.rejects) and opts.rejects_dir is not None:
-        report.rejects_csv = write_rejects(result.rejects, Path(opts.rejects_dir), batch_id, path)
+        report.rejects_csv = write_rejects(result.rejects, Path(opts.rejects_dir), f"batch{batch_id:05d}", path)
     return report
 
 
-def write_rejects(rejects: pd.DataFrame, folder: Path, batch_id: int, source: Path) -> Path:
-    """Write a batch's rejected rows as CSV (file, line, reason, raw), atomically."""
+def write_rejects(rejects: pd.DataFrame, folder: Path, label: str, source: Path) -> Path:
+    """Write a batch's rejected rows as CSV (file, line, reason, raw), atomically, named after
+    ``label`` (the batch) and the source file."""
     folder.mkdir(parents=True, exist_ok=True)
     name = source.name.removesuffix(".gz")
-    target = folder / f"batch{batch_id:05d}-{Path(name).stem}.rejects.csv"
+    target = folder / f"{label}-{Path(name).stem}.rejects.csv"
     tmp = target.with_suffix(".tmp")
     rejects.to_csv(tmp, index=False)
     os.replace(tmp, target)
     return target
 
 
+def ingest_file_to_dataset(path: str | Path, root: str | Path, force: str, opts: IngestOptions) -> LoadReport:
+    """Normalise one file and add its incidents to the partitioned data set at ``root``
+    (:mod:`hotspots.national.dataset`) under ``force``.
+
+    Each month's new incidents become one file, written whole and then renamed into place;
+    incidents already in their partition (the same export again, or an overlapping one) are
+    counted as already stored. Rejected rows go to ``opts.rejects_dir`` with line and reason.
+    """
+    import pyarrow.parquet as pq
+
+    from hotspots.national.dataset import check_force, dataset_crs, write_incidents_dataset
+
+    path = Path(path)
+    check_force(force, "--force")
+    if not path.is_file():
+        raise HotspotsError(f"{str(path)!r}: no such file")
+    rows = read(path, opts.fmt, {"mapping": opts.mapping} if opts.mapping else None)
+    ctx = _context_with(dataset_crs(root), None, rows, opts, "data set")
+    result = normalise(rows, ctx)
+    written = write_incidents_dataset(result.incidents, root, force, ctx.projected_crs, opts.timezone)
+    loaded = sum(pq.ParquetFile(p).metadata.num_rows for p in written)
+    report = LoadReport(source=path, batch_id=None, reader=rows.reader, rows_read=len(rows) + len(rows.early_rejects),
+                        loaded=loaded, already_stored=len(result.incidents) - loaded + result.duplicates_in_file,
+                        rejected=len(result.rejects), warnings=result.warnings)
+    if len(result.rejects) and opts.rejects_dir is not None:
+        report.rejects_csv = write_rejects(result.rejects, Path(opts.rejects_dir), f"dataset-{force}", path)
+    return report
+
+
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
-    """Files named, and the files in folders named (sorted, hidden ones left out)."""
+    """Files named, and the files in folders named (sorted, hidden ones left out); the folder of a
+    partitioned data set gives every file of its partitions."""
+    from hotspots.national.dataset import META_FILE
+
     files: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        if p.is_dir() and (p / META_FILE).is_file():
+            files.extend(sorted(p.glob("force=*/month=*/*.parquet")))
+        elif p.is_dir():
             files.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
         elif p.is_file():
             files.append(p)
@@ -212,10 +251,7 @@ def normalise_files(paths: Sequence[str | Path], opts: IngestOptions) -> tuple[p
     for f in files:
         rows = read(f, opts.fmt, {"mapping": opts.mapping} if opts.mapping else None)
         if ctx is None:
-            crs = check_crs(opts.projected_crs) if opts.projected_crs != "auto" else choose_crs(*_sample_lonlat(rows))
-            ctx = IngestContext(projected_crs=crs, h3_resolution=check_resolution(opts.h3_resolution),
-                                timezone=opts.timezone, vocabulary=vocabulary(), harm=harm_weights(opts.harm_table),
-                                force_area=opts.force_area)
+            ctx = _context_with(None, None, rows, opts, "run")
         result = normalise(rows, ctx)
         frames.append(result.incidents)
         rejects.append(result.rejects)

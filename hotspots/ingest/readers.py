@@ -249,6 +249,8 @@ def _read_vector(path: Path, options: dict | None, kind: str) -> RawRows:
     if options and options.get("mapping"):
         rename = {v: k for k, v in load_mapping(options["mapping"])["columns"].items()}
     frame = frame.rename(columns=rename)
+    if {"occurred_from", "occurred_to", "time_precision"} <= set(frame.columns):
+        frame = _from_normalised(frame, (options or {}).get("timezone", "Europe/London"))
     if frame.crs is not None and not frame.empty:
         frame = frame.to_crs("EPSG:4326")
     n = len(frame)
@@ -272,6 +274,26 @@ def _read_vector(path: Path, options: dict | None, kind: str) -> RawRows:
         )
     records = frame.drop(columns="geometry").assign(lon=lon, lat=lat).astype(str).values.tolist()
     return RawRows(source=path, reader=kind, lines=np.arange(1, n + 1), fields=fields, records=records)
+
+
+def _from_normalised(frame, timezone: str):
+    """Incidents already normalised (a data set's files, a store export) as the fields a reader
+    gives: the recorded interval back to a datetime, date or month, and the incident id as the
+    source id, so loading them into a store keeps every id."""
+    import pandas as pd
+
+    start = pd.to_datetime(frame["occurred_from"], utc=True)
+    local = start.dt.tz_convert(timezone)
+    precision = frame["time_precision"].astype(str)
+    out = frame.drop(columns=[c for c in ("datetime", "date", "month", "source_id") if c in frame.columns])
+    exact = (precision == "exact").to_numpy()
+    out["datetime"] = np.where(exact, start.map(lambda t: t.isoformat()), "")
+    out["date"] = np.where((precision == "day").to_numpy(), local.dt.strftime("%Y-%m-%d"), "")
+    out["month"] = np.where((precision == "month").to_numpy(), local.dt.strftime("%Y-%m"), "")
+    out["source_id"] = frame["incident_id"].astype(str)
+    if "knife_enabled" in frame.columns and "knife" not in frame.columns:
+        out["knife"] = frame["knife_enabled"].map({True: "true", False: "false"}).fillna("")
+    return out
 
 
 def read_geojson(path: Path, options: dict | None = None) -> RawRows:

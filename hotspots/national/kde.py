@@ -10,19 +10,24 @@ added in can differ (a few units in the last place). A part never needs the whol
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 
 from hotspots import cells as h3cells
-from hotspots.errors import HotspotsError
+from hotspots.errors import HotspotsError, NotReadyError
 from hotspots.kde import CellDensity, _bandwidth, _coords, _weights, cell_density, region_cells
 from hotspots.kernels import DEFAULT_KERNEL, DEFAULT_TRUNCATE, get_kernel
+from hotspots.national.dataset import IncidentDataset
 from hotspots.projection import check_crs, project
+from hotspots.surface import WEIGHTS, base_weights, incident_midpoints, time_weights, utc_timestamp
 
 log = logging.getLogger(__name__)
 
 #: Parent cells this many resolutions coarser than the cells by default (resolution 10 → 6, ~36 km²).
 DEFAULT_PARENT_OFFSET = 4
+_STORED_XY_SLACK_M = 1.0
 
 
 def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel: str = DEFAULT_KERNEL,
@@ -49,19 +54,13 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
     w = _weights(weights, x.size)
     cells, resolutions = region_cells(cells)
     resolution = int(resolutions[0]) if cells.size else 0
-    parent = max(0, resolution - DEFAULT_PARENT_OFFSET) if parent_resolution is None else parent_resolution
-    if isinstance(parent, bool) or not isinstance(parent, int) or not 0 <= parent <= resolution:
-        raise HotspotsError(f"parent_resolution={parent_resolution!r} must be a whole number from 0 to the cells' "
-                            f"resolution ({resolution})")
-    parts = _parts(cells, parent)
-    lon, lat = h3cells.cell_centres(cells)
-    tx, ty = project(lon, lat, crs)
+    parent = _parent_resolution(parent_resolution, resolution)
     reach = k.reach * _bandwidth(bandwidth)
+    parts, boxes = _part_boxes(cells, parent, crs, reach)
     tiles = _TileIndex(x, y, reach)
     tasks, halos = [], []
-    for rows in parts:
-        keep = tiles.within(tx[rows].min() - reach, tx[rows].max() + reach, ty[rows].min() - reach,
-                            ty[rows].max() + reach)
+    for rows, box in zip(parts, boxes, strict=True):
+        keep = tiles.within(*box)
         halos.append(int(keep.size))
         tasks.append((x[keep], y[keep], w[keep], cells[rows]))
     options = {"crs": crs, "bandwidth": bandwidth, "kernel": kernel, "truncate": truncate}
@@ -79,6 +78,126 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
     return CellDensity(cells, density, expected, k.name, float(bandwidth), "exact", float(w.sum()),
                        notes={"parts": len(parts), "parent_resolution": parent,
                               "largest_halo_incidents": max(halos, default=0)})
+
+
+def dataset_kde(dataset: IncidentDataset, cells, *, bandwidth: float, kernel: str = DEFAULT_KERNEL,
+                weight: str = "count", half_life_days: float | None = None, reference_time=None, since=None,
+                offence_groups: list[str] | None = None, forces: list[str] | None = None,
+                truncate: float = DEFAULT_TRUNCATE, parent_resolution: int | None = None,
+                client=None) -> pd.DataFrame:
+    """The density table of :func:`hotspots.surface.hotspot_kde` (exact mode), from a data set:
+    each part's worker reads its own halo from the GeoParquet files, so neither the driver nor a
+    worker ever holds the whole data set.
+
+    Parameters
+    ----------
+    dataset : the incident data set; incidents are chosen as
+        :func:`hotspots.national.dataset.dataset_incidents` chooses them (``offence_groups``,
+        ``since``, ``forces``).
+    cells, bandwidth, kernel, weight, half_life_days, reference_time, truncate : as for
+        :func:`hotspots.surface.hotspot_kde`; a time-weighted surface without a reference time
+        stands for the latest incident chosen.
+    parent_resolution, client : as for :func:`partitioned_cell_density`.
+    """
+    from hotspots.aggregate import counted_groups
+    from hotspots.validate import check_choice
+
+    k = get_kernel(kernel, truncate)
+    reach = k.reach * _bandwidth(bandwidth)
+    check_choice(weight, WEIGHTS, "weight")
+    cells, resolutions = region_cells(cells)
+    if cells.size == 0:
+        raise HotspotsError("cells: the region has no cells; check the area and resolution")
+    parent = _parent_resolution(parent_resolution, int(resolutions[0]))
+    selection = {"forces": dataset.check_forces(forces), "offence_groups": counted_groups(offence_groups), "since": since}
+    ref = None if reference_time is None else utc_timestamp(reference_time, "reference_time")
+    if ref is None and half_life_days is not None:
+        ref = max((incident_midpoints(t.to_pandas()).max() for t in dataset.batches(
+            ["occurred_from", "occurred_to"], **selection)), default=None)
+        log.info("reference time chosen automatically: %s (the latest incident)", ref)
+    weighting = {"weight": weight, "reference_time": ref, "half_life_days": half_life_days}
+    # One streaming pass for what the table records of all incidents; no batch outlives its sum.
+    total, counted = 0.0, 0
+    for table in dataset.batches(["occurred_from", "occurred_to", "harm_weight"], **selection):
+        w = _dataset_weights(table.to_pandas(), weighting)
+        total, counted = total + float(w.sum()), counted + int((w > 0).sum())
+    if counted == 0:
+        raise NotReadyError("the data set holds no incidents of those forces, offence groups and dates")
+    parts, boxes = _part_boxes(cells, parent, dataset.crs, reach)
+    options = {"crs": dataset.crs, "bandwidth": bandwidth, "kernel": kernel, "truncate": truncate}
+    key = (str(dataset.root), len(dataset.files))
+    tasks = [(key, box, cells[rows], options, selection, weighting) for rows, box in zip(parts, boxes, strict=True)]
+    if client is None:
+        results = [_dataset_part(*task) for task in tasks]
+    else:
+        results = client.gather([client.submit(_dataset_part, *task, pure=False) for task in tasks])
+    density, expected = np.zeros(cells.size), np.zeros(cells.size)
+    for rows, (part_density, part_expected, _) in zip(parts, results, strict=True):
+        density[rows], expected[rows] = part_density, part_expected
+    largest = max((halo for _, _, halo in results), default=0)
+    log.info("kernel density from %s in %d parts (parent resolution %d); the largest halo held %d incidents",
+             dataset.root, len(parts), parent, largest)
+    notes = {"parts": len(parts), "parent_resolution": parent, "largest_halo_incidents": largest, "weight": weight,
+             "crs": dataset.crs, "incidents": counted, "dataset": str(dataset.root)}
+    if ref is not None:
+        notes["reference_time"] = ref.isoformat()
+    if half_life_days is not None:
+        notes["half_life_days"] = float(half_life_days)
+    return CellDensity(cells, density, expected, k.name, float(bandwidth), "exact", total, notes=notes).to_frame()
+
+
+def _dataset_weights(frame: pd.DataFrame, weighting: dict) -> np.ndarray:
+    """Each incident's weight, as :func:`hotspots.surface.hotspot_kde` gives it."""
+    w = base_weights(frame, weighting["weight"])
+    ref = weighting["reference_time"]
+    if ref is None:
+        return w
+    mid = incident_midpoints(frame)
+    w = np.where((mid > ref).to_numpy(), 0.0, w)
+    if weighting["half_life_days"] is not None:
+        w = w * time_weights(mid, ref, weighting["half_life_days"])
+    return w
+
+
+@lru_cache(maxsize=4)
+def _open_dataset(root: str, files: int) -> IncidentDataset:
+    """A worker opens a data set (and reads its footers) once; ``files`` re-opens it after a write."""
+    return IncidentDataset(root)
+
+
+def _dataset_part(key, box, cells, options, selection, weighting) -> tuple[np.ndarray, np.ndarray, int]:
+    """One part on a worker: its halo read from the data set, then the single-machine exact density."""
+    # The files are pruned on their stored x/y, but positions are projected from lon/lat here, as
+    # the single-machine surface projects them; the two agree to well under a metre (lon/lat carry
+    # six decimals), so a metre's slack loses no incident and the exact box is applied after.
+    slack = (box[0] - _STORED_XY_SLACK_M, box[1] + _STORED_XY_SLACK_M, box[2] - _STORED_XY_SLACK_M,
+             box[3] + _STORED_XY_SLACK_M)
+    frame = _open_dataset(*key).read(["lon", "lat", "occurred_from", "occurred_to", "harm_weight"], box=slack,
+                                     **selection)
+    x, y = project(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), options["crs"])
+    inside = (x >= box[0]) & (x <= box[1]) & (y >= box[2]) & (y <= box[3])
+    w = _dataset_weights(frame, weighting)[inside]
+    got = cell_density(x[inside], y[inside], cells, weights=w, mode="exact", **options)
+    return got.density_per_km2, got.expected, int(inside.sum())
+
+
+def _parent_resolution(parent_resolution, resolution: int) -> int:
+    parent = max(0, resolution - DEFAULT_PARENT_OFFSET) if parent_resolution is None else parent_resolution
+    if isinstance(parent, bool) or not isinstance(parent, int) or not 0 <= parent <= resolution:
+        raise HotspotsError(f"parent_resolution={parent_resolution!r} must be a whole number from 0 to the cells' "
+                            f"resolution ({resolution})")
+    return parent
+
+
+def _part_boxes(cells: np.ndarray, parent: int, crs: str, reach: float) -> tuple[list[np.ndarray], list[tuple]]:
+    """Each part's rows of ``cells`` and its halo box (xmin, xmax, ymin, ymax): the box of its cell
+    centres widened by ``reach`` metres."""
+    parts = _parts(cells, parent)
+    lon, lat = h3cells.cell_centres(cells)
+    tx, ty = project(lon, lat, crs)
+    boxes = [(float(tx[rows].min() - reach), float(tx[rows].max() + reach), float(ty[rows].min() - reach),
+              float(ty[rows].max() + reach)) for rows in parts]
+    return parts, boxes
 
 
 def parent_cells(cells: np.ndarray, resolution: int) -> np.ndarray:
