@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hotspots import cells as h3cells
 from hotspots.errors import HotspotsError
 from hotspots.kde import cell_density
-from hotspots.national.kde import _parts, parent_cells, partitioned_cell_density
+from hotspots.national.kde import cell_parts, parent_cells, partitioned_cell_density
 from hotspots.projection import project
 
 CRS = "EPSG:27700"
@@ -67,9 +67,9 @@ def test_parents_by_bits_match_h3():
 
 def test_parts_cover_every_cell_once():
     _, _, _, cells = city(3, 10)
-    rows = np.concatenate(_parts(cells, 6))
+    rows = np.concatenate(cell_parts(cells, 6))
     assert np.array_equal(np.sort(rows), np.arange(cells.size))
-    assert _parts(np.array([], np.uint64), 6) == []
+    assert cell_parts(np.array([], np.uint64), 6) == []
 
 
 def test_edge_cases_and_bad_parents():
@@ -105,11 +105,11 @@ def test_the_kde_command_on_a_local_cluster_gives_the_same_table(tmp_path):
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 400), reach=st.floats(1.0, 500.0))
 @settings(max_examples=60, deadline=None)
 def test_tile_index_finds_exactly_the_incidents_in_a_box(seed, n, reach):
-    from hotspots.national.kde import _TileIndex
+    from hotspots.national.kde import TileIndex
 
     rng = np.random.default_rng(seed)
     x, y = rng.uniform(0, 5_000, n), rng.uniform(-2_000, 3_000, n)
-    index = _TileIndex(x, y, reach)
+    index = TileIndex(x, y, reach)
     for _ in range(5):
         x0, y0 = rng.uniform(-1_000, 6_000, 2)
         x1, y1 = x0 + rng.uniform(0, 3_000), y0 + rng.uniform(0, 3_000)

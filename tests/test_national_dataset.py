@@ -9,7 +9,8 @@ import pytest
 
 from hotspots.errors import HotspotsError
 from hotspots.national.dataset import IncidentDataset, dataset_incidents, read_incidents_dataset, write_incidents_dataset
-from hotspots.national.features import partitioned_features, train_national
+from hotspots.national.features import partitioned_features
+from hotspots.national.training import train_national
 from hotspots.national.kde import dataset_kde
 from hotspots.surface import hotspot_kde
 from model_fixtures import TACTICAL
@@ -116,15 +117,18 @@ def test_without_a_halo_the_part_features_would_differ(force_dataset, force_area
     assert wrong[:, names.index("near1_lag1")].any() and wrong[:, names.index("kde_600m")].any()
 
 
-def test_national_training_fits_a_stratified_sample_and_says_so(client, force_dataset, force_area, store):
+def test_national_training_fits_a_stratified_sample_backtested_and_says_so(client, force_dataset, force_area, store):
+    from models.backtest import MODEL, rolling_backtest
     from models.card import model_card
     from models.predictor import RiskModel
     from models.registry import load_model, register
+    from models.training import history_before
 
     data, _ = force_dataset
     cells, target = force_area.cells(8), parse_target("knife_syv")
-    trained = train_national(data, cells, TACTICAL, target, model=RiskModel(max_iter=30, zero_rows_per_period=500),
-                             parent_resolution=5, client=client)
+    settings = RiskModel(max_iter=30, zero_rows_per_period=500)
+    trained = train_national(data, cells, TACTICAL, target, model=settings, backtest_periods=2, parent_resolution=5,
+                             client=client)
     whole = CellHistory(everything(data), cells, TACTICAL, target, CRS)
     assert trained.forecast_period == whole.next_period()
     assert trained.covariate_groups == whole.covariate_groups and trained.model.feature_names_ == whole.feature_names
@@ -133,8 +137,19 @@ def test_national_training_fits_a_stratified_sample_and_says_so(client, force_da
     # Every cell-period with an incident, plus each part's share (rounded up) of 500 empty ones per period.
     parts = int(re.search(r"(\d+) parts", trained.notes[0]).group(1))
     assert positives < trained.model.n_rows_ <= positives + (500 + parts) * (last - first + 1)
+    # The backtest scores the same periods as one machine's; the baselines, computed part by part,
+    # score exactly as they do on the whole region, and the model beats a random ranking.
+    alone = rolling_backtest(history_before(whole, trained.forecast_period), 2, settings,
+                             baselines=["last_period", "decayed_counts", "retrospective_kde"]).per_period
+    national = trained.backtest.per_period
+    assert national["period"].tolist() == alone["period"].tolist()
+    baselines = national["method"] != MODEL
+    np.testing.assert_allclose(national.loc[baselines, "pai@1.4%"], alone.loc[baselines, "pai@1.4%"], rtol=1e-9)
+    np.testing.assert_allclose(national.loc[baselines, "poisson_deviance"], alone.loc[baselines, "poisson_deviance"],
+                               rtol=1e-9)
+    assert (national.loc[~baselines, "pai@1.4%"] > 1).all()
     card = model_card(trained)
-    assert "stratified sample" in card and "Not backtested" in card
+    assert "stratified sample" in card and "best baseline" in card and "SEPP are left out" in card
     version = register(store, trained)
     forecast = load_model(store, version).model.booster_.predict(whole.features(trained.forecast_period))
     assert np.isfinite(forecast).all() and forecast.sum() > 0
@@ -175,7 +190,7 @@ def test_ingest_writes_the_data_set_and_every_reader_reads_it(tmp_path):
     (["ingest", "x.csv", "--dataset", "national", "--force", "Kent Police"], "--force='Kent Police'"),
     (["kde", "--dataset", "national", "--bandwidth", "auto"], "give --bandwidth in metres"),
     (["kde", "--dataset", "nowhere"], "is not an incident data set"),
-    (["model", "train", "--dataset", "national", "--backtest-periods", "3"], "not backtested yet"),
+    (["model", "train", "--dataset", "national", "x.csv"], "not both"),
     (["model", "train", "--scheduler", "local"], "give --dataset DIR too"),
 ])
 def test_data_set_mistakes_are_one_line(tmp_path, args, message):
@@ -190,9 +205,10 @@ def test_model_train_from_the_data_set_stores_a_version_with_its_card(tmp_path, 
     from test_cli import hotspots
 
     data, _ = force_dataset
-    done = hotspots("model", "train", "--dataset", str(data.root), "--res", "8", "--backtest-periods", "0",
-                    "--force", "west-midlands-west", "--force", "west-midlands-east", cwd=tmp_path)
+    done = hotspots("model", "train", "--dataset", str(data.root), "--res", "8", "--backtest-periods", "2",
+                    "--force", "west-midlands-west", "--force", "west-midlands-east", "--scheduler", "local",
+                    cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "stored from the data set" in done.stdout
+    assert "stored from the data set" in done.stdout and "retrospective_kde" in done.stdout
     card = hotspots("model", "show", "1", cwd=tmp_path)
-    assert card.returncode == 0 and "stratified sample" in card.stdout
+    assert card.returncode == 0 and "stratified sample" in card.stdout and "best baseline" in card.stdout

@@ -89,7 +89,7 @@ def train(
     period: PeriodOption = "tactical",
     res: ResOption = 10,
     target: TargetOption = "knife_syv",
-    backtest_periods: Annotated[int | None, typer.Option("--backtest-periods", help="Test periods of the rolling-origin backtest stored with the model (0: none; default 6, and 0 with --dataset).")] = None,
+    backtest_periods: Annotated[int, typer.Option("--backtest-periods", help="Test periods of the rolling-origin backtest stored with the model (0: none).")] = 6,
     layers: LayerOption = None,
     area: AreaOption = None,
     fmt: FormatOption = "auto",
@@ -107,25 +107,23 @@ def train(
     from models.registry import register
     from models.training import train as train_model
 
-    if backtest_periods is not None and backtest_periods < 0:
+    if backtest_periods < 0:
         raise HotspotsError(f"--backtest-periods={backtest_periods} must be 0 or more")
     store = open_store_at(db)
     if dataset is not None:
         if inputs:
             raise HotspotsError("give incident files or --dataset, not both")
-        if backtest_periods:
-            raise HotspotsError("a national training (--dataset) is not backtested yet; give --backtest-periods 0 "
-                                "and backtest a force's model from its own incidents")
         trained = _train_national(dataset, force, scheduler, dask_workers, cutoff, period, res, target, layers, area,
-                                  allow_police_detected, seed)
+                                  allow_police_detected, seed, backtest_periods)
         version = register(store, trained)
+        if trained.backtest is not None:
+            _print_summary(trained.backtest)
         out.print(f"model version {version} stored from the data set {dataset} ({trained.n_cells:,} cells, "
-                  f"{trained.model.n_rows_:,} sampled cell-periods); not backtested, not promoted.",
-                  highlight=False, soft_wrap=True)
+                  f"{trained.model.n_rows_:,} sampled cell-periods); not promoted. Read its card with "
+                  f"'hotspots model show {version}'.", highlight=False, soft_wrap=True)
         return
     if force or scheduler:
         raise HotspotsError("--force and --scheduler train from a data set; give --dataset DIR too")
-    backtest_periods = 6 if backtest_periods is None else backtest_periods
     history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
                                  allow_police_detected, store)
     trained = train_model(history, forecast, RiskModel(seed=seed), backtest_periods)
@@ -140,12 +138,12 @@ def train(
 
 
 def _train_national(dataset, forces, scheduler, dask_workers, cutoff, period, res, target, layers, area_path,
-                    allow, seed):
+                    allow, seed, backtest_periods):
     from contextlib import ExitStack
 
     from hotspots.national.cluster import dask_client
     from hotspots.national.dataset import IncidentDataset
-    from hotspots.national.features import train_national
+    from hotspots.national.training import train_national
     from models.features import read_point_layer
     from models.predictor import RiskModel
     from models.runs import check_run, run_calendar
@@ -163,7 +161,8 @@ def _train_national(dataset, forces, scheduler, dask_workers, cutoff, period, re
         return train_national(data, area.cells(res), calendar, spec,
                               forecast_period=calendar.period_of(day) if day else None, model=RiskModel(seed=seed),
                               layers=tuple(read_point_layer(p, data.crs) for p in layers or []),
-                              selection={"forces": data.check_forces(forces)}, client=client)
+                              backtest_periods=backtest_periods, selection={"forces": data.check_forces(forces)},
+                              client=client, progress=lambda line: err.print(line, highlight=False, soft_wrap=True))
 
 
 @model_app.command()

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 #: Parent cells this many resolutions coarser than the cells by default (resolution 10 → 6, ~36 km²).
 DEFAULT_PARENT_OFFSET = 4
-_STORED_XY_SLACK_M = 1.0
+STORED_XY_SLACK_M = 1.0
 
 
 def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel: str = DEFAULT_KERNEL,
@@ -54,10 +54,10 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
     w = _weights(weights, x.size)
     cells, resolutions = region_cells(cells)
     resolution = int(resolutions[0]) if cells.size else 0
-    parent = _parent_resolution(parent_resolution, resolution)
+    parent = check_parent_resolution(parent_resolution, resolution)
     reach = k.reach * _bandwidth(bandwidth)
-    parts, boxes = _part_boxes(cells, parent, crs, reach)
-    tiles = _TileIndex(x, y, reach)
+    parts, boxes = part_boxes(cells, parent, crs, reach)
+    tiles = TileIndex(x, y, reach)
     tasks, halos = [], []
     for rows, box in zip(parts, boxes, strict=True):
         keep = tiles.within(*box)
@@ -108,7 +108,7 @@ def dataset_kde(dataset: IncidentDataset, cells, *, bandwidth: float, kernel: st
     cells, resolutions = region_cells(cells)
     if cells.size == 0:
         raise HotspotsError("cells: the region has no cells; check the area and resolution")
-    parent = _parent_resolution(parent_resolution, int(resolutions[0]))
+    parent = check_parent_resolution(parent_resolution, int(resolutions[0]))
     selection = {"forces": dataset.check_forces(forces), "offence_groups": counted_groups(offence_groups), "since": since}
     ref = None if reference_time is None else utc_timestamp(reference_time, "reference_time")
     if ref is None and half_life_days is not None:
@@ -123,7 +123,7 @@ def dataset_kde(dataset: IncidentDataset, cells, *, bandwidth: float, kernel: st
         total, counted = total + float(w.sum()), counted + int((w > 0).sum())
     if counted == 0:
         raise NotReadyError("the data set holds no incidents of those forces, offence groups and dates")
-    parts, boxes = _part_boxes(cells, parent, dataset.crs, reach)
+    parts, boxes = part_boxes(cells, parent, dataset.crs, reach)
     options = {"crs": dataset.crs, "bandwidth": bandwidth, "kernel": kernel, "truncate": truncate}
     key = (str(dataset.root), len(dataset.files))
     tasks = [(key, box, cells[rows], options, selection, weighting) for rows, box in zip(parts, boxes, strict=True)]
@@ -160,28 +160,34 @@ def _dataset_weights(frame: pd.DataFrame, weighting: dict) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _open_dataset(root: str, files: int) -> IncidentDataset:
+def worker_dataset(root: str, files: int) -> IncidentDataset:
     """A worker opens a data set (and reads its footers) once; ``files`` re-opens it after a write."""
     return IncidentDataset(root)
 
 
+def read_halo(key: tuple, columns: list[str], box: tuple, selection: dict) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """On a worker: the incidents of the data set ``key`` inside ``box`` (xmin, xmax, ymin, ymax),
+    and their x/y projected from lon/lat as the single-machine paths project them."""
+    # The files are pruned on their stored x/y; those agree with lon/lat projected here to well
+    # under a metre (lon/lat carry six decimals), so a metre's slack loses no incident, and the
+    # exact box is applied to the projected positions after.
+    slack = STORED_XY_SLACK_M
+    wide = (box[0] - slack, box[1] + slack, box[2] - slack, box[3] + slack)
+    data = worker_dataset(*key)
+    frame = data.read(list(dict.fromkeys(["lon", "lat", *columns])), box=wide, **selection)
+    x, y = project(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), data.crs)
+    inside = (x >= box[0]) & (x <= box[1]) & (y >= box[2]) & (y <= box[3])
+    return frame[inside].reset_index(drop=True), x[inside], y[inside]
+
+
 def _dataset_part(key, box, cells, options, selection, weighting) -> tuple[np.ndarray, np.ndarray, int]:
     """One part on a worker: its halo read from the data set, then the single-machine exact density."""
-    # The files are pruned on their stored x/y, but positions are projected from lon/lat here, as
-    # the single-machine surface projects them; the two agree to well under a metre (lon/lat carry
-    # six decimals), so a metre's slack loses no incident and the exact box is applied after.
-    slack = (box[0] - _STORED_XY_SLACK_M, box[1] + _STORED_XY_SLACK_M, box[2] - _STORED_XY_SLACK_M,
-             box[3] + _STORED_XY_SLACK_M)
-    frame = _open_dataset(*key).read(["lon", "lat", "occurred_from", "occurred_to", "harm_weight"], box=slack,
-                                     **selection)
-    x, y = project(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), options["crs"])
-    inside = (x >= box[0]) & (x <= box[1]) & (y >= box[2]) & (y <= box[3])
-    w = _dataset_weights(frame, weighting)[inside]
-    got = cell_density(x[inside], y[inside], cells, weights=w, mode="exact", **options)
-    return got.density_per_km2, got.expected, int(inside.sum())
+    frame, x, y = read_halo(key, ["occurred_from", "occurred_to", "harm_weight"], box, selection)
+    got = cell_density(x, y, cells, weights=_dataset_weights(frame, weighting), mode="exact", **options)
+    return got.density_per_km2, got.expected, len(frame)
 
 
-def _parent_resolution(parent_resolution, resolution: int) -> int:
+def check_parent_resolution(parent_resolution, resolution: int) -> int:
     parent = max(0, resolution - DEFAULT_PARENT_OFFSET) if parent_resolution is None else parent_resolution
     if isinstance(parent, bool) or not isinstance(parent, int) or not 0 <= parent <= resolution:
         raise HotspotsError(f"parent_resolution={parent_resolution!r} must be a whole number from 0 to the cells' "
@@ -189,10 +195,10 @@ def _parent_resolution(parent_resolution, resolution: int) -> int:
     return parent
 
 
-def _part_boxes(cells: np.ndarray, parent: int, crs: str, reach: float) -> tuple[list[np.ndarray], list[tuple]]:
+def part_boxes(cells: np.ndarray, parent: int, crs: str, reach: float) -> tuple[list[np.ndarray], list[tuple]]:
     """Each part's rows of ``cells`` and its halo box (xmin, xmax, ymin, ymax): the box of its cell
     centres widened by ``reach`` metres."""
-    parts = _parts(cells, parent)
+    parts = cell_parts(cells, parent)
     lon, lat = h3cells.cell_centres(cells)
     tx, ty = project(lon, lat, crs)
     boxes = [(float(tx[rows].min() - reach), float(tx[rows].max() + reach), float(ty[rows].min() - reach),
@@ -210,7 +216,7 @@ def parent_cells(cells: np.ndarray, resolution: int) -> np.ndarray:
     return parents
 
 
-class _TileIndex:
+class TileIndex:
     """Incidents bucketed by square tiles (a few kernel reaches wide), so a part's halo is read from
     the tiles its box touches, not found by a pass over every incident."""
 
@@ -249,7 +255,7 @@ class _TileIndex:
         return np.sort(near[inside])
 
 
-def _parts(cells: np.ndarray, parent: int) -> list[np.ndarray]:
+def cell_parts(cells: np.ndarray, parent: int) -> list[np.ndarray]:
     """Row numbers of ``cells`` (sorted) grouped by parent cell."""
     if cells.size == 0:
         return []
