@@ -177,6 +177,13 @@ def test_ingest_writes_the_data_set_and_every_reader_reads_it(tmp_path):
     assert store.returncode == 0 and parts.returncode == 0, parts.stderr[-2000:]
     a, b = by_cell(pd.read_csv(tmp_path / "store.csv")), by_cell(pd.read_csv(tmp_path / "parts.csv"))
     np.testing.assert_allclose(b["density_per_km2"], a["density_per_km2"], rtol=1e-12, atol=1e-12)
+    # The cell table is the same from either.
+    assert hotspots("cells", "--out", "store-cells.csv", cwd=tmp_path).returncode == 0
+    cells = hotspots("cells", "--dataset", "national", "--force", "city-of-london", "--out", "cells.csv", cwd=tmp_path)
+    assert cells.returncode == 0, cells.stderr
+    a, b = (pd.read_csv(tmp_path / f).sort_values(["h3_cell", "period", "offence_group"], ignore_index=True)
+            for f in ("store-cells.csv", "cells.csv"))
+    pd.testing.assert_frame_equal(a, b)
     # The data set's folder loads into a store with the same ids: the original file then adds nothing.
     other = ["--db", f"sqlite:///{tmp_path / 'other.db'}"]
     assert hotspots("ingest", "national", *other, "--force-area", "none", cwd=tmp_path).returncode == 0

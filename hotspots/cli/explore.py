@@ -92,10 +92,14 @@ def cells(
     offence_group: OffenceGroupOption = None,
     top: Annotated[int, typer.Option(help="Print this many top cells.")] = 10,
     by: Annotated[str, typer.Option(help="Rank top cells by incidents or harm.")] = "incidents",
+    dataset: Annotated[Path | None, typer.Option(help="Read incidents from this partitioned data set instead of the store.")] = None,
+    force: Annotated[list[str] | None, typer.Option(help="With --dataset: only these forces (repeatable; default all).")] = None,
     db: DbOption = "",
 ):
     """Aggregate stored incidents to H3 cells and periods; print the top cells and write the cell table."""
-    table = cell_table_from_store(db, resolution, period, anchor, offence_group)
+    if force and dataset is None:
+        raise HotspotsError("--force chooses forces of a data set; give --dataset DIR too")
+    table = cell_table_from_store(db, resolution, period, anchor, offence_group, dataset, force)
     print_top_cells(table, top, by)
     if out_path:
         from hotspots.aggregate import write_cell_table
@@ -103,7 +107,8 @@ def cells(
         out.print(f"cell table: {len(table)} rows written to {write_cell_table(table, out_path)}")
 
 
-def cell_table_from_store(db, resolution, period, anchor, offence_group):
+def cell_table_from_store(db, resolution, period, anchor, offence_group, dataset=None, forces=None):
+    """The cell table of the store's incidents, or of a data set's (the chosen forces, read whole)."""
     from hotspots.aggregate import aggregate_cells
     from hotspots.periods import Calendar
     from hotspots.validate import check_resolution
@@ -111,7 +116,13 @@ def cell_table_from_store(db, resolution, period, anchor, offence_group):
     check_resolution(resolution)
     s = settings()
     calendar = Calendar(period, parse_day(anchor, "anchor") or s.period_anchor, s.period_days, s.timezone)
-    return aggregate_cells(stored_incidents(open_store_at(db), offence_group), calendar, resolution)
+    if dataset is not None:
+        from hotspots.national.dataset import IncidentDataset, dataset_incidents
+
+        frame = dataset_incidents(IncidentDataset(dataset), offence_group, forces=forces, name="--offence-group")
+    else:
+        frame = stored_incidents(open_store_at(db), offence_group)
+    return aggregate_cells(frame, calendar, resolution)
 
 
 
