@@ -31,8 +31,8 @@ CELL_COLUMNS = [
 ]
 #: Columns an incident is read with (the store's, less the load bookkeeping); a data set keeps these.
 INCIDENT_COLUMNS = ["incident_id", "occurred_from", "occurred_to", "time_precision", "lon", "lat", "x", "y",
-                 "h3_cell", "offence", "offence_group", "knife_enabled", "victim_under_25", "harm_weight",
-                 "location"]
+                    "h3_cell", "offence", "offence_group", "knife_enabled", "victim_under_25", "harm_weight",
+                    "location"]
 
 
 def read_incidents(
