@@ -1,1 +1,1 @@
-"""National scale: incidents as a partitioned GeoParquet data set, and KDE part by part on a Dask cluster."""
+"""National scale: incidents as a partitioned GeoParquet data set; KDE, predictor features and training part by part on a Dask cluster."""
