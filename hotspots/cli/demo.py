@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hotspots.cli._common import DbOption, app, open_store_at, out, settings
-from hotspots.cli.explore import cell_table_from_store, print_top_cells
+from hotspots.cli.explore import print_top_cells, read_cell_table
 from hotspots.cli.patrol import plan
 from hotspots.cli.weekly import select
 
@@ -34,7 +34,7 @@ def demo(
     store = open_store_at(db)
     for report in ingest_files(samples, store, opts):
         out.print(report.summary(), highlight=False, soft_wrap=True)
-    table = cell_table_from_store(db, s.h3_resolution, "tactical", "", None)
+    table = read_cell_table(db, s.h3_resolution, "tactical", "", None)
     print_top_cells(table, 10, "incidents")
     folder = out_dir or s.data_dir
     for ext in ("csv", "parquet"):

@@ -70,7 +70,7 @@ def ingest(
         task = bar.add_task("loading", total=len(files))
         for f in files:
             bar.update(task, description=f"loading {f.name}")
-            report = ingest_file(f, store, opts) if store else ingest_file_to_dataset(f, dataset, force, opts)
+            report = ingest_file(f, store, opts) if dataset is None else ingest_file_to_dataset(f, dataset, force, opts)
             out.print(report.summary(), highlight=False, soft_wrap=True)
             for w in report.warnings:
                 err.print(f"warning: {w}", highlight=False, soft_wrap=True)
@@ -99,7 +99,7 @@ def cells(
     """Aggregate stored incidents to H3 cells and periods; print the top cells and write the cell table."""
     if force and dataset is None:
         raise HotspotsError("--force chooses forces of a data set; give --dataset DIR too")
-    table = cell_table_from_store(db, resolution, period, anchor, offence_group, dataset, force)
+    table = read_cell_table(db, resolution, period, anchor, offence_group, dataset, force)
     print_top_cells(table, top, by)
     if out_path:
         from hotspots.aggregate import write_cell_table
@@ -107,7 +107,7 @@ def cells(
         out.print(f"cell table: {len(table)} rows written to {write_cell_table(table, out_path)}")
 
 
-def cell_table_from_store(db, resolution, period, anchor, offence_group, dataset=None, forces=None):
+def read_cell_table(db, resolution, period, anchor, offence_group, dataset=None, forces=None):
     """The cell table of the store's incidents, or of a data set's (the chosen forces, read whole)."""
     from hotspots.aggregate import aggregate_cells
     from hotspots.periods import Calendar
