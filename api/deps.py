@@ -9,6 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.cache import RenderCache
 from api.schemas import problem
+from hotspots.core.config import get_settings
+from hotspots.geo.areas import Area
 from hotspots.store.db import Store
 from hotspots.store.tokens import Principal, principal_for
 
@@ -38,9 +40,6 @@ CacheDep = Annotated[RenderCache, Depends(get_cache)]
 
 def force_area(cache: RenderCache):
     """The configured force area (None for 'none'), read once per worker: the outline has ~50k vertices."""
-    from hotspots.areas import Area
-    from hotspots.config import get_settings
-
     path = get_settings().force_area
     return cache.get(("force-area", path), lambda: None if path.lower() == "none" else Area.from_file(path))
 

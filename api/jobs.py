@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from hotspots.store import jobs as stored
 from hotspots.store.db import Store
 

@@ -15,25 +15,24 @@ from importlib.metadata import version
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.cache import RenderCache
 from api.headers import SECURITY_HEADERS
-from hotspots.errors import HotspotsError, NotFoundError, NotReadyError
+from api.jobs import JobRunner
+from api.limits import BodyLimit
+from api.routes import audit, health, hotspots, models, rosters, trials, uploads
+from hotspots.core.config import get_settings
+from hotspots.core.errors import HotspotsError, NotFoundError, NotReadyError
+from hotspots.store import open_store
+from hotspots.store.jobs import interrupt_orphans
 
 log = logging.getLogger("hotspots.api")
 
 def create_app(database_url: str | None = None, max_upload_bytes: int | None = None) -> FastAPI:
     """The app on the store at ``database_url`` (default: the settings' store); bodies over
     ``max_upload_bytes`` (default: the settings' ``api_max_upload_mb``) are refused with 413."""
-    from api.cache import RenderCache
-    from api.limits import BodyLimit
-    from api.jobs import JobRunner
-    from api.routes import audit, health, hotspots, models, rosters, trials, uploads
-
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from hotspots.config import get_settings
-        from hotspots.store import open_store
 
-        from hotspots.store.jobs import interrupt_orphans
 
         app.state.store = open_store(database_url or get_settings().resolved_database_url())
         app.state.cache = RenderCache()
@@ -72,6 +71,4 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
 
 
 def _settings_limit() -> int:
-    from hotspots.config import get_settings
-
     return int(get_settings().api_max_upload_mb * 2**20)

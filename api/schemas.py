@@ -26,7 +26,7 @@ def problem(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": Problem.model_json_schema()}}}
 
 
-#: The store does not yet hold what a route needs (hotspots.errors.NotReadyError).
+#: The store does not yet hold what a route needs (hotspots.core.errors.NotReadyError).
 NOT_READY = {409: problem("The store does not yet hold what this needs: no incidents or GPS pings in the window, "
                           "or no promoted model.")}
 

@@ -38,23 +38,23 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def build_store(folder: Path, url: str) -> dict:
+    import pandas as pd
+
     from benchmarks.bench_patrol import CALENDAR, START, resources
-    from hotspots.areas import Area, NamedAreas
-    from hotspots.config import DEFAULT_FORCE_AREA
+    from hotspots.core.config import DEFAULT_FORCE_AREA
+    from hotspots.geo.areas import Area, NamedAreas
     from hotspots.patrol import assign_npus, patrol_roster
+    from hotspots.places.weekly import weekly_hotspots
+    from hotspots.services.rosters import save_roster
+    from hotspots.services.weekly import save_set
     from hotspots.store import open_store
-    from hotspots.store.hotspot_sets import save_set
-    from hotspots.store.rosters import save_roster
     from hotspots.store.tokens import add_token
     from hotspots.synth import SynthParams, generate, synthetic_npus
-    from hotspots.weekly import weekly_hotspots
-
-    import pandas as pd
 
     area = Area.from_file(DEFAULT_FORCE_AREA)
     inc = generate(SynthParams(seed=7, incidents=100_000), area).incidents
     t = pd.to_datetime(inc["occurred_at"], utc=True)
-    from hotspots.offences import vocabulary
+    from hotspots.crime.offences import vocabulary
 
     inc = inc.assign(occurred_from=t, occurred_to=t, offence_group=vocabulary().group_of(inc["offence"].to_numpy(object)))
     npus = NamedAreas(synthetic_npus(area, 8, 7).reset_index(drop=True), "npu")

@@ -20,13 +20,14 @@ import numpy as np
 from sqlalchemy import create_engine, text
 
 from benchmarks.machine import describe_machine
-from hotspots import cells as h3cells
-from hotspots.areas import Area
-from hotspots.config import DEFAULT_FORCE_AREA
-from hotspots.ingest.load import IngestOptions, ingest_file
+from hotspots.core.config import DEFAULT_FORCE_AREA
+from hotspots.geo import cells as h3cells
+from hotspots.geo.areas import Area
+from hotspots.geo.projection import BRITISH_NATIONAL_GRID, project
+from hotspots.ingest.files import IngestOptions
 from hotspots.ingest.normalise import normalise
 from hotspots.ingest.readers import read
-from hotspots.projection import BRITISH_NATIONAL_GRID, project
+from hotspots.services.ingest import ingest_file
 from hotspots.store import open_store
 from hotspots.synth import SynthParams, generate, write_city
 
@@ -68,8 +69,8 @@ def bench_load(path: Path, mapping: Path, area: Area, backend: str, repeats: int
 
 def bench_stages(path: Path, mapping: Path, area: Area) -> dict:
     """Time reading and normalising alone (no store), to show where load time goes."""
+    from hotspots.crime.offences import harm_weights, vocabulary
     from hotspots.ingest.normalise import IngestContext
-    from hotspots.offences import harm_weights, vocabulary
 
     t0 = time.perf_counter()
     rows = read(path, "mapped-csv", {"mapping": str(mapping)})

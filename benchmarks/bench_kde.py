@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import describe_machine
-from hotspots import kde
-from hotspots.areas import Area
-from hotspots.config import DEFAULT_FORCE_AREA
-from hotspots.kernels import get_kernel
-from hotspots.projection import BRITISH_NATIONAL_GRID
+from hotspots.core.config import DEFAULT_FORCE_AREA
+from hotspots.density import kde
+from hotspots.density.kernels import get_kernel
+from hotspots.geo.areas import Area
+from hotspots.geo.projection import BRITISH_NATIONAL_GRID
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -109,7 +109,7 @@ def floor_ns_per_pair() -> float:
     already in L1 cache, called from compiled code (no Python in between), one core."""
     from numba import njit
 
-    from hotspots._kde_numba import _run_quartic
+    from hotspots.density._kde_numba import _run_quartic
 
     @njit
     def many(sx, sy, sw, calls, inv_h2):

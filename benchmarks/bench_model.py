@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import describe_machine
-from hotspots import cells as h3cells
-from hotspots.areas import Area
-from hotspots.config import DEFAULT_FORCE_AREA, SHIPPED_DATA
-from hotspots.ingest.load import IngestOptions, normalise_files
-from hotspots.offences import vocabulary
-from hotspots.periods import Calendar
+from hotspots.core.config import DEFAULT_FORCE_AREA, SHIPPED_DATA
+from hotspots.crime.offences import vocabulary
+from hotspots.geo import cells as h3cells
+from hotspots.geo.areas import Area
+from hotspots.geo.periods import Calendar
+from hotspots.ingest.files import IngestOptions, normalise_files
 from hotspots.synth import SynthParams, generate
 from models.backtest import HEADLINE, MODEL, rolling_backtest
 from models.card import summary_markdown

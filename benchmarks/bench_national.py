@@ -5,7 +5,7 @@ Run:  .venv/bin/python -m benchmarks.bench_national [--incidents 20000000] [--re
 
 Inputs: a seeded synthetic national set: incidents drawn around 400 towns spread over a
 300 km × 400 km rectangle of England and Wales (British National Grid), and every H3 cell of
-that rectangle at the given resolution. The single-process path is ``hotspots.kde.cell_density``
+that rectangle at the given resolution. The single-process path is ``hotspots.density.kde.cell_density``
 (exact); the cluster path is ``hotspots.national.kde.partitioned_cell_density`` with the same
 inputs, checked equal to 1e-12 before any time is reported. Every run computes the cells' centres
 and areas afresh (the single-process cache is cleared), as the parts do. The same incidents are
@@ -35,10 +35,11 @@ X0, Y0, WIDTH, HEIGHT = 200_000.0, 150_000.0, 300_000.0, 400_000.0
 
 def national_set(n: int, resolution: int, seed: int = 0):
     """Incidents (lon, lat and x, y in metres) clustered around towns, and the cells of the rectangle."""
-    from hotspots import cells as h3cells
-    from hotspots.projection import project
     from pyproj import Transformer
     from shapely.geometry import box
+
+    from hotspots.geo import cells as h3cells
+    from hotspots.geo.projection import project
 
     rng = np.random.default_rng(seed)
     towns = np.column_stack([rng.uniform(X0, X0 + WIDTH, 400), rng.uniform(Y0, Y0 + HEIGHT, 400)])
@@ -69,7 +70,7 @@ def write_national_dataset(root: Path, lon: np.ndarray, lat: np.ndarray, x: np.n
     returns seconds taken."""
     import pandas as pd
 
-    from hotspots import cells as h3cells
+    from hotspots.geo import cells as h3cells
     from hotspots.national.dataset import write_incidents_dataset
     t = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -98,8 +99,8 @@ def peak_rss_mib() -> float:
 def main() -> None:
     import distributed
 
-    from hotspots import cells as h3cells
-    from hotspots.kde import cell_density
+    from hotspots.density.kde import cell_density
+    from hotspots.geo import cells as h3cells
     from hotspots.national.dataset import IncidentDataset
     from hotspots.national.kde import dataset_kde, partitioned_cell_density
 
@@ -124,7 +125,7 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         return float(np.median(times)), got
 
-    from hotspots.kde import _targets
+    from hotspots.density.kde import _targets
 
     def single():
         # Cell centres and areas are cached per region; each run computes them, as each part does.

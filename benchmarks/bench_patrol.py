@@ -26,18 +26,18 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.machine import describe_machine
-from hotspots import cells as h3cells
-from hotspots.areas import Area, NamedAreas
-from hotspots.config import DEFAULT_FORCE_AREA
-from hotspots.offences import vocabulary
+from hotspots.core.config import DEFAULT_FORCE_AREA
+from hotspots.crime.offences import vocabulary
+from hotspots.geo import cells as h3cells
+from hotspots.geo.areas import Area, NamedAreas
+from hotspots.geo.periods import Calendar
 from hotspots.patrol import PatrolResources, assign_npus, hour_of_week_profiles, patrol_roster
 from hotspots.patrol.exports import write_csv, write_ics, write_json
-from hotspots.periods import Calendar
+from hotspots.places.weekly import weekly_hotspots
+from hotspots.services.rosters import save_roster
+from hotspots.services.weekly import save_set
 from hotspots.store import open_store
-from hotspots.store.hotspot_sets import save_set
-from hotspots.store.rosters import save_roster
 from hotspots.synth import SynthParams, generate, synthetic_npus
-from hotspots.weekly import weekly_hotspots
 from maps.briefing import write_briefings
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -38,8 +38,8 @@ _AREA = None
 def _run(args):
     seed, reduction, draws = args
     global _AREA
-    from hotspots.areas import Area
-    from hotspots.config import DEFAULT_FORCE_AREA
+    from hotspots.core.config import DEFAULT_FORCE_AREA
+    from hotspots.geo.areas import Area
     from hotspots.trials.simulate import TrialSetup, simulate_trial
 
     if _AREA is None:
@@ -99,8 +99,8 @@ def timed(fn, repeats: int):
 def speed_table(repeats: int) -> list[str]:
     import statsmodels.api as sm
 
-    from hotspots.areas import Area
-    from hotspots.config import DEFAULT_FORCE_AREA
+    from hotspots.core.config import DEFAULT_FORCE_AREA
+    from hotspots.geo.areas import Area
     from hotspots.trials.allocation import allocate
     from hotspots.trials.effects import Panel, fixed_effects, randomisation_test
     from hotspots.trials.gps import pings_to_visits
@@ -143,9 +143,9 @@ def speed_table(repeats: int) -> list[str]:
 
 
 def _gps_inputs(area):
-    from hotspots.trials.simulate import trial_places
+    from hotspots.geo import cells as h3cells
     from hotspots.synth import SynthParams, generate
-    from hotspots import cells as h3cells
+    from hotspots.trials.simulate import trial_places
 
     city = generate(SynthParams(seed=9, incidents=2000, days=7), area=area)
     members = trial_places(city, 40, 10)

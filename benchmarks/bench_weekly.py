@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.machine import describe_machine
-from hotspots.areas import Area, NamedAreas
-from hotspots.config import DEFAULT_FORCE_AREA
-from hotspots.gistar import hotspot_gistar, neighbourhood
-from hotspots.offences import vocabulary
-from hotspots.periods import Calendar
+from hotspots.core.config import DEFAULT_FORCE_AREA
+from hotspots.crime.offences import vocabulary
+from hotspots.geo.areas import Area, NamedAreas
+from hotspots.geo.periods import Calendar
+from hotspots.places.gistar import hotspot_gistar, neighbourhood
+from hotspots.places.weekly import weekly_hotspots
 from hotspots.synth import SynthParams, generate, synthetic_npus
-from hotspots.weekly import weekly_hotspots
 from maps import weekly_map
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -72,7 +72,7 @@ def main() -> None:
     rows.append(("force-wide map render (HTML, offline)", drawn, draw_runs))
     rows.append(("selection plus map", job + drawn, []))
     scores = week.scores
-    from hotspots.selection import hotspot_select
+    from hotspots.places.selection import hotspot_select
 
     sel, sel_runs, _ = timed(lambda: hotspot_select(scores, cells, crs="EPSG:27700", areas=areas, area_min=2,
                                                     min_cells=3, max_cells=40, smooth_m=20.0), args.repeats)

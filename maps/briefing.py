@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from hotspots.geo.projection import project
 from hotspots.patrol.exports import MARKING, roster_stem, safe_name
 from hotspots.patrol.roster import Roster
-from hotspots.projection import project
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0; color: #111; }

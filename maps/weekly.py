@@ -23,9 +23,9 @@ from branca.element import MacroElement, Template
 from folium.plugins import FastMarkerCluster
 from pyproj import Transformer
 
-from hotspots import cells as h3cells
-from hotspots.errors import HotspotsError
-from hotspots.selection import HotspotSet
+from hotspots.core.errors import HotspotsError
+from hotspots.geo import cells as h3cells
+from hotspots.places.selection import HotspotSet
 from maps.offline import data_uri_png, make_offline
 
 #: Yellow-orange-red ramp (ColorBrewer YlOrRd, 5 classes) for the risk surface.
@@ -214,24 +214,3 @@ def write_map(page: str, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
-
-
-def set_map_page(store, hs: HotspotSet, incidents: pd.DataFrame, region, calendar, *, scores: pd.Series | None = None,
-                 areas=None, npu: str | None = None, tiles: str | None = None) -> str:
-    """The weekly map of a stored set: its surface and last period's incidents rebuilt from the store.
-
-    ``region`` is the force area (:class:`hotspots.areas.Area`); ``calendar`` the periods the set
-    was drawn on. Used by ``hotspots map`` and by the API's map route.
-    """
-    from hotspots.store.hotspot_sets import engagement, load_set
-    from hotspots.weekly import map_context
-
-    p = hs.parameters
-    previous = load_set(store, p["previous_set"]) if p.get("previous_set") else None
-    context = map_context(incidents, hs, region.cells(p["resolution"]), calendar,
-                          crs=store.meta("projected_crs") or "EPSG:27700", scores=scores)
-    return weekly_map(hs, region=region.geometry, resolution=p["resolution"], scores=context.scores,
-                      incidents=context.incidents, previous=previous,
-                      engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas, npu=npu,
-                      title=f"Hotspots {p['period_label']}" + (f", {npu}" if npu else ""), subtitle=context.sentence,
-                      tiles=tiles)

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from hotspots.numba_config import PARALLEL_JIT
+from hotspots.core.numba_config import PARALLEL_JIT
 
 
 @njit(**PARALLEL_JIT)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from models.baselines import get_baselines
 from models.features import CellHistory
 from models.metrics import score_forecast

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from models._sepp_numba import sepp_estep
 from models.features import CellHistory
 

@@ -13,7 +13,7 @@ The features of period ``p``:
 
 * ``lag_L``: target incidents in the last ``L`` periods (1, 3, 6, 12 by default);
 * ``decay_hH``: target incidents halved every ``H`` periods, summed over all earlier periods;
-* ``kde_Bm``: a quartic kernel density (numba core, :func:`hotspots.kde.cell_density`) of the
+* ``kde_Bm``: a quartic kernel density (numba core, :func:`hotspots.density.kde.cell_density`) of the
   target incidents of the last ``kde_history_days`` at bandwidth ``B`` metres, halved every
   ``kde_half_life_days``;
 * ``near{k}_lag1`` and ``near{k}_lagL``: the same counts summed over the cells up to ``k`` grid
@@ -45,14 +45,14 @@ from h3ronpy import grid_disk
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from hotspots import cells as h3cells
-from hotspots.aggregate import incident_days
-from hotspots.errors import HotspotsError
-from hotspots.kde import cell_density
-from hotspots.offences import vocabulary
-from hotspots.periods import Calendar, day_from_number
-from hotspots.projection import project
-from hotspots.validate import check_file
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_file
+from hotspots.crime.aggregate import incident_days
+from hotspots.crime.offences import vocabulary
+from hotspots.density.kde import cell_density
+from hotspots.geo import cells as h3cells
+from hotspots.geo.periods import Calendar, day_from_number
+from hotspots.geo.projection import project
 from models.target import Target
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class CellHistory:
     config : which features.
     layers : user point layers.
     span : (first, last) period the counts cover; ``None`` takes them from the incidents. A part of
-        a national region (:mod:`hotspots.national.features`) is given the whole region's span, so
+        a national region (:mod:`models.national.features`) is given the whole region's span, so
         its features equal the whole region's, and may then hold no incidents at all.
     """
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 
 #: The area shares scored by default: 1%, Project Guardian's 1.4%, and 5%.
 AREA_SHARES = (0.01, 0.014, 0.05)

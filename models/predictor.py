@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from models.features import CellHistory
 
 log = logging.getLogger(__name__)

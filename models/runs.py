@@ -1,7 +1,7 @@
-"""The predictor's runs on counted incidents: the history a run counts, and forecasts of the promoted model.
+"""The predictor's runs on counted incidents: a run's settings checked, its calendar, its region and its history.
 
-The CLI (``hotspots model ...``) and the API's analyst routes both build their histories and
-forecasts here, so the calendar, the region and the target are chosen the same way.
+Runs on stored incidents (training, backtests, forecasts of the promoted model) are
+:mod:`hotspots.services.models`'s; ``hotspots model predict`` runs straight from files.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError, NotReadyError
-from hotspots.periods import PERIOD_KINDS, Calendar
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_choice, check_resolution
+from hotspots.geo import cells as h3cells
+from hotspots.geo.periods import PERIOD_KINDS, Calendar
 from models.features import CellHistory, PointLayer
 from models.target import parse_target
 
@@ -27,8 +29,6 @@ def run_calendar(period: str, cutoff: dt.date | None, anchor: dt.date, period_da
 
 def region_cells(area, frame: pd.DataFrame, resolution: int) -> np.ndarray:
     """The cells a run scores: the area's, or (no area) those holding incidents and two rings around them."""
-    from hotspots import cells as h3cells
-
     if area is not None:
         return area.cells(resolution)
     cells = h3cells.points_to_cells(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), resolution)
@@ -37,8 +37,6 @@ def region_cells(area, frame: pd.DataFrame, resolution: int) -> np.ndarray:
 
 def check_run(period: str, resolution: int, target: str, allow_police_detected: bool = False):
     """Check a run's settings before any data is read; returns the parsed target."""
-    from hotspots.validate import check_choice, check_resolution
-
     check_choice(period, PERIOD_KINDS, "--period")
     check_resolution(resolution, "--res")
     return parse_target(target, allow_police_detected)
@@ -58,32 +56,3 @@ def build_history(frame: pd.DataFrame, crs: str, *, period: str, resolution: int
     calendar = run_calendar(period, cutoff, anchor, period_days, timezone)
     history = CellHistory(frame, region_cells(area, frame, resolution), calendar, spec, crs, layers=layers)
     return history, calendar.period_of(cutoff) if cutoff else None
-
-
-def stored_frame(store) -> tuple[pd.DataFrame, str]:
-    """Every stored incident, and the projected CRS the store was loaded in."""
-    from hotspots.aggregate import read_incidents
-
-    frame = read_incidents(store)
-    if frame.empty:
-        raise NotReadyError("the store holds no incidents; load some with 'hotspots ingest'")
-    return frame, store.meta("projected_crs") or "EPSG:27700"
-
-
-def forecast_promoted(store, area, day: dt.date | None = None):
-    """The promoted model's forecast on the stored incidents for the period holding ``day``
-    (default: the period after the data).
-
-    Returns
-    -------
-    (StoredModel, pandas.DataFrame)
-        The model, and one row per cell (``registry.forecast_table``), highest first.
-    """
-    from models.registry import forecast_table, load_promoted
-
-    stored = load_promoted(store)
-    frame, _ = stored_frame(store)
-    history = CellHistory(frame, region_cells(area, frame, stored.resolution), stored.calendar, stored.target,
-                          stored.crs, stored.feature_config, stored.layers)
-    period = stored.calendar.period_of(day) if day else history.next_period()
-    return stored, forecast_table(history.cells, stored.model.predict(history, period), stored.calendar, period)

@@ -1,7 +1,7 @@
 """What the predictor forecasts: the target offences.
 
 The default target is knife-enabled serious youth violence (``knife_syv``): serious violence
-flagged knife-enabled against a victim under 25 (:func:`hotspots.offences.serious_youth_violence`).
+flagged knife-enabled against a victim under 25 (:func:`hotspots.crime.offences.serious_youth_violence`).
 Data that records neither a knife flag nor victim age (data.police.uk) cannot give it; there
 the analyst names offence types instead, e.g. ``"Violence and sexual offences,Robbery"``. A
 name that is an offence group (``robbery``) takes every offence in the group.
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError
-from hotspots.offences import serious_youth_violence, vocabulary
+from hotspots.core.errors import HotspotsError
+from hotspots.crime.offences import serious_youth_violence, vocabulary
 
 KNIFE_SYV = "knife_syv"
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 import hotspots
-from hotspots.periods import Calendar, day_from_number
+from hotspots.geo.periods import Calendar, day_from_number
 from models.backtest import BacktestResult, rolling_backtest
 from models.features import CellHistory, FeatureConfig, PointLayer
 from models.predictor import RiskModel

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from hotspots.config import SHIPPED_DATA, get_settings
+from hotspots.core.config import SHIPPED_DATA, get_settings
 
 SHARED_REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 POSTGRES_URL = os.environ.get("HOTSPOTS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -88,7 +88,7 @@ def store(store_url):
 
 @pytest.fixture(scope="session")
 def force_area():
-    from hotspots.areas import Area
-    from hotspots.config import DEFAULT_FORCE_AREA
+    from hotspots.core.config import DEFAULT_FORCE_AREA
+    from hotspots.geo.areas import Area
 
     return Area.from_file(DEFAULT_FORCE_AREA)

@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from hotspots.offences import vocabulary
-from hotspots.periods import Calendar
+from hotspots.crime.offences import vocabulary
+from hotspots.geo.periods import Calendar
 from hotspots.synth import SynthParams, generate
 
 TACTICAL = Calendar("tactical", dt.date(2024, 1, 1), 28, "Europe/London")

@@ -1,4 +1,4 @@
-"""Slow, obvious twins of the numba kernels in hotspots._kde_numba and of the vectorised trial
+"""Slow, obvious twins of the numba kernels in hotspots.density._kde_numba and of the vectorised trial
 code (visits from pings, the randomisation score statistic), for the tests to compare with.
 
 Each takes the same arrays as its kernel and does the same arithmetic the plainest way: every
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hotspots.kernels import Kernel
+from hotspots.density.kernels import Kernel
 
 
 def kernel_sums(x, y, w, tx, ty, kernel: Kernel, bandwidth: float) -> np.ndarray:
@@ -65,7 +65,7 @@ def _splitmix(state: int) -> tuple[int, int]:
 
 
 def gistar_permutation_p(values, indptr, indices, permutations, seed, stop_after):
-    """Twin of hotspots._gistar_numba.gistar_permutation_p: the same draws, one cell at a time in Python."""
+    """Twin of hotspots.places._gistar_numba.gistar_permutation_p: the same draws, one cell at a time in Python."""
     n = len(values)
     p = np.ones(n)
     used = np.zeros(n, np.int64)
@@ -152,3 +152,15 @@ def score_statistic_loop(outcome, treated_draws):
                     s += outcome[i, j] - (rows[i] * cols[j] / total if total > 0 else 0.0)
         out.append(s)
     return np.array(out)
+
+
+def lookup_labels(px, py, pw, table, x0, y0, pixel, ncols, nrows, cx, cy):
+    """Slow twin of ``_kde_numba.lookup_labels``: each point's pixel's bin (-1: outside or none), and
+    the furthest a weighted point moves to its bin's centre."""
+    col, row = np.floor((px - x0) / pixel), np.floor((py - y0) / pixel)
+    inside = (col >= 0) & (col < ncols) & (row >= 0) & (row < nrows)
+    label = np.full(px.size, -1, np.int64)
+    label[inside] = table[(row * ncols + col)[inside].astype(int)]
+    hit = (label >= 0) & (pw != 0)
+    far = np.hypot(cx[label[hit]] - px[hit], cy[label[hit]] - py[hit]).max() if hit.any() else 0.0
+    return label, far

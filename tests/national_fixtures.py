@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from hotspots import cells as h3cells
-from hotspots.aggregate import INCIDENT_COLUMNS
+from hotspots.crime.aggregate import INCIDENT_COLUMNS
+from hotspots.geo import cells as h3cells
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +26,10 @@ def as_normalised(stored: pd.DataFrame) -> pd.DataFrame:
 def force_dataset(tmp_path_factory, force_area):
     """A synthetic West Midlands year of 20,000 incidents as a data set (split over two forces so
     parts read from both), and the frame written."""
+    from model_fixtures import as_stored
+
     from hotspots.national.dataset import IncidentDataset, write_incidents_dataset
     from hotspots.synth import SynthParams, generate
-    from model_fixtures import as_stored
 
     frame = as_normalised(as_stored(generate(SynthParams(seed=11, incidents=20_000, days=400), force_area).incidents))
     root = tmp_path_factory.mktemp("dataset")

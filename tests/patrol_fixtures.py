@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from hotspots import cells as h3cells
+from hotspots.geo import cells as h3cells
 from hotspots.patrol import PatrolResources, assign_npus, hour_of_week_profiles
 
 PERIOD_START = dt.date(2024, 11, 11)  # the Monday after the weekly fixtures' first week

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspots import cells as C
-from hotspots.aggregate import CELL_COLUMNS, aggregate_cells, top_cells, write_cell_table
-from hotspots.errors import HotspotsError
-from hotspots.periods import Calendar
+from hotspots.core.errors import HotspotsError
+from hotspots.crime.aggregate import CELL_COLUMNS, aggregate_cells, top_cells, write_cell_table
+from hotspots.geo import cells as C
+from hotspots.geo.periods import Calendar
 
 
 def incidents(rows):

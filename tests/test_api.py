@@ -15,19 +15,20 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from test_patrol_roster import plan
 
 from api.deps import get_store
 from api.main import create_app
-from hotspots.ingest.load import IngestOptions, ingest_files
+from hotspots.ingest.files import IngestOptions
+from hotspots.services.ingest import ingest_files
+from hotspots.services.rosters import save_roster
+from hotspots.services.trials import save_allocation
+from hotspots.services.weekly import save_set
 from hotspots.store import open_store
 from hotspots.store.audit import audit_events
-from hotspots.store.hotspot_sets import save_set
-from hotspots.store.rosters import save_roster
 from hotspots.store.tokens import ROLES, add_token, revoke_token
-from hotspots.store.trials import save_allocation
 from hotspots.synth import SynthParams, generate, write_city
 from hotspots.trials.allocation import allocate
-from test_patrol_roster import plan
 
 ROUTES = {  # route -> roles that may call it (admin may call everything)
     "/hotspot-sets": {"commander", "analyst", "tasking", "evaluator"},
@@ -268,7 +269,7 @@ def test_an_upload_in_flight_when_the_server_is_stopped_is_committed(tmp_path):
     assert done.status_code == 200, done.text
     loaded = done.json()["loaded"]
     assert loaded > 1000
-    from hotspots.aggregate import read_incidents
+    from hotspots.store.incidents import read_incidents
 
     assert len(read_incidents(open_store(url))) == loaded
 

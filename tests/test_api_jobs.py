@@ -8,20 +8,21 @@ import tomllib
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-
-from api.main import create_app
-from hotspots.ingest.load import IngestOptions, ingest_files
-from hotspots.store import open_store
-from hotspots.store.audit import audit_events
-from hotspots.store.hotspot_sets import load_set, save_set
-from hotspots.store.jobs import create_job, get_job, interrupt_orphans, interrupt_worker, list_jobs, start_job
-from hotspots.store.tokens import ROLES, add_token
-from hotspots.store.trials import save_allocation
-from hotspots.synth import PatrolEffect, SynthParams, apply_patrol, generate, write_city
-from hotspots.trials.allocation import allocate, places_from_set
 from test_api import auth
 from test_patrol_cli import resources_toml
 from test_trial_cli import gps_log
+
+from api.main import create_app
+from hotspots.ingest.files import IngestOptions
+from hotspots.services.ingest import ingest_files
+from hotspots.services.trials import save_allocation
+from hotspots.services.weekly import load_set, save_set
+from hotspots.store import open_store
+from hotspots.store.audit import audit_events
+from hotspots.store.jobs import create_job, get_job, interrupt_orphans, interrupt_worker, list_jobs, start_job
+from hotspots.store.tokens import ROLES, add_token
+from hotspots.synth import PatrolEffect, SynthParams, apply_patrol, generate, write_city
+from hotspots.trials.allocation import allocate, places_from_set
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots import cells as C
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.geo import cells as C
 
 coords = st.lists(
     st.tuples(st.floats(-179.9, 179.9), st.floats(-85, 85)), min_size=0, max_size=200

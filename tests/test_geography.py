@@ -4,10 +4,10 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots.areas import Area, NamedAreas, read_boundaries
-from hotspots.config import DEFAULT_NAMED_AREAS
-from hotspots.errors import HotspotsError
-from hotspots.projection import BRITISH_NATIONAL_GRID, check_crs, choose_crs, project, unproject
+from hotspots.core.config import DEFAULT_NAMED_AREAS
+from hotspots.core.errors import HotspotsError
+from hotspots.geo.areas import Area, NamedAreas, read_boundaries
+from hotspots.geo.projection import BRITISH_NATIONAL_GRID, check_crs, choose_crs, project, unproject
 
 
 def test_bng_known_point_and_round_trip():

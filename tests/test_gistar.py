@@ -2,18 +2,18 @@
 
 import warnings
 
+import naive
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import naive
-from hotspots import cells as h3cells
-from hotspots._gistar_numba import gistar_permutation_p
-from hotspots.emerging import classify_series, hotspot_emerging, mann_kendall
-from hotspots.errors import HotspotsError
-from hotspots.gistar import false_discovery_q, gi_star_z, hotspot_gistar, neighbourhood
+from hotspots.core.errors import HotspotsError
+from hotspots.geo import cells as h3cells
+from hotspots.places._gistar_numba import gistar_permutation_p
+from hotspots.places.emerging import classify_series, hotspot_emerging, mann_kendall
+from hotspots.places.gistar import false_discovery_q, gi_star_z, hotspot_gistar, neighbourhood
 
 CENTRE = (-1.8983, 52.4796)
 
@@ -45,8 +45,8 @@ def test_z_matches_esda(k):
 
 def test_z_matches_esda_on_the_force_area_sample():
     """Real edges: cells at the force boundary have fewer neighbours, and esda agrees on them too."""
-    from hotspots.areas import Area
-    from hotspots.config import DEFAULT_FORCE_AREA
+    from hotspots.core.config import DEFAULT_FORCE_AREA
+    from hotspots.geo.areas import Area
 
     cells = Area.from_file(DEFAULT_FORCE_AREA).cells(8)
     values = np.random.default_rng(0).poisson(2.0, cells.size).astype(float)

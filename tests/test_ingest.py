@@ -6,11 +6,12 @@ import textwrap
 
 import pandas as pd
 import pytest
-
 from conftest import SAMPLES
-from hotspots.aggregate import read_incidents
-from hotspots.ingest.load import IngestOptions, ingest_file, ingest_files
+
+from hotspots.ingest.files import IngestOptions
+from hotspots.services.ingest import ingest_file, ingest_files
 from hotspots.store import open_store
+from hotspots.store.incidents import read_incidents
 
 HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
           "Crime type,Last outcome category,Context\n")
@@ -118,7 +119,8 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     import hotspots.store.bulk as bulk
-    from hotspots.ingest.load import IngestOptions, ingest_file
+    from hotspots.ingest.files import IngestOptions
+    from hotspots.services.ingest import ingest_file
     from hotspots.store import open_store
     bulk.CHUNK_ROWS = 100
     seen = []

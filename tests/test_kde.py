@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.neighbors import KernelDensity
 
-from hotspots import cells as h3cells
-from hotspots.errors import HotspotsError
-from hotspots.kde import KDE_COLUMNS, cell_density, density_at
-from hotspots.projection import BRITISH_NATIONAL_GRID, project, utm_crs
+from hotspots.core.errors import HotspotsError
+from hotspots.density.kde import KDE_COLUMNS, cell_density, density_at
+from hotspots.geo import cells as h3cells
+from hotspots.geo.projection import BRITISH_NATIONAL_GRID, project, utm_crs
 
 # Birmingham city centre, and the same place in British National Grid metres.
 CENTRE_LONLAT = (-1.8983, 52.4796)

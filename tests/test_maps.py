@@ -50,7 +50,7 @@ def test_png_encoder_round_trips():
 
 
 def test_map_path_must_be_html(tmp_path):
-    from hotspots.errors import HotspotsError
+    from hotspots.core.errors import HotspotsError
 
     with pytest.raises(HotspotsError, match="ending .html"):
         write_map("<html></html>", tmp_path / "map.png")

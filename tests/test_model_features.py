@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from model_fixtures import TACTICAL
 
-from hotspots import cells as h3cells
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.geo import cells as h3cells
 from models.features import CellHistory, FeatureConfig, PointLayer, neighbour_matrix
 from models.target import parse_target
 
@@ -73,7 +73,7 @@ def test_neighbour_matrix_rings():
 
 def test_layers_give_distance_and_count(history):
     lon, lat = h3cells.cell_centres(history.cells[:1])
-    from hotspots.projection import project
+    from hotspots.geo.projection import project
 
     x, y = project(lon, lat, "EPSG:27700")
     h = CellHistory(history.incidents_used, history.cells, TACTICAL, history.target, "EPSG:27700",

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from models.metrics import calibration, coverage_metrics, hits_at, poisson_deviance
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from model_fixtures import TACTICAL
 
-from hotspots import cells as h3cells
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.geo import cells as h3cells
 from models.backtest import MODEL, rolling_backtest
 from models.baselines import BASELINES, DecayedCounts, LastPeriod, Prospective, RetrospectiveKDE, get_baselines
 from models.features import CellHistory
@@ -36,7 +36,7 @@ def test_prospective_weights_by_distance_and_weeks():
     """One incident 10 days old (one whole week): each cell within 400 m scores 1/(1 + d/50) / 2, none beyond."""
     import pandas as pd
 
-    from hotspots.projection import project
+    from hotspots.geo.projection import project
     from models.target import parse_target
 
     lon, lat = -1.8983, 52.4796

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hotspots.errors import HotspotsError
-from models import registry
+from hotspots.core.errors import HotspotsError
+from hotspots.services import models as registry
 from models.predictor import RiskModel
 from models.training import data_fingerprint, train
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import naive
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import naive
 from models._sepp_numba import sepp_estep
 from models.baselines import _sorted_by_cell, fit_grid_sepp
 
@@ -96,7 +96,7 @@ def test_em_forecast_integrates_the_intensity():
 
 
 def test_em_rejects_events_outside_the_window():
-    from hotspots.errors import HotspotsError
+    from hotspots.core.errors import HotspotsError
 
     with pytest.raises(HotspotsError, match="inside the observation window"):
         fit_grid_sepp(np.array([5.0]), np.array([0]), 1, 0.0, 5.0)

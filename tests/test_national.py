@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots import cells as h3cells
-from hotspots.errors import HotspotsError
-from hotspots.kde import cell_density
+from hotspots.core.errors import HotspotsError
+from hotspots.density.kde import cell_density
+from hotspots.geo import cells as h3cells
+from hotspots.geo.projection import project
 from hotspots.national.kde import cell_parts, parent_cells, partitioned_cell_density
-from hotspots.projection import project
 
 CRS = "EPSG:27700"
 

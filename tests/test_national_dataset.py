@@ -8,15 +8,20 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from hotspots.errors import HotspotsError
-from hotspots.national.dataset import IncidentDataset, dataset_incidents, read_incidents_dataset, write_incidents_dataset
-from hotspots.national.features import partitioned_features
-from hotspots.national.training import train_national
-from hotspots.national.kde import dataset_kde
-from hotspots.surface import hotspot_kde
 from model_fixtures import TACTICAL
+
+from hotspots.core.errors import HotspotsError
+from hotspots.density.surface import hotspot_kde
+from hotspots.national.dataset import (
+    IncidentDataset,
+    dataset_incidents,
+    read_incidents_dataset,
+    write_incidents_dataset,
+)
+from hotspots.national.kde import dataset_kde
 from models.features import CellHistory
+from models.national.features import partitioned_features
+from models.national.training import train_national
 from models.target import parse_target
 
 CRS = "EPSG:27700"
@@ -113,7 +118,7 @@ def test_features_by_parts_on_a_cluster_equal_the_whole_region(client, force_dat
 
 def test_without_a_halo_the_part_features_would_differ(force_dataset, force_area, monkeypatch):
     """The equality above is not vacuous: with no halo, cells at part edges lose neighbours and kernel mass."""
-    import hotspots.national.features as national
+    import models.national.features as national
 
     data, _ = force_dataset
     cells, target = force_area.cells(9), parse_target("knife_syv")
@@ -127,10 +132,10 @@ def test_without_a_halo_the_part_features_would_differ(force_dataset, force_area
 
 
 def test_national_training_fits_a_stratified_sample_backtested_and_says_so(client, force_dataset, force_area, store):
+    from hotspots.services.models import load_model, register
     from models.backtest import MODEL, rolling_backtest
     from models.card import model_card
     from models.predictor import RiskModel
-    from models.registry import load_model, register
     from models.training import history_before
 
     data, _ = force_dataset
@@ -165,8 +170,8 @@ def test_national_training_fits_a_stratified_sample_backtested_and_says_so(clien
 
 
 def test_ingest_writes_the_data_set_and_every_reader_reads_it(tmp_path):
-    from test_cli import hotspots
     from conftest import SAMPLES
+    from test_cli import hotspots
     from test_surface import city_of_london
 
     area = city_of_london(tmp_path)  # the same sample loaded into the folder's store

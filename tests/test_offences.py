@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hotspots.errors import HotspotsError
-from hotspots.offences import UNKNOWN, harm_weights, normalise_name, vocabulary
+from hotspots.core.errors import HotspotsError
+from hotspots.crime.offences import UNKNOWN, harm_weights, normalise_name, vocabulary
 
 
 def test_every_source_name_maps_to_one_vocabulary():

@@ -3,12 +3,12 @@
 import json
 
 import pytest
+from test_cli import hotspots
 
+from hotspots.services.rosters import load_roster
+from hotspots.services.weekly import save_set
 from hotspots.store import open_store
 from hotspots.store.audit import audit_events
-from hotspots.store.hotspot_sets import save_set
-from hotspots.store.rosters import load_roster
-from test_cli import hotspots
 
 
 def resources_toml(npu_names) -> str:

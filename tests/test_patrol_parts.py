@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from patrol_fixtures import unit_spec
 
-from hotspots.config import SHIPPED_DATA
-from hotspots.errors import HotspotsError
+from hotspots.core.config import SHIPPED_DATA
+from hotspots.core.errors import HotspotsError
 from hotspots.patrol import PatrolResources, hour_of_week_profiles
 from hotspots.patrol.clock import PeriodClock
 from hotspots.patrol.dosage import split_budget, visits_by_day
-from patrol_fixtures import unit_spec
 
 DEMO = SHIPPED_DATA / "patrol" / "demo_resources.toml"
 

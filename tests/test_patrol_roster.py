@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
+from patrol_fixtures import PERIOD_START, ample_resources, unit_spec
 from pyproj import Geod
 from scipy import stats
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from hotspots.patrol import PatrolResources, patrol_roster, read_arms
 from hotspots.patrol.clock import PeriodClock
-from patrol_fixtures import PERIOD_START, ample_resources, unit_spec
 
 TZ = "Europe/London"
 GEOD = Geod(ellps="WGS84")

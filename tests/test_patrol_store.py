@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError
+from test_patrol_roster import plan
 
 from hotspots.patrol.exports import neutralise, roster_document, unit_calendar, visits_table, write_csv, write_ics
+from hotspots.services.rosters import load_roster, save_roster
+from hotspots.services.weekly import save_set
 from hotspots.store.audit import audit_events
-from hotspots.store.hotspot_sets import save_set
-from hotspots.store.rosters import list_rosters, load_roster, save_roster
+from hotspots.store.rosters import list_rosters
 from maps.briefing import write_briefings
-from test_patrol_roster import plan
 
 
 @pytest.fixture(scope="module")

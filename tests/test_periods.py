@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots.errors import HotspotsError
-from hotspots.periods import Calendar, apportion_days, day_number, local_day_numbers
+from hotspots.core.errors import HotspotsError
+from hotspots.geo.periods import Calendar, apportion_days, day_number, local_day_numbers
 
 
 def naive_apportion(cal: Calendar, start: int, end: int) -> dict[int, float]:

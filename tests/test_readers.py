@@ -2,9 +2,9 @@ import gzip
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLES
-from hotspots.errors import FormatError, HotspotsError
+
+from hotspots.core.errors import FormatError, HotspotsError
 from hotspots.ingest.readers import detect_format, read
 
 STREET_HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"

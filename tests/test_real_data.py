@@ -4,10 +4,11 @@ import os
 
 import pandas as pd
 import pytest
-
 from conftest import SHARED_REAL
-from hotspots.aggregate import read_incidents
-from hotspots.ingest.load import IngestOptions, ingest_files
+
+from hotspots.ingest.files import IngestOptions
+from hotspots.services.ingest import ingest_files
+from hotspots.store.incidents import read_incidents
 
 CITY = SHARED_REAL / "police_uk_street_other_forces" / "city_of_london"
 needs_shared = pytest.mark.skipif(not CITY.is_dir() and os.environ.get("CI") != "true", reason=f"shared real data not present at {CITY} (local run)")

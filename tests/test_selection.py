@@ -5,13 +5,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from hotspots import cells as h3cells
-from hotspots.areas import NamedAreas
-from hotspots.coverage import coverage_sentence, coverage_table, hotspot_measures
-from hotspots.errors import HotspotsError
-from hotspots.geofence import street_name
-from hotspots.gistar import neighbourhood
-from hotspots.selection import hotspot_select
+from hotspots.core.errors import HotspotsError
+from hotspots.geo import cells as h3cells
+from hotspots.geo.areas import NamedAreas
+from hotspots.places.coverage import coverage_sentence, coverage_table, hotspot_measures
+from hotspots.places.geofence import street_name
+from hotspots.places.gistar import neighbourhood
+from hotspots.places.selection import hotspot_select
 
 BNG = "EPSG:27700"
 CENTRE = (-1.8983, 52.4796)

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from hotspots.store import open_store
 from hotspots.store.schema import load_batches, metadata
 

@@ -6,15 +6,16 @@ import h3
 import numpy as np
 import pandas as pd
 import pytest
-
-from hotspots import cells as h3cells
-from hotspots.bandwidth import choose_bandwidth
-from hotspots.errors import HotspotsError
-from hotspots.kde import KDE_COLUMNS
-from hotspots.projection import BRITISH_NATIONAL_GRID, project, unproject
-from hotspots.surface import hotspot_kde, time_weights
-from test_cli import hotspots
 from conftest import SAMPLES
+from test_cli import hotspots
+
+from hotspots.core.errors import HotspotsError
+from hotspots.density.bandwidth import choose_bandwidth
+from hotspots.density.kde import KDE_COLUMNS
+from hotspots.density.surface import hotspot_kde
+from hotspots.density.weighting import time_weights
+from hotspots.geo import cells as h3cells
+from hotspots.geo.projection import BRITISH_NATIONAL_GRID, project, unproject
 
 CENTRE_LONLAT = (-1.8983, 52.4796)
 

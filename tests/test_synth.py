@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspots import cells as C
-from hotspots.errors import HotspotsError
-from hotspots.ingest.load import IngestOptions, ingest_files
+from hotspots.core.errors import HotspotsError
+from hotspots.geo import cells as C
+from hotspots.ingest.files import IngestOptions
+from hotspots.services.ingest import ingest_files
 from hotspots.synth import PatrolEffect, SynthParams, generate, synthetic_npus, write_city
 from hotspots.synth.city import CITY_CENTRE_LONLAT
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from hotspots.patrol.clock import PeriodClock
 from hotspots.patrol.roster import read_arms
 from hotspots.trials.allocation import DESIGNS, allocate, redraw, risk_bands

@@ -6,15 +6,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from hotspots import cells as h3cells
-from hotspots.store import open_store
-from hotspots.store.audit import audit_events
-from hotspots.store.hotspot_sets import save_set
-from hotspots.store.rosters import load_roster
-from hotspots.synth import PatrolEffect, SynthParams, apply_patrol, generate, write_city
 from test_cli import hotspots
 from test_patrol_cli import resources_toml
+
+from hotspots.geo import cells as h3cells
+from hotspots.services.rosters import load_roster
+from hotspots.services.weekly import save_set
+from hotspots.store import open_store
+from hotspots.store.audit import audit_events
+from hotspots.synth import PatrolEffect, SynthParams, apply_patrol, generate, write_city
 
 
 def _ok(done):

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from naive import score_statistic_loop
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from hotspots.trials.allocation import allocate, redraw
 from hotspots.trials.displacement import buffer_rings, wdd, wdq
 from hotspots.trials.effects import (
@@ -20,7 +21,6 @@ from hotspots.trials.effects import (
     score_statistic,
 )
 from hotspots.trials.power import baseline, periods_needed, trial_power
-from naive import score_statistic_loop
 
 # --- worked examples from the literature ---------------------------------------------------
 
@@ -227,7 +227,7 @@ def test_power_refuses_impossible_inputs():
 
 
 def test_buffer_rings_leave_out_own_cells_and_shared_cells():
-    from hotspots import cells as h3cells
+    from hotspots.geo import cells as h3cells
 
     a = h3cells.points_to_cells(np.array([-1.90]), np.array([52.48]), 10)
     b_far = h3cells.points_to_cells(np.array([-1.80]), np.array([52.48]), 10)

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from naive import visits_loop
 
-from hotspots import cells as h3cells
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.geo import cells as h3cells
 from hotspots.trials.compliance import compliance, delivered_by_period
 from hotspots.trials.gps import pings_to_visits, read_gps_log
-from naive import visits_loop
 
 CENTRE = (-1.8983, 52.4796)
 

@@ -7,10 +7,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.services.trials import load_allocation, load_gps_log, save_allocation
+from hotspots.services.weekly import save_set
 from hotspots.store.audit import audit_events
-from hotspots.store.hotspot_sets import save_set
-from hotspots.store.trials import list_allocations, load_allocation, load_gps_log, log_rejects, read_pings, save_allocation
+from hotspots.store.trials import list_allocations, log_rejects, read_pings
 from hotspots.trials.allocation import allocate
 
 

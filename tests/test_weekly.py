@@ -6,13 +6,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-
-from hotspots.errors import HotspotsError
-from hotspots.exports import write_hotspots
-from hotspots.store.hotspot_sets import engagement, list_sets, load_set, next_hotspot_number, save_set, set_engagement
-from hotspots.weekly import map_context, weekly_hotspots
-
 from weekly_fixtures import CALENDAR
+
+from hotspots.core.errors import HotspotsError
+from hotspots.places.exports import write_hotspots
+from hotspots.places.weekly import map_context, weekly_hotspots
+from hotspots.services.weekly import load_set, next_hotspot_number, save_set
+from hotspots.store.hotspot_sets import engagement, list_sets, set_engagement, set_scores_of
 
 
 def test_weekly_respects_budgets_and_keeps_ids(weeks):
@@ -124,11 +124,14 @@ def test_export_refuses_an_unknown_format(weeks, tmp_path):
         write_hotspots(weeks[0].hotspot_set, tmp_path / "x.shp")
 
 
-def test_map_context_rebuilds_the_surface(store, weeks, city, force_area):
-    save(store, weeks[0])
+def test_map_reads_the_surface_stored_with_the_set(store, weeks, city):
+    week = weeks[0]
+    save_set(store, week.hotspot_set, period_label=week.period_label, period_start=week.period_start,
+             period_end=week.period_end, resolution=10, score_source=week.score_source, coverage=week.coverage,
+             scores=week.scores)
     stored = load_set(store)
-    stored.parameters.update(history_days=365, bandwidth_m=300.0, weight="count", half_life_days=56.0)
-    ctx = map_context(city, stored, force_area.cells(10), CALENDAR, crs="EPSG:27700")
-    pd.testing.assert_series_equal(ctx.scores, weeks[0].scores)
-    assert len(ctx.incidents) == len(weeks[0].last_period_incidents)
-    assert ctx.sentence == weeks[0].sentence
+    ctx = map_context(city, stored, CALENDAR, scores=set_scores_of(store, stored.parameters["set_id"]))
+    scored = week.scores[week.scores > 0].groupby(level=0).sum()
+    pd.testing.assert_series_equal(ctx.scores.sort_index(), scored.sort_index(), check_names=False)
+    assert len(ctx.incidents) == len(week.last_period_incidents)
+    assert ctx.sentence == week.sentence

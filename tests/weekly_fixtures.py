@@ -5,11 +5,11 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from hotspots.areas import NamedAreas
-from hotspots.offences import vocabulary
-from hotspots.periods import Calendar
+from hotspots.crime.offences import vocabulary
+from hotspots.geo.areas import NamedAreas
+from hotspots.geo.periods import Calendar
+from hotspots.places.weekly import weekly_hotspots
 from hotspots.synth import SynthParams, generate, synthetic_npus
-from hotspots.weekly import weekly_hotspots
 
 CALENDAR = Calendar("week", dt.date(2024, 1, 1), 28, "Europe/London")
 

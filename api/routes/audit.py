@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import AUTH_RESPONSES, Admin, StoreDep
 from api.schemas import AuditEvent
+from hotspots.store.audit import audit_events
 
 router = APIRouter(prefix="/audit", tags=["admin"], responses=AUTH_RESPONSES)
 
@@ -18,7 +19,5 @@ def audit(store: StoreDep, principal: Admin,
           object_id: str | None = Query(None, max_length=64),
           limit: int = Query(200, ge=1, le=5000)) -> list[AuditEvent]:
     """Events, newest first."""
-    from hotspots.store.audit import audit_events
-
     frame = audit_events(store, object_type, object_id, newest=limit).iloc[::-1]
     return [AuditEvent(**{**r, "detail": json.loads(r["detail"])}) for r in frame.to_dict("records")]

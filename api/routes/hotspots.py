@@ -23,7 +23,13 @@ from api.schemas import (
     HotspotSetItem,
     problem,
 )
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.places.exports import hotspot_frame
+from hotspots.services.weekly import load_set, set_map_page
+from hotspots.store.audit import record
+from hotspots.store.hotspot_sets import engagement, set_engagement
+from hotspots.store.hotspot_sets import list_sets as stored_sets
+from hotspots.store.schema import set_hotspots
 
 router = APIRouter(prefix="/hotspot-sets", tags=["commanders"], responses=AUTH_RESPONSES)
 
@@ -38,17 +44,12 @@ class RenderedJSON(JSONResponse):
 @router.get("", response_model=list[HotspotSetItem])
 def list_sets(store: StoreDep, principal: AnyRole) -> list[HotspotSetItem]:
     """Every stored hotspot set, newest first."""
-    from hotspots.store.hotspot_sets import list_sets as stored_sets
-
     return [HotspotSetItem(**r) for r in stored_sets(store).to_dict("records")]
 
 
 @router.get("/{set_id}/geojson", response_model=FeatureCollection, responses={404: problem("No such record in the store.")})
 def set_geojson(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRole) -> JSONResponse:
     """A set's hotspots with their geofences (WGS84), ranked; filtered to the caller's NPUs if it has any."""
-    from hotspots.exports import hotspot_frame
-    from hotspots.store.hotspot_sets import load_set
-
     npus = principal.npus if principal.role == "commander" else ()
 
     def render() -> bytes:
@@ -68,8 +69,6 @@ def set_geojson(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: A
 def set_coverage(set_id: RecordId, store: StoreDep, principal: AnyRole) -> Coverage:
     """The coverage table of a set (share of area, crime, harm and serious youth violence inside the
     hotspots in the last complete period, with PAI) and each hotspot's measures."""
-    from hotspots.store.hotspot_sets import load_set
-
     hs = _visible(load_set(store, set_id), principal)
     measures = [CoverageRow(**_plain(r)) for r in hs.parameters["coverage"].to_dict("records")]
     rows = hs.hotspots.drop(columns=["geofence", "centroid_lon", "centroid_lat"]).astype(object)
@@ -83,19 +82,11 @@ def set_coverage(set_id: RecordId, store: StoreDep, principal: AnyRole) -> Cover
                        404: problem("No such record in the store.")})
 def set_map(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRole) -> HTMLResponse:
     """The weekly map of a set (self-contained HTML); a commander limited to NPUs gets only their hotspots."""
-    from hotspots.aggregate import stored_incidents
-    from hotspots.config import get_settings
-    from hotspots.periods import Calendar
-    from hotspots.store.hotspot_sets import load_set
-    from maps.weekly import set_map_page
-
-    s = get_settings()
     hs = _visible(load_set(store, set_id), principal)
-    calendar = Calendar(hs.parameters.get("period_kind", "week"), s.period_anchor, s.period_days, s.timezone)
     region = force_area(cache)
     if region is None:
         raise HotspotsError("a map needs the force area; set HOTSPOTS_FORCE_AREA to its boundary file")
-    page = set_map_page(store, hs, stored_incidents(store, None, allow_empty=True), region, calendar)
+    page = set_map_page(store, hs, region)
     return HTMLResponse(page, headers={"Content-Security-Policy": MAP_CSP})
 
 
@@ -116,8 +107,6 @@ engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"], r
 def engagement_plans(store: StoreDep, principal: AnyRole,
                      hotspot_id: str | None = Query(None, max_length=16)) -> list[EngagementPlan]:
     """Current engagement plan of each hotspot (or of one)."""
-    from hotspots.store.hotspot_sets import engagement
-
     frame = engagement(store, [hotspot_id] if hotspot_id else None)
     return [EngagementPlan(**_plain(r)) for r in frame.to_dict("records")]
 
@@ -127,9 +116,6 @@ def engagement_plans(store: StoreDep, principal: AnyRole,
 def update_engagement(hotspot_id: str, change: EngagementUpdate, store: StoreDep,
                       principal: CommanderOnly) -> EngagementPlan:
     """Record a new version of a hotspot's engagement plan (commanders, within their NPUs); audited."""
-    from hotspots.store.audit import record
-    from hotspots.store.hotspot_sets import set_engagement
-
     if principal.npus and not _hotspot_in_npus(store, hotspot_id, principal.npus):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"hotspot {hotspot_id!r} is outside your NPUs")
     saved = set_engagement(store, hotspot_id, **change.model_dump())
@@ -140,8 +126,6 @@ def update_engagement(hotspot_id: str, change: EngagementUpdate, store: StoreDep
 
 
 def _hotspot_in_npus(store, hotspot_id: str, npus) -> bool:
-    from hotspots.store.schema import set_hotspots
-
     with store.engine.connect() as conn:
         areas = set(conn.execute(select(set_hotspots.c.area_name).where(set_hotspots.c.hotspot_id == hotspot_id)).scalars())
     return bool(areas & set(npus))

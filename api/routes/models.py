@@ -27,7 +27,25 @@ from api.schemas import (
     TrainRequest,
     problem,
 )
+from hotspots.services.models import (
+    backtest_stored,
+    forecast_promoted,
+    model_row,
+    promoted_version,
+    stored_history,
+    train_stored,
+)
+from hotspots.services.models import (
+    list_models as stored_models,
+)
+from hotspots.services.models import promote as promote_version
+from hotspots.services.models import rollback as roll
+from hotspots.store.audit import record
+from hotspots.store.jobs import get_job
+from hotspots.store.jobs import list_jobs as stored_jobs
 from hotspots.store.tokens import Principal
+from models.backtest import MODEL
+from models.runs import check_run
 
 jobs_router = APIRouter(prefix="/jobs", tags=["analysts"], responses=AUTH_RESPONSES)
 models_router = APIRouter(prefix="/models", tags=["analysts"], responses=AUTH_RESPONSES)
@@ -41,15 +59,8 @@ _USER_ERROR = {400: problem("A user error, in one line.")}
 
 def _history(store, cache, run: RunSettings):
     """The stored incidents counted for a run, on the force area (or around the incidents, without one)."""
-    from hotspots.config import get_settings
-    from models.runs import build_history, stored_frame
-
-    s = get_settings()
-    frame, crs = stored_frame(store)
-    return build_history(frame, crs, period=run.period, resolution=run.resolution, target=run.target,
-                         cutoff=run.cutoff, area=force_area(cache), anchor=s.period_anchor,
-                         period_days=s.period_days, timezone=s.timezone,
-                         allow_police_detected=run.allow_police_detected)
+    return stored_history(store, force_area(cache), period=run.period, resolution=run.resolution, target=run.target,
+                          cutoff=run.cutoff, allow_police_detected=run.allow_police_detected)
 
 
 def _steps(total: int, report):
@@ -66,19 +77,14 @@ def _steps(total: int, report):
 @jobs_router.post("/train", response_model=Job, status_code=202, responses=_USER_ERROR)
 def start_training(body: TrainRequest, request: Request, store: StoreDep, cache: CacheDep, principal: Analyst) -> Job:
     """Backtest and train a model on the stored incidents, then register it (not promoted). Audited."""
-    from models.predictor import RiskModel
-    from models.registry import register
-    from models.runs import check_run
-    from models.training import train
-
     check_run(body.period, body.resolution, body.target, body.allow_police_detected)  # a 400 now, not a failed job later
 
     def work(report):
         report(0.0, "counting incidents per cell and period")
         history, forecast = _history(store, cache, body)
-        trained = train(history, forecast, RiskModel(seed=body.seed), body.backtest_periods,
-                        progress=_steps(body.backtest_periods + 1, report))
-        version = register(store, trained)
+        version, trained = train_stored(store, history, forecast, seed=body.seed,
+                                        backtest_periods=body.backtest_periods,
+                                        progress=_steps(body.backtest_periods + 1, report))
         first, last = trained.forecast_bounds()
         result = {"version": version, "forecast_start": first, "forecast_end": last,
                   "backtest": trained.backtest.to_dict() if trained.backtest is not None else None}
@@ -91,28 +97,19 @@ def start_training(body: TrainRequest, request: Request, store: StoreDep, cache:
 def start_backtest(body: BacktestRequest, request: Request, store: StoreDep, cache: CacheDep,
                    principal: Analyst) -> Job:
     """Rolling-origin backtest of the model beside every baseline on the stored incidents. Audited."""
-    from models.backtest import rolling_backtest
-    from models.predictor import RiskModel
-    from models.runs import check_run
-    from models.training import history_before
-
     check_run(body.period, body.resolution, body.target, body.allow_police_detected)
 
     def work(report):
         report(0.0, "counting incidents per cell and period")
         history, forecast = _history(store, cache, body)
-        if forecast is not None:
-            history = history_before(history, forecast)
-        result = rolling_backtest(history, body.periods, RiskModel(seed=body.seed),
-                                  progress=_steps(body.periods, report))
+        result = backtest_stored(history, forecast, periods=body.periods, seed=body.seed,
+                                 progress=_steps(body.periods, report))
         return result.to_dict(), result.verdict()
 
     return _job(request, store, "backtest", body.model_dump(mode="json"), principal, work)
 
 
 def _job(request: Request, store, kind: str, parameters: dict, principal, work) -> Job:
-    from hotspots.store.jobs import get_job
-
     job_id = request.app.state.jobs.submit(kind, parameters, principal.actor, work)
     return Job(**get_job(store, job_id))
 
@@ -120,26 +117,20 @@ def _job(request: Request, store, kind: str, parameters: dict, principal, work) 
 @jobs_router.get("", response_model=list[JobItem])
 def list_jobs(store: StoreDep, principal: Analyst) -> list[JobItem]:
     """The latest 100 jobs, newest first."""
-    from hotspots.store.jobs import list_jobs as stored
-
-    frame = stored(store).astype(object)
+    frame = stored_jobs(store).astype(object)
     return [JobItem(**r) for r in frame.where(frame.notna(), None).to_dict("records")]
 
 
 @jobs_router.get("/{job_id}", response_model=Job, responses=_NOT_FOUND)
 def job(job_id: RecordId, store: StoreDep, principal: Analyst) -> Job:
     """A job's state, progress (0 to 1, and its latest line) and, when done, its result."""
-    from hotspots.store.jobs import get_job
-
     return Job(**get_job(store, job_id))
 
 
 @models_router.get("", response_model=list[ModelItem])
 def list_models(store: StoreDep, principal: Analyst) -> list[ModelItem]:
     """The registry's versions, newest first; the promoted one is marked."""
-    from models.registry import list_models as stored
-
-    return [ModelItem(**r) for r in stored(store).to_dict("records")]
+    return [ModelItem(**r) for r in stored_models(store).to_dict("records")]
 
 
 @models_router.get("/compare", response_model=ModelComparison, responses=_NOT_FOUND)
@@ -147,9 +138,6 @@ def compare(store: StoreDep, principal: Analyst,
             versions: Annotated[list[int], Query(min_length=2, max_length=10, description="Two or more versions.")]
             ) -> ModelComparison:
     """The stored backtest measures of several versions, side by side (the model's own row of each)."""
-    from models.backtest import MODEL
-    from models.registry import model_row
-
     rows = [model_row(store, v) for v in versions]
     measures: dict[str, list[float | None]] = {}
     for i, row in enumerate(rows):
@@ -164,8 +152,6 @@ def compare(store: StoreDep, principal: Analyst,
 @models_router.get("/{version}", response_model=ModelCard, responses=_NOT_FOUND)
 def model(version: RecordId, store: StoreDep, principal: Analyst) -> ModelCard:
     """A version's card: target, training window, features, parameters, backtest against baselines."""
-    from models.registry import model_row, promoted_version
-
     row = model_row(store, version)
     return ModelCard(**row, promoted=promoted_version(store) == row["version"])
 
@@ -173,10 +159,6 @@ def model(version: RecordId, store: StoreDep, principal: Analyst) -> ModelCard:
 @models_router.post("/{version}/promote", response_model=ModelItem, responses={**_NOT_FOUND, **_USER_ERROR})
 def promote(version: RecordId, body: Promotion, store: StoreDep, principal: Analyst) -> ModelItem:
     """Make a version the one that serves forecasts. Audited."""
-    from hotspots.store.audit import record
-    from models.registry import model_row
-    from models.registry import promote as promote_version
-
     promote_version(store, version, body.note)
     with store.engine.begin() as conn:
         record(conn, principal.actor, "model.promote", "model", version, {"note": body.note})
@@ -186,10 +168,6 @@ def promote(version: RecordId, body: Promotion, store: StoreDep, principal: Anal
 @models_router.post("/rollback", response_model=ModelItem, responses=_USER_ERROR)
 def rollback(body: Promotion, store: StoreDep, principal: Analyst) -> ModelItem:
     """Return to the version promoted before the current one. Audited."""
-    from hotspots.store.audit import record
-    from models.registry import model_row
-    from models.registry import rollback as roll
-
     version = roll(store, body.note)
     with store.engine.begin() as conn:
         record(conn, principal.actor, "model.rollback", "model", version, {"note": body.note})
@@ -203,8 +181,6 @@ def forecast(store: StoreDep, cache: CacheDep, principal: ForecastReader,
              limit: Annotated[int, Query(ge=1, le=200_000, description="Cells returned, highest first.")] = 500
              ) -> Forecast:
     """The promoted model's expected count per cell for a period, on the stored incidents."""
-    from models.runs import forecast_promoted
-
     stored, table = forecast_promoted(store, force_area(cache), day)
     top = table.head(limit)
     return Forecast(version=stored.version, period_start=table["period_start"].iloc[0],

@@ -11,7 +11,16 @@ from fastapi.responses import HTMLResponse
 from api.deps import AUTH_RESPONSES, CacheDep, RecordId, StoreDep, Tasking
 from api.headers import NO_STORE, PAGE_CSP
 from api.schemas import RosterCreate, RosterItem, problem
-from hotspots.errors import HotspotsError
+from hotspots.core.config import get_settings
+from hotspots.core.errors import HotspotsError
+from hotspots.patrol import PatrolResources
+from hotspots.patrol.exports import csv_text, roster_document, roster_stem, safe_name, unit_calendar
+from hotspots.services.rosters import issue_roster, load_roster
+from hotspots.services.trials import load_allocation
+from hotspots.services.weekly import load_set
+from hotspots.store.audit import record
+from hotspots.store.rosters import list_rosters as stored
+from maps.briefing import briefing as unit_briefing
 
 router = APIRouter(prefix="/rosters", tags=["tasking"], responses=AUTH_RESPONSES)
 _MEDIA = {"csv": "text/csv; charset=utf-8", "ics": "text/calendar; charset=utf-8", "json": "application/json",
@@ -21,8 +30,6 @@ _MEDIA = {"csv": "text/csv; charset=utf-8", "ics": "text/calendar; charset=utf-8
 @router.get("", response_model=list[RosterItem])
 def list_rosters(store: StoreDep, principal: Tasking, response: Response) -> list[RosterItem]:
     """Issued rosters, newest first."""
-    from hotspots.store.rosters import list_rosters as stored
-
     response.headers.update(NO_STORE)
     return [RosterItem(**r) for r in stored(store).to_dict("records")]
 
@@ -33,11 +40,6 @@ def list_rosters(store: StoreDep, principal: Tasking, response: Response) -> lis
 def create_roster(body: RosterCreate, store: StoreDep, principal: Tasking, response: Response) -> RosterItem:
     """Plan a randomised roster for a hotspot set and issue it (stored, never changed; audited).
     With an allocation, its control places (or days) get no visits."""
-    from hotspots.config import get_settings
-    from hotspots.patrol import PatrolResources
-    from hotspots.patrol.issue import issue_roster
-    from hotspots.store.trials import load_allocation
-
     spec = PatrolResources.from_dict(body.resources).with_share(body.hotspot_share)
     arms = None
     if body.allocation_id is not None:
@@ -65,8 +67,6 @@ def create_roster(body: RosterCreate, store: StoreDep, principal: Tasking, respo
 def download(roster_id: RecordId, fmt: Literal["csv", "json"], store: StoreDep, cache: CacheDep,
              principal: Tasking) -> Response:
     """A roster as CSV (one row per visit, spreadsheet formulas neutralised) or JSON; the download is audited."""
-    from hotspots.patrol.exports import csv_text, roster_document, roster_stem
-
     def render():
         roster = _load(store, cache, roster_id)
         if fmt == "csv":
@@ -86,8 +86,6 @@ _NO_UNIT = problem("No such roster, or no such unit on it.")
                        404: _NO_UNIT})
 def calendar(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, principal: Tasking) -> Response:
     """One unit's visits as iCalendar (RFC 5545); the download is audited."""
-    from hotspots.patrol.exports import roster_stem, safe_name, unit_calendar
-
     roster = _unit_roster(store, cache, roster_id, unit)
     name = f"{roster_stem(roster)}-{safe_name(unit)}.ics"
     return _file(store, principal, roster_id, unit_calendar(roster, unit), name, "ics", {"format": "ics", "unit": unit})
@@ -98,10 +96,6 @@ def calendar(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, 
                        404: _NO_UNIT})
 def briefing(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, principal: Tasking) -> Response:
     """One unit's printable briefing: a page per patrol day with its visits and an SVG map; audited."""
-    from hotspots.patrol.exports import roster_stem, safe_name
-    from hotspots.store.hotspot_sets import load_set
-    from maps.briefing import briefing as unit_briefing
-
     roster = _unit_roster(store, cache, roster_id, unit)
     hot = load_set(store, roster.issue["set_id"]).hotspots
     page = unit_briefing(roster, unit, dict(zip(hot["hotspot_id"], hot["geofence"], strict=True)))
@@ -118,15 +112,11 @@ def _unit_roster(store, cache, roster_id: int, unit: str):
 
 def _load(store, cache, roster_id: int):
     """The issued roster, its fingerprint checked on first load; kept, since it can never change."""
-    from hotspots.store.rosters import load_roster
-
     return cache.get(("roster", roster_id), lambda: load_roster(store, roster_id))
 
 
 def _file(store, principal, roster_id: int, body: bytes, name: str, fmt: str, detail: dict) -> Response:
     """The download, after its audit event is committed (no event, no file)."""
-    from hotspots.store.audit import record
-
     with store.engine.begin() as conn:
         record(conn, principal.actor, "roster.download", "roster", roster_id, detail)
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}

@@ -10,15 +10,25 @@ from fastapi import APIRouter, Query, Response
 from api.deps import AUTH_RESPONSES, Evaluator, RecordId, StoreDep
 from api.headers import PAGE_CSP
 from api.schemas import (
+    NOT_READY,
     Allocation,
     AllocationCreate,
     AllocationItem,
     Compliance,
-    NOT_READY,
     ComplianceRow,
     PlaceArm,
     problem,
 )
+from hotspots.core.config import get_settings
+from hotspots.services.trials import (
+    evaluate_stored_trial,
+    load_allocation,
+    register_allocation,
+    report_json,
+    trial_compliance,
+)
+from hotspots.store.trials import list_allocations as stored
+from maps.trial_report import render
 
 router = APIRouter(prefix="/allocations", tags=["evaluators"], responses=AUTH_RESPONSES)
 
@@ -26,8 +36,6 @@ router = APIRouter(prefix="/allocations", tags=["evaluators"], responses=AUTH_RE
 @router.get("", response_model=list[AllocationItem])
 def list_allocations(store: StoreDep, principal: Evaluator) -> list[AllocationItem]:
     """Registered allocations, newest first."""
-    from hotspots.store.trials import list_allocations as stored
-
     return [AllocationItem(**r) for r in stored(store).to_dict("records")]
 
 
@@ -35,28 +43,18 @@ def list_allocations(store: StoreDep, principal: Evaluator) -> list[AllocationIt
              responses={400: problem("A user error, in one line."), 404: problem("No such hotspot set.")})
 def create_allocation(body: AllocationCreate, store: StoreDep, principal: Evaluator) -> Allocation:
     """Randomise a hotspot set's places and register the allocation (never changed; audited)."""
-    import secrets
 
-    from hotspots.store.hotspot_sets import load_set
-    from hotspots.store.trials import save_allocation
-    from hotspots.trials.allocation import allocate, places_from_set
 
-    hs = load_set(store, body.set_id)
-    seed = secrets.randbits(48) if body.seed is None else body.seed
-    alloc = allocate(places_from_set(hs, body.risk), body.design, seed=seed, share=body.share,
-                     strata=tuple(body.strata), bands=body.bands, start=body.start or hs.parameters["period_start"],
-                     periods=body.periods, period_days=body.period_days)
-    alloc.parameters.update(risk=body.risk)
-    save_allocation(store, alloc, trial=body.trial, set_id=int(hs.parameters["set_id"]), created_by=principal.actor,
-                    reason=body.reason)
+    alloc, _ = register_allocation(store, trial=body.trial, set_id=body.set_id, design=body.design, seed=body.seed,
+                                   share=body.share, strata=tuple(body.strata), bands=body.bands, risk=body.risk,
+                                   start=body.start, periods=body.periods, period_days=body.period_days,
+                                   created_by=principal.actor, reason=body.reason)
     return _allocation(alloc)
 
 
 @router.get("/{allocation_id}", response_model=Allocation, responses={404: problem("No such record in the store.")})
 def allocation(allocation_id: RecordId, store: StoreDep, principal: Evaluator) -> Allocation:
     """One allocation: design, seed, fingerprint, and each place's arm in each period."""
-    from hotspots.store.trials import load_allocation
-
     return _allocation(load_allocation(store, allocation_id))
 
 
@@ -82,9 +80,6 @@ def compliance(allocation_id: RecordId, store: StoreDep, principal: Evaluator, w
                max_gap_s: MaxGap = 180.0, min_visit_s: MinVisit = 120.0) -> Compliance:
     """Dosage: each place's planned minutes and visits (issued rosters) against GPS-delivered ones,
     the share of Koper-length visits, and patrol seen in control places."""
-    from hotspots.config import get_settings
-    from hotspots.trials.stored import trial_compliance
-
     got, table, summary = trial_compliance(store, allocation_id, weeks, max_gap_s=max_gap_s, min_visit_s=min_visit_s,
                                            timezone=get_settings().timezone)
     rows = table.astype(object).where(table.notna(), None).to_dict("records")
@@ -106,14 +101,10 @@ def evaluation(allocation_id: RecordId, store: StoreDep, principal: Evaluator,
                max_gap_s: MaxGap = 180.0, min_visit_s: MinVisit = 120.0) -> Response:
     """Evaluate the trial on the stored incidents (and GPS visits): design, compliance, every
     estimate with its interval, displacement, and what the estimates do and do not show. Audited."""
-    from hotspots.config import get_settings
-    from hotspots.trials.stored import evaluate_stored_trial, report_json
-
     report = evaluate_stored_trial(store, allocation_id, weeks=weeks, weeks_before=weeks_before, outcome=outcome,
                                    draws=draws, rings=rings, seed=seed, max_gap_s=max_gap_s, min_visit_s=min_visit_s,
                                    timezone=get_settings().timezone, actor=principal.actor, detail={"format": fmt})
     if fmt == "html":
-        from maps.trial_report import render
 
         return Response(render(report), media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": PAGE_CSP})
     return Response(report_json(report), media_type="application/json")

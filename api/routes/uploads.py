@@ -10,6 +10,12 @@ from sqlalchemy import select
 from api.deps import AUTH_RESPONSES, Analyst, CacheDep, Evaluator, StoreDep, force_area
 from api.schemas import LoadResult, RejectedRow, problem
 from api.uploads import save_upload
+from hotspots.core.config import get_settings
+from hotspots.ingest.files import IngestOptions
+from hotspots.services.ingest import ingest_file
+from hotspots.services.trials import load_gps_log
+from hotspots.store.audit import record
+from hotspots.store.schema import rejected_rows
 
 router = APIRouter(tags=["uploads"], responses=AUTH_RESPONSES)
 _ERRORS = {400: problem("A user error, in one line."), 413: problem("The upload is over the size limit.")}
@@ -19,11 +25,6 @@ _ERRORS = {400: problem("A user error, in one line."), 413: problem("The upload 
 def upload_incidents(store: StoreDep, cache: CacheDep, principal: Analyst,
                      file: Annotated[UploadFile, File(description="An incident file any 'hotspots ingest' reader reads.")]) -> LoadResult:
     """Load one incident file as one all-or-nothing batch; loading the same file again adds nothing."""
-    from hotspots.config import get_settings
-    from hotspots.ingest.load import IngestOptions, ingest_file
-    from hotspots.store.audit import record
-    from hotspots.store.schema import rejected_rows
-
     s = get_settings()
     path = save_upload(file, s.data_dir / "uploads")
     report = ingest_file(path, store, IngestOptions(force_area=force_area(cache), timezone=s.timezone,
@@ -47,9 +48,6 @@ def upload_incidents(store: StoreDep, cache: CacheDep, principal: Analyst,
 def upload_patrol_log(store: StoreDep, principal: Evaluator,
                       file: Annotated[UploadFile, File(description="GPS/AVL CSV: unit, timestamp, lon, lat.")]) -> LoadResult:
     """Load one GPS log (audited); pings already stored are not added twice."""
-    from hotspots.config import get_settings
-    from hotspots.store.trials import load_gps_log
-
     s = get_settings()
     path = save_upload(file, s.data_dir / "uploads")
     got = load_gps_log(store, path, loaded_by=principal.actor, timezone=s.timezone)

@@ -18,7 +18,7 @@ from hotspots.cli import serve as _serve  # noqa: F401
 from hotspots.cli import trial as _trial  # noqa: F401
 from hotspots.cli import weekly as _weekly  # noqa: F401
 from hotspots.cli._common import app, err
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from hotspots.errors import HotspotsError
+from hotspots.core.config import get_settings
+from hotspots.core.errors import HotspotsError
+from hotspots.geo.areas import Area
+from hotspots.services.ingest import stored_incidents as read
+from hotspots.store import open_store
 
 app = typer.Typer(
     help="Hotspots: find where serious violence concentrates, and plan patrols there.",
@@ -57,20 +61,14 @@ def print_listing(frame, title: str, empty: str = "") -> None:
 
 
 def settings():
-    from hotspots.config import get_settings
-
     return get_settings()
 
 
 def open_store_at(db: str):
-    from hotspots.store import open_store
-
     return open_store(db or settings().resolved_database_url())
 
 
 def load_force_area(path: str | None):
-    from hotspots.areas import Area
-
     choice = path if path is not None else settings().force_area
     return None if choice.lower() == "none" else Area.from_file(choice)
 
@@ -82,8 +80,6 @@ def progress() -> Progress:
 
 def stored_incidents(store, offence_group, since=None, until=None, allow_empty: bool = False):
     """The engine's stored incidents, with errors that name the --offence-group option."""
-    from hotspots.aggregate import stored_incidents as read
-
     return read(store, offence_group, since, until, allow_empty, name="--offence-group")
 
 

@@ -11,6 +11,11 @@ from hotspots.cli._common import DbOption, app, open_store_at, out, settings
 from hotspots.cli.explore import print_top_cells, read_cell_table
 from hotspots.cli.patrol import plan
 from hotspots.cli.weekly import select
+from hotspots.core.config import DEFAULT_FORCE_AREA, SHIPPED_DATA
+from hotspots.crime.aggregate import write_cell_table
+from hotspots.geo.areas import Area
+from hotspots.ingest.files import IngestOptions
+from hotspots.services.ingest import ingest_files
 
 
 @app.command()
@@ -19,11 +24,6 @@ def demo(
     db: DbOption = "",
 ):
     """The main job on the shipped West Midlands sample: load, aggregate, select and map the week's hotspots, roster patrols."""
-    from hotspots.aggregate import write_cell_table
-    from hotspots.areas import Area
-    from hotspots.config import DEFAULT_FORCE_AREA, SHIPPED_DATA
-    from hotspots.ingest.load import IngestOptions, ingest_files
-
     s = settings()
     samples = sorted((SHIPPED_DATA / "samples").glob("*west-midlands*")) + sorted(
         (SHIPPED_DATA / "samples").glob("birmingham*")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +27,23 @@ from hotspots.cli._common import (
     settings,
     stored_incidents,
 )
-from hotspots.errors import HotspotsError
+from hotspots.core.config import DEFAULT_NAMED_AREAS
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_choice, check_resolution
+from hotspots.crime.aggregate import aggregate_cells, counted_groups, top_cells, write_cell_table
+from hotspots.density.kde import MODES
+from hotspots.density.kernels import get_kernel
+from hotspots.density.surface import hotspot_kde
+from hotspots.density.weighting import WEIGHTS
+from hotspots.geo import cells as h3cells
+from hotspots.geo.areas import Area, NamedAreas
+from hotspots.geo.periods import Calendar
+from hotspots.ingest.files import IngestOptions, expand_paths, ingest_file_to_dataset
+from hotspots.national.cluster import dask_client
+from hotspots.national.dataset import IncidentDataset, check_force, dataset_incidents
+from hotspots.national.kde import dataset_kde, partitioned_cell_density
+from hotspots.services.ingest import ingest_file
+from hotspots.synth import PatrolEffect, SynthParams, generate, synthetic_npus, write_city
 
 
 @app.command()
@@ -44,9 +61,6 @@ def ingest(
     db: DbOption = "",
 ):
     """Load incident files into the store (or a data set): one all-or-nothing batch per file; rejected rows kept with line and reason."""
-    from hotspots.ingest.load import IngestOptions, expand_paths, ingest_file, ingest_file_to_dataset
-    from hotspots.national.dataset import check_force
-
     s = settings()
     opts = IngestOptions(
         fmt=fmt, mapping=str(mapping) if mapping else None, force_area=load_force_area(force_area),
@@ -102,22 +116,16 @@ def cells(
     table = read_cell_table(db, resolution, period, anchor, offence_group, dataset, force)
     print_top_cells(table, top, by)
     if out_path:
-        from hotspots.aggregate import write_cell_table
 
         out.print(f"cell table: {len(table)} rows written to {write_cell_table(table, out_path)}")
 
 
 def read_cell_table(db, resolution, period, anchor, offence_group, dataset=None, forces=None):
     """The cell table of the store's incidents, or of a data set's (the chosen forces, read whole)."""
-    from hotspots.aggregate import aggregate_cells
-    from hotspots.periods import Calendar
-    from hotspots.validate import check_resolution
-
     check_resolution(resolution)
     s = settings()
     calendar = Calendar(period, parse_day(anchor, "anchor") or s.period_anchor, s.period_days, s.timezone)
     if dataset is not None:
-        from hotspots.national.dataset import IncidentDataset, dataset_incidents
 
         frame = dataset_incidents(IncidentDataset(dataset), offence_group, forces=forces, name="--offence-group")
     else:
@@ -127,10 +135,6 @@ def read_cell_table(db, resolution, period, anchor, offence_group, dataset=None,
 
 
 def print_top_cells(table, n: int, by: str) -> None:
-    from hotspots.aggregate import top_cells
-    from hotspots.areas import NamedAreas
-    from hotspots.config import DEFAULT_NAMED_AREAS
-
     names = NamedAreas.from_file(DEFAULT_NAMED_AREAS) if DEFAULT_NAMED_AREAS.exists() else None
     ranked = top_cells(table, n, by, names)
     periods = table["period"].nunique()
@@ -168,13 +172,6 @@ def kde(
     db: DbOption = "",
 ):
     """Kernel density of stored incidents on the H3 cells of the force area; print the densest cells and write the table."""
-    from hotspots.aggregate import write_cell_table
-    from hotspots.kde import MODES
-    from hotspots.kernels import get_kernel
-    from hotspots.national.cluster import dask_client
-    from hotspots.surface import WEIGHTS, hotspot_kde
-    from hotspots.validate import check_choice, check_resolution
-
     # Argument mistakes are caught before the store is read.
     check_resolution(resolution)
     get_kernel(kernel, truncate)
@@ -198,9 +195,6 @@ def kde(
     with ExitStack() as stack:
         client = stack.enter_context(dask_client(scheduler, dask_workers)) if scheduler else None
         if dataset is not None:
-            from hotspots.aggregate import counted_groups
-            from hotspots.national.dataset import IncidentDataset
-            from hotspots.national.kde import dataset_kde
 
             table = dataset_kde(IncidentDataset(dataset), region.cells(resolution), bandwidth=bandwidth, kernel=kernel,
                                 weight=weight, half_life_days=half_life_days, reference_time=reference,
@@ -213,7 +207,8 @@ def kde(
             table = hotspot_kde(frame, region.cells(resolution), bandwidth=bandwidth, kernel=kernel, weight=weight,
                                 half_life_days=half_life_days, reference_time=reference, mode=mode,
                                 bin_offset=bin_offset, truncate=truncate, crs=store.meta("projected_crs"),
-                                holdout_days=holdout_days, client=client)
+                                holdout_days=holdout_days,
+                                density=partial(partitioned_cell_density, client=client) if client else None)
     a = table.attrs
     view = Table(title=f"Densest {min(top, len(table))} of {len(table):,} cells: {a['kernel']} kernel, "
                        f"{a['bandwidth_m']:g} m, {a['weight']} weights, {a['mode']} mode")
@@ -244,9 +239,6 @@ def synth(
     npus: Annotated[int, typer.Option(help="Number of synthetic NPU areas to draw (0 for none).")] = 8,
 ):
     """Generate a seeded synthetic city with known ground truth, in the formats the readers read."""
-    from hotspots.areas import Area
-    from hotspots.synth import SynthParams, generate, synthetic_npus, write_city
-
     try:
         first = dt.date.fromisoformat(start)
     except ValueError:
@@ -272,9 +264,6 @@ def synth(
 
 def _hotspot_patrol(seed: int, reduction: float, area):
     """Patrol the cells of the ten strongest true hotspots, evenings 18:00-24:00 every day."""
-    from hotspots import cells as h3cells
-    from hotspots.synth import PatrolEffect, SynthParams, generate
-
     # The hotspots depend only on the seed and the area, so a one-incident city finds them.
     truth = generate(SynthParams(seed=seed, incidents=1), area).hotspots.nlargest(10, "weight")
     cells = h3cells.k_ring(h3cells.points_to_cells(truth["lon"].to_numpy(), truth["lat"].to_numpy(), 10), 1)

@@ -9,7 +9,23 @@ import typer
 from rich.table import Table
 
 from hotspots.cli._common import DbOption, app, err, load_force_area, open_store_at, out, parse_day, settings
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.ingest.files import IngestOptions, normalise_files
+from hotspots.national.cluster import dask_client
+from hotspots.national.dataset import IncidentDataset
+from hotspots.services.ingest import stored_frame
+from hotspots.services.models import forecast_promoted, list_models, model_row, promoted_version, register
+from hotspots.services.models import promote as promote_version
+from hotspots.services.models import rollback as roll
+from models.backtest import MODEL, rolling_backtest
+from models.features import read_point_layer
+from models.national.training import train_national
+from models.predictor import RiskModel
+from models.registry import forecast_table
+from models.report import write_backtest_report
+from models.runs import build_history, check_run, run_calendar
+from models.training import history_before
+from models.training import train as train_model
 
 model_app = typer.Typer(help="The predictor: train, backtest against baselines, register, promote, forecast.",
                         no_args_is_help=True)
@@ -31,9 +47,6 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random dr
 def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, res: int, store,
                rejects_to: Path | None):
     """Incidents from files (nothing stored) or from the store, and the CRS they are projected in."""
-    from hotspots.ingest.load import IngestOptions, normalise_files
-    from models.runs import stored_frame
-
     s = settings()
     if inputs:
         opts = IngestOptions(fmt=fmt, mapping=str(mapping) if mapping else None, force_area=area,
@@ -54,9 +67,6 @@ def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, 
 
 def _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area_path, allow, store, rejects_to=None):
     """The counted incidents (from INPUT files, else from ``store``) and the period the cutoff starts, if given."""
-    from models.features import read_point_layer
-    from models.runs import build_history, check_run
-
     check_run(period, res, target, allow)
     s = settings()
     area = load_force_area(area_path)
@@ -68,8 +78,6 @@ def _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area_pat
 
 
 def _print_summary(result) -> None:
-    from models.backtest import MODEL
-
     table = Table(title="Rolling-origin backtest (means over the test periods)")
     for col in ("method", "periods", "hit rate @1.4%", "PAI @1%", "PAI @1.4%", "PAI @5%", "PEI @1.4%",
                 "deviance", "fcst/obs"):
@@ -103,10 +111,6 @@ def train(
     db: DbOption = "",
 ):
     """Backtest and train a model, and store it in the registry as a new version (not promoted)."""
-    from models.predictor import RiskModel
-    from models.registry import register
-    from models.training import train as train_model
-
     if backtest_periods < 0:
         raise HotspotsError(f"--backtest-periods={backtest_periods} must be 0 or more")
     store = open_store_at(db)
@@ -141,12 +145,6 @@ def _train_national(dataset, forces, scheduler, dask_workers, cutoff, period, re
                     allow, seed, backtest_periods):
     from contextlib import ExitStack
 
-    from hotspots.national.cluster import dask_client
-    from hotspots.national.dataset import IncidentDataset
-    from hotspots.national.training import train_national
-    from models.features import read_point_layer
-    from models.predictor import RiskModel
-    from models.runs import check_run, run_calendar
 
     spec = check_run(period, res, target, allow)
     area = load_force_area(area_path)
@@ -183,11 +181,6 @@ def backtest(
     db: DbOption = "",
 ):
     """Rolling-origin backtest of the model beside every baseline; writes a table and a plot."""
-    from models.backtest import rolling_backtest
-    from models.predictor import RiskModel
-    from models.report import write_backtest_report
-    from models.training import history_before
-
     if periods < 1:
         raise HotspotsError(f"--periods={periods} must be 1 or more")
     history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
@@ -205,8 +198,6 @@ def backtest(
 @model_app.command("list")
 def list_(db: DbOption = ""):
     """The registry's models, newest first; the promoted one is marked."""
-    from models.registry import list_models
-
     frame = list_models(open_store_at(db))
     if frame.empty:
         out.print("no models yet: train one with 'hotspots model train'")
@@ -225,8 +216,6 @@ def list_(db: DbOption = ""):
 @model_app.command()
 def show(version: Annotated[int, typer.Argument(help="Model version.")], db: DbOption = ""):
     """A model's card: target, training window, features, parameters, backtest against baselines, provenance."""
-    from models.registry import model_row, promoted_version
-
     store = open_store_at(db)
     row = model_row(store, version)
     status = "PROMOTED (serves forecasts)" if promoted_version(store) == version else "not promoted"
@@ -238,8 +227,6 @@ def show(version: Annotated[int, typer.Argument(help="Model version.")], db: DbO
 def promote(version: Annotated[int, typer.Argument(help="Model version.")],
             note: Annotated[str, typer.Option(help="Why, for the record.")] = "", db: DbOption = ""):
     """Make a model the one that serves forecasts."""
-    from models.registry import model_row, promote as promote_version
-
     store = open_store_at(db)
     row = model_row(store, version)
     if not row["metrics"]:
@@ -251,8 +238,6 @@ def promote(version: Annotated[int, typer.Argument(help="Model version.")],
 @model_app.command()
 def rollback(note: Annotated[str, typer.Option(help="Why, for the record.")] = "", db: DbOption = ""):
     """Return to the model promoted before the current one."""
-    from models.registry import rollback as roll
-
     version = roll(open_store_at(db), note)
     out.print(f"rolled back: model version {version} serves forecasts again", highlight=False)
 
@@ -273,9 +258,6 @@ def predict(
     seed: SeedOption = 0,
 ):
     """Straight from incident files: train on everything before the cutoff, write each cell's expected count."""
-    from models.predictor import RiskModel
-    from models.registry import forecast_table
-
     if out_path.suffix.lower() != ".csv":
         raise HotspotsError(f"--out={str(out_path)!r}: the scores are a CSV; give a path ending .csv")
     if not cutoff:
@@ -300,8 +282,6 @@ def forecast(
     db: DbOption = "",
 ):
     """Forecast with the promoted model on the store's incidents."""
-    from models.runs import forecast_promoted
-
     day = parse_day(for_date, "--for")
     stored, table = forecast_promoted(open_store_at(db), load_force_area(area), day)
     table["score"] = table["expected"]

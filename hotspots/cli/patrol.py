@@ -20,7 +20,16 @@ from hotspots.cli._common import (
     settings,
 )
 from hotspots.cli.weekly import _read_scores
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_file
+from hotspots.geo.areas import NamedAreas
+from hotspots.patrol import PatrolResources
+from hotspots.patrol.exports import roster_stem, write_csv, write_ics, write_json
+from hotspots.services.rosters import issue_roster, load_roster
+from hotspots.services.weekly import load_set
+from hotspots.store.audit import local_actor, record
+from hotspots.store.rosters import list_rosters
+from maps.briefing import write_briefings
 
 patrol_app = typer.Typer(help="Randomised patrol rosters for hotspot sets: plan, store, export.", no_args_is_help=True)
 app.add_typer(patrol_app, name="patrol")
@@ -63,10 +72,6 @@ def plan(
     db: DbOption = "",
 ):
     """Plan a randomised roster for a hotspot set, issue it (stored, never changed) and print its dosage."""
-    from hotspots.patrol import PatrolResources
-    from hotspots.patrol.issue import issue_roster
-    from hotspots.store.audit import local_actor
-
     chosen = _formats(formats)
     spec = PatrolResources.from_file(resources).with_share(hotspot_share)
     store = open_store_at(db)
@@ -94,9 +99,6 @@ def export(
     db: DbOption = "",
 ):
     """Write an issued roster as CSV, iCalendar per unit, printable HTML briefings and JSON (each download audited)."""
-    from hotspots.store.hotspot_sets import load_set
-    from hotspots.store.rosters import load_roster
-
     chosen = _formats(formats)
     store = open_store_at(db)
     roster = load_roster(store, roster_id)
@@ -106,8 +108,6 @@ def export(
 @patrol_app.command("list")
 def list_command(db: DbOption = ""):
     """Issued rosters, newest first."""
-    from hotspots.store.rosters import list_rosters
-
     print_listing(list_rosters(open_store_at(db)), "Issued rosters",
                   empty="no rosters issued yet; plan one with 'hotspots patrol plan --resources FILE'")
 
@@ -116,8 +116,6 @@ def list_command(db: DbOption = ""):
 def show(roster_id: Annotated[int | None, typer.Argument(help="Roster id (default: the latest issued).")] = None,
          db: DbOption = ""):
     """An issued roster's dosage per hotspot, per unit and per NPU, and its warnings."""
-    from hotspots.store.rosters import load_roster
-
     roster = load_roster(open_store_at(db), roster_id)
     i = roster.issue
     out.print(f"roster {i['roster_id']} version {i['version']} of set {i['set_id']}, issued {i['created_at']} by "
@@ -156,9 +154,6 @@ def print_roster(roster) -> None:
 
 def _export(store, roster, hs, out_dir: Path, formats: list[str]) -> None:
     """Write the chosen files and audit the download in the store, in that order (a failed write is not logged)."""
-    from hotspots.patrol.exports import roster_stem, write_csv, write_ics, write_json
-    from hotspots.store.audit import local_actor, record
-
     stem = roster_stem(roster)
     written: list[Path] = []
     if "csv" in formats:
@@ -166,7 +161,6 @@ def _export(store, roster, hs, out_dir: Path, formats: list[str]) -> None:
     if "ics" in formats:
         written += write_ics(roster, out_dir / "calendars")
     if "html" in formats:
-        from maps.briefing import write_briefings
 
         written += write_briefings(roster, dict(zip(hs.hotspots["hotspot_id"], hs.hotspots["geofence"], strict=True)),
                                    out_dir / "briefings")
@@ -182,14 +176,11 @@ def _export(store, roster, hs, out_dir: Path, formats: list[str]) -> None:
 def _npu_areas(path: Path | None, field: str | None):
     if path is None:
         return None
-    from hotspots.areas import NamedAreas
 
     return NamedAreas.from_file(path, field)
 
 
 def _read_csv(path: Path, name: str) -> pd.DataFrame:
-    from hotspots.validate import check_file
-
     try:
         return pd.read_csv(check_file(path, name), dtype=str)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from hotspots.cli._common import DbOption, app, open_store_at, out, print_listing, settings
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.store.audit import local_actor
+from hotspots.store.tokens import add_token, list_tokens, revoke_token
 
 users_app = typer.Typer(help="API tokens and their roles: commander, analyst, tasking, evaluator, admin.",
                         no_args_is_help=True)
@@ -23,9 +25,6 @@ def add(
     db: DbOption = "",
 ):
     """Make a token; it is printed once and stored only as a hash."""
-    from hotspots.store.audit import local_actor
-    from hotspots.store.tokens import add_token
-
     token = add_token(open_store_at(db), name, role, npu, actor=local_actor())
     out.print(f"token for {name!r} ({role}{', NPUs ' + ', '.join(npu) if npu else ''}); it will not be shown again:",
               highlight=False, soft_wrap=True)
@@ -35,17 +34,12 @@ def add(
 @users_app.command("list")
 def list_command(db: DbOption = ""):
     """Tokens made, with their roles; revoked ones show when."""
-    from hotspots.store.tokens import list_tokens
-
     print_listing(list_tokens(open_store_at(db)), "API tokens")
 
 
 @users_app.command("revoke")
 def revoke(name: Annotated[str, typer.Argument(help="The token's name.")], db: DbOption = ""):
     """Revoke a token at once; its row stays so the audit log's actors stay traceable."""
-    from hotspots.store.audit import local_actor
-    from hotspots.store.tokens import revoke_token
-
     revoke_token(open_store_at(db), name, actor=local_actor())
     out.print(f"token {name!r} revoked", highlight=False)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -21,8 +20,25 @@ from hotspots.cli._common import (
     parse_day,
     print_listing,
     settings,
+    stored_incidents,
 )
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_choice
+from hotspots.services.trials import (
+    evaluate_stored_trial,
+    load_allocation,
+    load_gps_log,
+    register_allocation,
+    report_json,
+    trial_compliance,
+)
+from hotspots.services.weekly import load_set
+from hotspots.store.audit import local_actor
+from hotspots.store.trials import list_allocations
+from hotspots.trials.allocation import allocate, places_from_set
+from hotspots.trials.outcomes import place_counts
+from hotspots.trials.power import baseline, periods_needed, power_table
+from maps.trial_report import write_trial_report
 
 trial_app = typer.Typer(help="Randomised trials of patrols: allocate, plan power, measure dosage, evaluate.",
                         no_args_is_help=True)
@@ -56,22 +72,13 @@ def allocate_command(
     db: DbOption = "",
 ):
     """Randomise a hotspot set's places to patrol and control, and register the allocation (never changed)."""
-    from hotspots.store.audit import local_actor
-    from hotspots.store.hotspot_sets import load_set
-    from hotspots.store.trials import save_allocation
-    from hotspots.trials.allocation import allocate, places_from_set
-
-    store = open_store_at(db)
-    hs = load_set(store, set_id)
-    first = parse_day(start, "--start") or hs.parameters["period_start"]
-    seed = secrets.randbits(48) if seed is None else seed
-    alloc = allocate(places_from_set(hs, risk), design, seed=seed, share=share, strata=_strata(strata), bands=bands,
-                     start=first, periods=periods, period_days=period_days)
-    alloc.parameters.update(risk=risk)
-    allocation_id = save_allocation(store, alloc, trial=name, set_id=int(hs.parameters["set_id"]),
-                                    created_by=local_actor(), reason=reason)
+    alloc, allocated_set = register_allocation(
+        open_store_at(db), trial=name, set_id=set_id, design=design, seed=seed, share=share, strata=_strata(strata),
+        bands=bands, risk=risk, start=parse_day(start, "--start"), periods=periods, period_days=period_days,
+        created_by=local_actor(), reason=reason)
+    allocation_id, seed = alloc.issue["allocation_id"], alloc.seed
     out.print(f"allocation {allocation_id} ({name!r} version {alloc.issue['version']}) registered for set "
-              f"{hs.parameters['set_id']}, seed {seed}: {alloc.summary()}; fingerprint {alloc.fingerprint}",
+              f"{allocated_set}, seed {seed}: {alloc.summary()}; fingerprint {alloc.fingerprint}",
               highlight=False, soft_wrap=True)
     _print_arms(alloc)
     if arms_out is not None:
@@ -92,9 +99,6 @@ def _print_arms(alloc) -> None:
 
 
 def _weekly_counts(store, offence_group, members, ids, until: dt.date, weeks: int):
-    from hotspots.cli._common import stored_incidents
-    from hotspots.trials.outcomes import place_counts
-
     tz = settings().timezone
     since = pd.Timestamp(until - dt.timedelta(weeks=weeks), tz=tz).tz_convert("UTC")
     incidents = stored_incidents(store, offence_group, since, pd.Timestamp(until, tz=tz).tz_convert("UTC"))
@@ -116,11 +120,6 @@ def power_command(
     db: DbOption = "",
 ):
     """Power to detect each reduction by trial length, and the weeks needed, from the places' own counts."""
-    from hotspots.store.hotspot_sets import load_set
-    from hotspots.store.trials import load_allocation
-    from hotspots.trials.allocation import allocate, places_from_set
-    from hotspots.trials.power import baseline, periods_needed, power_table
-
     store = open_store_at(db)
     if allocation_id is not None:
         alloc = load_allocation(store, allocation_id)
@@ -166,10 +165,6 @@ def dosage_command(
     db: DbOption = "",
 ):
     """Load GPS logs, turn them into visits, and compare delivered with planned patrol per hotspot."""
-    from hotspots.store.audit import local_actor
-    from hotspots.store.trials import load_gps_log
-    from hotspots.trials.stored import trial_compliance
-
     store = open_store_at(db)
     tz = settings().timezone
     all_rejects = []
@@ -231,11 +226,6 @@ def evaluate_command(
     db: DbOption = "",
 ):
     """Estimate the trial's effects and write the report: design, compliance, estimates, and what they show."""
-    from hotspots.store.audit import local_actor
-    from hotspots.trials.stored import evaluate_stored_trial, report_json
-    from hotspots.validate import check_choice
-    from maps.trial_report import write_trial_report
-
     check_choice(outcome, ("count", "harm"), "--outcome")
     store = open_store_at(db)
     report = evaluate_stored_trial(
@@ -256,7 +246,5 @@ def evaluate_command(
 @trial_app.command("list")
 def list_command(db: DbOption = ""):
     """Registered allocations, newest first."""
-    from hotspots.store.trials import list_allocations
-
     print_listing(list_allocations(open_store_at(db)), "Registered allocations",
                   empty="no allocations registered yet; register one with 'hotspots trial allocate --name NAME'")

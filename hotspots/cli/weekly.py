@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -21,9 +20,28 @@ from hotspots.cli._common import (
     out,
     parse_day,
     settings,
-    stored_incidents,
 )
-from hotspots.errors import HotspotsError
+from hotspots.core.config import DEFAULT_NAMED_AREAS
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_choice, check_file, check_resolution
+from hotspots.density.weighting import WEIGHTS
+from hotspots.geo.areas import NamedAreas
+from hotspots.geo.periods import Calendar
+from hotspots.places.exports import FORMATS, write_hotspots
+from hotspots.places.gistar import DEFAULT_PERMUTATIONS
+from hotspots.places.selection import DEFAULT_AREA_SHARE, DEFAULT_MAX_HOTSPOTS
+from hotspots.places.weekly import (
+    DEFAULT_BANDWIDTH_M,
+    DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_HISTORY_DAYS,
+    DEFAULT_HYSTERESIS,
+    DEFAULT_MAX_CELLS,
+    DEFAULT_MIN_CELLS,
+    DEFAULT_SMOOTH_M,
+)
+from hotspots.services.weekly import load_set, select_hotspots, selection_map_page, set_map_page
+from hotspots.store.hotspot_sets import engagement, list_sets, set_engagement
+from maps import write_map
 
 engagement_app = typer.Typer(help="Community engagement plans of hotspots: one per hotspot, kept across periods.",
                              no_args_is_help=True)
@@ -37,37 +55,21 @@ ScoresOption = Annotated[Path | None, typer.Option("--scores", help="CSV of h3_c
 
 
 def _calendar(period: str, anchor: str):
-    from hotspots.periods import Calendar
-
     s = settings()
     return Calendar(period, parse_day(anchor, "--anchor") or s.period_anchor, s.period_days, s.timezone)
 
 
 def _named_areas(path: Path | None, field: str | None):
-    from hotspots.areas import NamedAreas
-    from hotspots.config import DEFAULT_NAMED_AREAS
-
     if path is not None:
         return NamedAreas.from_file(path, field)
     return NamedAreas.from_file(DEFAULT_NAMED_AREAS) if DEFAULT_NAMED_AREAS.exists() else None
 
 
 def _read_scores(path: Path) -> pd.Series:
-    from hotspots.validate import check_file
-
     frame = pd.read_csv(check_file(path, "--scores"))
     if not {"h3_cell", "score"} <= set(frame.columns):
         raise HotspotsError(f"--scores={str(path)!r} needs columns h3_cell and score; it has {', '.join(frame.columns)}")
     return frame.set_index("h3_cell")["score"].astype(float)
-
-
-def _previous_set(store, start: dt.date):
-    """The last set issued for this period or an earlier one: ids, hysteresis and changes follow it."""
-    from hotspots.store.hotspot_sets import list_sets, load_set
-
-    sets = list_sets(store)
-    earlier = sets[pd.to_datetime(sets["period_start"]).dt.date <= start]
-    return load_set(store, int(earlier.iloc[0]["set_id"])) if len(earlier) else None
 
 
 @app.command()
@@ -77,21 +79,21 @@ def select(
     anchor: Annotated[str, typer.Option(help="A first day of a tactical period, YYYY-MM-DD (default from settings).")] = "",
     resolution: CellResolutionOption = 10,
     scores: ScoresOption = None,
-    bandwidth: Annotated[float, typer.Option(help="Kernel bandwidth in metres for the default score.")] = 300.0,
+    bandwidth: Annotated[float, typer.Option(help="Kernel bandwidth in metres for the default score.")] = DEFAULT_BANDWIDTH_M,
     weight: Annotated[str, typer.Option(help="Kernel weights: count or harm.")] = "count",
-    history_days: Annotated[int, typer.Option(help="Days of history before the period that count.")] = 365,
-    half_life_days: Annotated[float, typer.Option(help="Days after which an incident counts half in the score.")] = 56.0,
-    area_share: Annotated[float, typer.Option(help="Most of the force area the hotspots may cover (0.014 = 1.4%).")] = 0.014,
-    max_hotspots: Annotated[int, typer.Option(help="Most hotspots.")] = 57,
-    min_cells: Annotated[int, typer.Option(help="Smallest hotspot, in cells.")] = 3,
-    max_cells: Annotated[int, typer.Option(help="Largest hotspot, in cells.")] = 40,
+    history_days: Annotated[int, typer.Option(help="Days of history before the period that count.")] = DEFAULT_HISTORY_DAYS,
+    half_life_days: Annotated[float, typer.Option(help="Days after which an incident counts half in the score.")] = DEFAULT_HALF_LIFE_DAYS,
+    area_share: Annotated[float, typer.Option(help="Most of the force area the hotspots may cover (0.014 = 1.4%).")] = DEFAULT_AREA_SHARE,
+    max_hotspots: Annotated[int, typer.Option(help="Most hotspots.")] = DEFAULT_MAX_HOTSPOTS,
+    min_cells: Annotated[int, typer.Option(help="Smallest hotspot, in cells.")] = DEFAULT_MIN_CELLS,
+    max_cells: Annotated[int, typer.Option(help="Largest hotspot, in cells.")] = DEFAULT_MAX_CELLS,
     npu_areas: NpuAreasOption = None,
     npu_field: NpuFieldOption = None,
     npu_min: Annotated[int, typer.Option(help="At least this many hotspots in every NPU (needs --npu-areas).")] = 0,
     npu_max: Annotated[int | None, typer.Option(help="At most this many hotspots in any NPU (needs --npu-areas).")] = None,
-    hysteresis: Annotated[float, typer.Option(help="Last period's cells count this much more (0.2 = 20%), so hotspots do not flicker.")] = 0.2,
-    smooth: Annotated[float, typer.Option(help="Geofence smoothing in metres (0: the cells' outline).")] = 20.0,
-    permutations: Annotated[int, typer.Option(help="Most Gi* permutations per cell (0: normal approximation).")] = 99_999,
+    hysteresis: Annotated[float, typer.Option(help="Last period's cells count this much more (0.2 = 20%), so hotspots do not flicker.")] = DEFAULT_HYSTERESIS,
+    smooth: Annotated[float, typer.Option(help="Geofence smoothing in metres (0: the cells' outline).")] = DEFAULT_SMOOTH_M,
+    permutations: Annotated[int, typer.Option(help="Most Gi* permutations per cell (0: normal approximation).")] = DEFAULT_PERMUTATIONS,
     seed: Annotated[int, typer.Option(help="Seed of the Gi* permutations.")] = 0,
     out_paths: Annotated[list[Path] | None, typer.Option("--out", help="Write the set: .geojson, .gpkg, .kml or .csv (repeatable).")] = None,
     map_path: Annotated[Path | None, typer.Option("--map", help="Write the weekly map (.html).")] = None,
@@ -101,12 +103,6 @@ def select(
     db: DbOption = "",
 ):
     """Select this period's hotspots, store the set, print it with its coverage, and write exports and the map."""
-    from hotspots.exports import FORMATS
-    from hotspots.store.hotspot_sets import next_hotspot_number, save_set
-    from hotspots.surface import WEIGHTS
-    from hotspots.validate import check_choice, check_resolution
-    from hotspots.weekly import weekly_hotspots
-
     check_resolution(resolution)
     check_choice(weight, WEIGHTS, "--weight")
     calendar = _calendar(period, anchor)
@@ -124,49 +120,29 @@ def select(
     npus = _named_areas(npu_areas, npu_field) if npu_areas else None
     names = _named_areas(None, None)
     store = open_store_at(db)
-    incidents = stored_incidents(store, offence_group)
-    day = parse_day(for_date, "--for")
-    # By default the period after the end of the latest incident (a month-only record ends with its month).
-    latest = incidents["occurred_to"].max() - pd.Timedelta(seconds=1)
-    target = calendar.period_of(day) if day else calendar.period_of(latest.to_pydatetime()) + 1
-    start = calendar.bounds(target)[0].date()
-    previous = _previous_set(store, start)
-    result = weekly_hotspots(
-        incidents, region.cells(resolution), calendar=calendar, period=target, resolution=resolution,
-        crs=store.meta("projected_crs") or "EPSG:27700", scores=given_scores,
-        score_source=f"scores file {scores.name}" if scores else "", bandwidth_m=bandwidth, weight=weight,
-        history_days=history_days, half_life_days=half_life_days, permutations=permutations, seed=seed,
-        area_share=area_share, max_hotspots=max_hotspots, min_cells=min_cells, max_cells=max_cells, areas=npus,
-        area_min=npu_min or None, area_max=npu_max, previous=previous, hysteresis=hysteresis, smooth_m=smooth,
-        next_number=next_hotspot_number(store), names=names)
+    chosen = select_hotspots(
+        store, region, calendar, day=parse_day(for_date, "--for"), resolution=resolution, scores=given_scores,
+        score_source=f"scores file {scores.name}" if scores else "", offence_groups=offence_group,
+        bandwidth_m=bandwidth, weight=weight, history_days=history_days, half_life_days=half_life_days,
+        area_share=area_share, max_hotspots=max_hotspots, min_cells=min_cells, max_cells=max_cells, npus=npus,
+        npu_min=npu_min, npu_max=npu_max, hysteresis=hysteresis, smooth_m=smooth, permutations=permutations,
+        seed=seed, names=names)
+    result, set_id = chosen.weekly, chosen.set_id
     hs = result.hotspot_set
-    hs.parameters.update(period_kind=calendar.kind, period_days=calendar.length_days, history_days=history_days,
-                         half_life_days=half_life_days, bandwidth_m=bandwidth, weight=weight)
-    set_id = save_set(store, hs, period_label=result.period_label, period_start=result.period_start,
-                      period_end=result.period_end, resolution=resolution, score_source=result.score_source,
-                      coverage=result.coverage)
     print_set(hs, f"Hotspots for {result.period_label} (set {set_id}, scored by {result.score_source})")
     print_coverage(result.coverage, f"Coverage of the last period, {result.last_period_label}")
     out.print(result.sentence, highlight=False, soft_wrap=True)
     if hs.dropped:
         out.print(f"dropped since last period: {', '.join(hs.dropped)}", highlight=False)
-    _write_outputs(hs, out_paths, map_path, result, previous, npus or names, tiles, region, store, resolution)
+    _write_outputs(chosen, out_paths, map_path, npus or names, tiles, region, store)
 
 
-def _write_outputs(hs, out_paths, map_path, result, previous, areas, tiles, region, store, resolution) -> None:
-    from hotspots.exports import write_hotspots
-
+def _write_outputs(chosen, out_paths, map_path, areas, tiles, region, store) -> None:
+    hs = chosen.weekly.hotspot_set
     for p in out_paths or []:
         out.print(f"hotspot set written to {write_hotspots(hs, p)}")
     if map_path is not None:
-        from hotspots.store.hotspot_sets import engagement
-        from maps import weekly_map, write_map
-
-        page = weekly_map(hs, region=region.geometry, resolution=resolution, scores=result.scores,
-                          incidents=result.last_period_incidents, previous=previous,
-                          engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas,
-                          title=f"Hotspots {result.period_label}", subtitle=result.sentence, tiles=tiles)
-        path = write_map(page, map_path)
+        path = write_map(selection_map_page(store, chosen, region, areas=areas, tiles=tiles), map_path)
         out.print(f"weekly map ({path.stat().st_size / 1e6:.2f} MB) written to {path}")
 
 
@@ -208,8 +184,6 @@ def print_coverage(coverage: pd.DataFrame, title: str) -> None:
 @app.command()
 def sets(db: DbOption = ""):
     """List the stored hotspot sets, newest first."""
-    from hotspots.store.hotspot_sets import list_sets
-
     frame = list_sets(open_store_at(db))
     if frame.empty:
         raise HotspotsError("the store holds no hotspot sets; run 'hotspots select' first")
@@ -234,9 +208,6 @@ def export(
     db: DbOption = "",
 ):
     """Write a stored hotspot set (geofences for devices: KML; GIS: GeoPackage, GeoJSON; tables: CSV)."""
-    from hotspots.exports import write_hotspots
-    from hotspots.store.hotspot_sets import load_set
-
     hs = load_set(open_store_at(db), set_id, period_label)
     for p in out_paths:
         out.print(f"set {hs.parameters['set_id']} written to {write_hotspots(hs, p)}")
@@ -257,10 +228,6 @@ def map_command(
     db: DbOption = "",
 ):
     """Draw the weekly map of a stored hotspot set, force-wide or for one NPU; it opens offline."""
-    from hotspots.store.hotspot_sets import load_set
-    from maps import write_map
-    from maps.weekly import set_map_page
-
     if out_path.suffix.lower() != ".html":
         raise HotspotsError(f"--out={str(out_path)!r}: a map is an HTML page; give a path ending .html")
     given_scores = _read_scores(scores) if scores else None
@@ -271,8 +238,7 @@ def map_command(
     store = open_store_at(db)
     hs = load_set(store, set_id, period_label)
     p = hs.parameters
-    page = set_map_page(store, hs, stored_incidents(store, offence_group), region,
-                        _calendar(p.get("period_kind", "week"), ""), scores=given_scores, areas=areas, npu=npu,
+    page = set_map_page(store, hs, region, offence_groups=offence_group, scores=given_scores, areas=areas, npu=npu,
                         tiles=tiles)
     path = write_map(page, out_path)
     out.print(f"map of set {p['set_id']} ({path.stat().st_size / 1e6:.2f} MB) written to {path}")
@@ -289,8 +255,6 @@ def engagement_set(
     db: DbOption = "",
 ):
     """Record a new version of a hotspot's engagement plan; fields not given keep their value."""
-    from hotspots.store.hotspot_sets import set_engagement
-
     record = set_engagement(open_store_at(db), hotspot_id, owner=owner, stakeholders=stakeholders, status=status,
                             next_review=parse_day(next_review, "--next-review"), notes=notes)
     out.print(f"{hotspot_id}: engagement plan version {record['plan_version']} ({record['status']})", highlight=False)
@@ -303,8 +267,6 @@ def engagement_list(
     db: DbOption = "",
 ):
     """Show the engagement plans (current, or their history)."""
-    from hotspots.store.hotspot_sets import engagement
-
     frame = engagement(open_store_at(db), [hotspot_id] if hotspot_id else None, history=history)
     view = Table(title="Engagement plans" + (" (history)" if history else ""))
     for col in ("hotspot", "version", "status", "owner", "stakeholders", "next review", "updated (UTC)"):

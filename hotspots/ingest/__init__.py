@@ -1,5 +1,4 @@
-"""Ingest: read incident files, normalise them, and store each file as one all-or-nothing batch."""
+"""Ingest: read incident files in any supported layout and normalise them (ids, times, places, offences, harm).
 
-from hotspots.ingest.load import LoadReport, ingest_file, ingest_files
-
-__all__ = ["LoadReport", "ingest_file", "ingest_files"]
+Storing them, one all-or-nothing batch per file, is :mod:`hotspots.services.ingest`.
+"""

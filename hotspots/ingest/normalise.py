@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspots import cells as h3cells
-from hotspots.areas import Area
+from hotspots.crime.offences import OffenceVocabulary
+from hotspots.geo import cells as h3cells
+from hotspots.geo.areas import Area
+from hotspots.geo.projection import project, unproject
 from hotspots.ingest.readers import RawRows
-from hotspots.offences import OffenceVocabulary
-from hotspots.projection import project, unproject
-from hotspots.store.bulk import INCIDENT_COLUMNS
 
 REJECT_COLUMNS = ["source_file", "line", "reason", "raw"]
+#: Columns of a normalised incident, in the order the store's ``incidents`` table holds them (less its batch).
+INCIDENT_COLUMNS = ["incident_id", "source_line", "source_id", "occurred_from", "occurred_to", "time_precision",
+                    "lon", "lat", "x", "y", "h3_cell", "offence", "offence_group", "source_offence", "knife_enabled",
+                    "victim_under_25", "harm_weight", "location", "lsoa_code"]
 
 _TRUE = {"y", "yes", "true", "t", "1"}
 _FALSE = {"n", "no", "false", "f", "0"}

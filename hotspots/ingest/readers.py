@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotspots.errors import FormatError, HotspotsError
+from hotspots.core.errors import FormatError, HotspotsError
 
 PERSONAL_COLUMNS = {"gender", "age range", "self-defined ethnicity", "officer-defined ethnicity"}
 
@@ -57,7 +57,6 @@ def _csv_line(values) -> str:
 
 def open_text(path: Path) -> io.TextIOBase:
     """Open a (possibly gzipped) text file; binary junk fails with one clear line."""
-
     def make() -> io.TextIOBase:
         if path.suffix == ".gz":
             return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 
 CONNECT_TIMEOUT_S = 10
 

@@ -2,7 +2,7 @@
 
 ``root/force=<force>/month=<YYYY-MM>/<digest>.parquet``, one file per force, month and write,
 each a GeoParquet file (point geometry in WGS84) holding the normalised incident columns
-(:data:`hotspots.aggregate.INCIDENT_COLUMNS`, ``x``/``y`` in the data set's projected CRS).
+(:data:`hotspots.crime.aggregate.INCIDENT_COLUMNS`, ``x``/``y`` in the data set's projected CRS).
 ``root/_dataset.json`` records that CRS; every write must agree with it.
 
 Rows are sorted by H3 cell and written in small row groups, so each row group covers a compact
@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError, NotReadyError
+from hotspots.core.errors import HotspotsError, NotReadyError
+from hotspots.crime.aggregate import INCIDENT_COLUMNS, counted_groups
 
 PARTITIONS = ("force", "month")
 META_FILE = "_dataset.json"
@@ -233,10 +234,8 @@ def read_incidents_dataset(root: str | Path, forces: list[str] | None = None, mo
 
 def dataset_incidents(dataset: IncidentDataset, offence_groups: list[str] | None = None, since=None, until=None,
                       forces: list[str] | None = None, name: str = "offence_group") -> pd.DataFrame:
-    """Incidents of a data set as :func:`hotspots.aggregate.stored_incidents` gives a store's: the
+    """Incidents of a data set as :func:`hotspots.crime.aggregate.stored_incidents` gives a store's: the
     same columns, offence groups chosen the same way (by default crime that patrols do not find)."""
-    from hotspots.aggregate import INCIDENT_COLUMNS, counted_groups
-
     frame = dataset.read(INCIDENT_COLUMNS, forces=dataset.check_forces(forces),
                          offence_groups=counted_groups(offence_groups, name), since=since, until=until)
     if frame.empty:

@@ -3,7 +3,7 @@
 A part holds the cells under one parent cell and only the incidents within the kernel's reach of
 them (its halo): the square around the part's cell centres widened by ``reach × bandwidth``. Every
 incident whose kernel touches a cell of the part is in its halo, so each cell gets exactly the
-terms the single-machine :func:`hotspots.kde.cell_density` gives it; only the order the terms are
+terms the single-machine :func:`hotspots.density.kde.cell_density` gives it; only the order the terms are
 added in can differ (a few units in the last place). A part never needs the whole data set.
 """
 
@@ -15,13 +15,15 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from hotspots import cells as h3cells
-from hotspots.errors import HotspotsError, NotReadyError
-from hotspots.kde import CellDensity, _bandwidth, _coords, _weights, cell_density, region_cells
-from hotspots.kernels import DEFAULT_KERNEL, DEFAULT_TRUNCATE, get_kernel
+from hotspots.core.errors import HotspotsError, NotReadyError
+from hotspots.core.validate import check_choice
+from hotspots.crime.aggregate import counted_groups
+from hotspots.density.kde import CellDensity, _bandwidth, _coords, _weights, cell_density, region_cells
+from hotspots.density.kernels import DEFAULT_KERNEL, DEFAULT_TRUNCATE, get_kernel
+from hotspots.density.weighting import WEIGHTS, base_weights, incident_midpoints, time_weights, utc_timestamp
+from hotspots.geo import cells as h3cells
+from hotspots.geo.projection import check_crs, project
 from hotspots.national.dataset import IncidentDataset
-from hotspots.projection import check_crs, project
-from hotspots.surface import WEIGHTS, base_weights, incident_midpoints, time_weights, utc_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
                              client=None) -> CellDensity:
     """Exact kernel density at H3 cells, computed part by part on a Dask cluster.
 
-    Parameters are those of :func:`hotspots.kde.cell_density` (exact mode), and:
+    Parameters are those of :func:`hotspots.density.kde.cell_density` (exact mode), and:
 
     parent_resolution : H3 resolution of the parent cells that define the parts (default: four
         resolutions coarser than ``cells``).
@@ -45,7 +47,7 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
     Returns
     -------
     CellDensity
-        As :func:`hotspots.kde.cell_density` returns it; ``notes`` records the parts and the
+        As :func:`hotspots.density.kde.cell_density` returns it; ``notes`` records the parts and the
         largest halo (incidents).
     """
     k = get_kernel(kernel, truncate)
@@ -85,7 +87,7 @@ def dataset_kde(dataset: IncidentDataset, cells, *, bandwidth: float, kernel: st
                 offence_groups: list[str] | None = None, forces: list[str] | None = None,
                 truncate: float = DEFAULT_TRUNCATE, parent_resolution: int | None = None,
                 client=None) -> pd.DataFrame:
-    """The density table of :func:`hotspots.surface.hotspot_kde` (exact mode), from a data set:
+    """The density table of :func:`hotspots.density.surface.hotspot_kde` (exact mode), from a data set:
     each part's worker reads its own halo from the GeoParquet files, so neither the driver nor a
     worker ever holds the whole data set.
 
@@ -95,13 +97,10 @@ def dataset_kde(dataset: IncidentDataset, cells, *, bandwidth: float, kernel: st
         :func:`hotspots.national.dataset.dataset_incidents` chooses them (``offence_groups``,
         ``since``, ``forces``).
     cells, bandwidth, kernel, weight, half_life_days, reference_time, truncate : as for
-        :func:`hotspots.surface.hotspot_kde`; a time-weighted surface without a reference time
+        :func:`hotspots.density.surface.hotspot_kde`; a time-weighted surface without a reference time
         stands for the latest incident chosen.
     parent_resolution, client : as for :func:`partitioned_cell_density`.
     """
-    from hotspots.aggregate import counted_groups
-    from hotspots.validate import check_choice
-
     k = get_kernel(kernel, truncate)
     reach = k.reach * _bandwidth(bandwidth)
     check_choice(weight, WEIGHTS, "weight")
@@ -147,7 +146,7 @@ def dataset_kde(dataset: IncidentDataset, cells, *, bandwidth: float, kernel: st
 
 
 def _dataset_weights(frame: pd.DataFrame, weighting: dict) -> np.ndarray:
-    """Each incident's weight, as :func:`hotspots.surface.hotspot_kde` gives it."""
+    """Each incident's weight, as :func:`hotspots.density.surface.hotspot_kde` gives it."""
     w = base_weights(frame, weighting["weight"])
     ref = weighting["reference_time"]
     if ref is None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from hotspots.patrol.resources import Unit
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 
 PRIORITIES = ("harm", "score", "risk", "equal")
 

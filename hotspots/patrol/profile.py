@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from hotspots import cells as h3cells
+from hotspots.geo import cells as h3cells
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hotspots.errors import HotspotsError
-from hotspots.validate import check_file
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_file
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MODES = ("foot", "vehicle")

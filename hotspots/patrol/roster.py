@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspots.areas import NamedAreas
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.geo.areas import NamedAreas
+from hotspots.geo.projection import project
 from hotspots.patrol.clock import PeriodClock
 from hotspots.patrol.dosage import split_budget, visits_by_day
 from hotspots.patrol.resources import PatrolResources
 from hotspots.patrol.schedule import UnitTimeline, base_minutes, place_visits, travel_minutes
-from hotspots.projection import project
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, select, text
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from hotspots.store.schema import store_meta
 
 log = logging.getLogger(__name__)

@@ -1,21 +1,22 @@
-"""Storing hotspot sets (append-only, one version per run and period) and engagement plans."""
+"""Storing hotspot sets (append-only, one version per run and period, with the scores they were chosen
+from) and engagement plans."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import func, insert, select
 
-from hotspots.errors import NotFoundError
-from hotspots.selection import HOTSPOT_COLUMNS, HotspotSet, id_number
+from hotspots.core.errors import NotFoundError
+from hotspots.core.validate import check_choice
 from hotspots.store.db import Store
-from hotspots.store.schema import engagement_plans, hotspot_sets, set_cells, set_hotspots
-from hotspots.validate import check_choice
+from hotspots.store.schema import engagement_plans, hotspot_sets, set_cells, set_hotspots, set_scores
 
 #: Extra per-hotspot measures a stored set carries beside HOTSPOT_COLUMNS (NaN where unknown).
 MEASURE_COLUMNS = ["incidents", "harm", "knife_enabled", "serious_youth_violence", "gi_hot_cells",
@@ -25,32 +26,79 @@ ENGAGEMENT_COLUMNS = ["hotspot_id", "owner", "stakeholders", "status", "next_rev
                       "plan_version"]
 
 
-def save_set(store: Store, hs: HotspotSet, *, period_label: str, period_start: dt.date, period_end: dt.date,
-             resolution: int, score_source: str, coverage: pd.DataFrame) -> int:
-    """Store a set as the next version of its period, in one transaction; returns its set_id."""
-    frame = hs.hotspots.copy()
+@dataclass
+class StoredSet:
+    """A hotspot set as stored: the fields of :class:`hotspots.places.selection.HotspotSet`.
+
+    hotspots : one row per hotspot in rank order, the ``set_hotspots`` columns (less set_id) with
+        ``geofence`` as shapely polygons in WGS84.
+    members : hotspot_id and h3_cell, one row per cell.
+    parameters : the choices recorded with the set, plus set_id, period_label, version, period_start,
+        period_end, resolution, score_source and coverage (a frame) from its record.
+    """
+
+    hotspots: pd.DataFrame
+    members: pd.DataFrame
+    region_area_m2: float
+    dropped: list[str]
+    parameters: dict
+
+
+def save_set(store: Store, hotspots: pd.DataFrame, members: pd.DataFrame, *, region_area_m2: float,
+             dropped: list[str], parameters: dict, period_label: str, period_start: dt.date, period_end: dt.date,
+             resolution: int, score_source: str, coverage: pd.DataFrame, scores: pd.Series | None = None) -> int:
+    """Store a set as the next version of its period, in one transaction; returns its set_id.
+
+    Parameters
+    ----------
+    hotspots : one row per hotspot, the ``set_hotspots`` columns with ``geofence`` (shapely, WGS84);
+        MEASURE_COLUMNS not given are stored as unknown.
+    members : hotspot_id and h3_cell, one row per cell.
+    region_area_m2 : area of the region the set's budget was a share of, in m².
+    dropped : ids of the previous set's hotspots that this one leaves out.
+    parameters : the choices that made the set (JSON-serialisable; numpy scalars allowed).
+    period_label, period_start, period_end : the period the set is for (end inclusive).
+    resolution : H3 resolution of the cells.
+    score_source : what scored the cells, in words.
+    coverage : the coverage table of the last complete period.
+    scores : score per H3 cell (text ids) that the set was chosen from; cells scoring 0 are not kept.
+    """
+    frame = hotspots.copy()
     for col in MEASURE_COLUMNS:
         if col not in frame.columns:
             frame[col] = None
     frame["geofence_wkt"] = shapely.to_wkt(frame.pop("geofence").to_numpy(), rounding_precision=7)
     rows = frame.astype(object).where(frame.notna(), None)
+    scored = pd.Series(dtype=float) if scores is None else scores.groupby(level=0).sum()
+    scored = scored[scored > 0]
     with store.engine.begin() as conn:
         version = conn.execute(select(func.coalesce(func.max(hotspot_sets.c.version), 0))
                                .where(hotspot_sets.c.period_label == period_label)).scalar() + 1
         set_id = conn.execute(insert(hotspot_sets).values(
             period_label=period_label, period_start=period_start, period_end=period_end, version=version,
             created_at=dt.datetime.now(dt.UTC), resolution=int(resolution), score_source=score_source,
-            region_area_m2=hs.region_area_m2, previous_set_id=hs.parameters.get("previous_set"),
-            parameters=json.dumps({**hs.parameters, "dropped": hs.dropped}, default=json_default),
+            region_area_m2=region_area_m2, previous_set_id=parameters.get("previous_set"),
+            parameters=json.dumps({**parameters, "dropped": dropped}, default=json_default),
             coverage=coverage.to_json(orient="records"),
         )).inserted_primary_key[0]
         if len(rows):
             conn.execute(insert(set_hotspots), [{"set_id": set_id, **r} for r in rows.to_dict("records")])
-        if len(hs.members):
+        if len(members):
             conn.execute(insert(set_cells), [{"set_id": set_id, "hotspot_id": h, "h3_cell": c} for h, c in
-                                             zip(hs.members["hotspot_id"], hs.members["h3_cell"], strict=True)])
-    hs.parameters["set_id"] = set_id
+                                             zip(members["hotspot_id"], members["h3_cell"], strict=True)])
+        if len(scored):
+            conn.execute(insert(set_scores), [{"set_id": set_id, "h3_cell": str(c), "score": float(v)}
+                                              for c, v in scored.items()])
     return set_id
+
+
+def set_scores_of(store: Store, set_id: int) -> pd.Series:
+    """The score per H3 cell (text id) a stored set was chosen from; empty for a set stored without them."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(set_scores.c.h3_cell, set_scores.c.score)
+                            .where(set_scores.c.set_id == int(set_id))).all()
+    return pd.Series([r[1] for r in rows], index=pd.Index([r[0] for r in rows], name="h3_cell"), dtype=float,
+                     name="score")
 
 
 def json_default(value):
@@ -75,7 +123,7 @@ def list_sets(store: Store) -> pd.DataFrame:
                                      "created_at", "score_source", "hotspots"])
 
 
-def load_set(store: Store, set_id: int | None = None, period_label: str | None = None) -> HotspotSet:
+def load_set(store: Store, set_id: int | None = None, period_label: str | None = None) -> StoredSet:
     """A stored set by id, or the latest version for a period, or the latest of all."""
     query = select(hotspot_sets)
     if set_id is not None:
@@ -95,22 +143,21 @@ def load_set(store: Store, set_id: int | None = None, period_label: str | None =
                              .order_by(set_cells.c.hotspot_id, set_cells.c.h3_cell)).all()
     hotspots = pd.DataFrame(rows, columns=[c.name for c in set_hotspots.columns])
     hotspots["geofence"] = shapely.from_wkt(hotspots["geofence_wkt"].to_numpy(object)) if len(hotspots) else []
-    hotspots = hotspots[HOTSPOT_COLUMNS + MEASURE_COLUMNS]
+    hotspots = hotspots.drop(columns=["set_id", "geofence_wkt"])
     parameters = json.loads(head["parameters"])
     dropped = parameters.pop("dropped", [])
     parameters.update(set_id=head["set_id"], period_label=head["period_label"], version=head["version"],
                       period_start=head["period_start"], period_end=head["period_end"],
                       resolution=head["resolution"], score_source=head["score_source"],
                       coverage=pd.read_json(io.StringIO(head["coverage"]), orient="records"))
-    return HotspotSet(hotspots=hotspots, members=pd.DataFrame(cells, columns=["hotspot_id", "h3_cell"]),
+    return StoredSet(hotspots=hotspots, members=pd.DataFrame(cells, columns=["hotspot_id", "h3_cell"]),
                       region_area_m2=head["region_area_m2"], dropped=dropped, parameters=parameters)
 
 
-def next_hotspot_number(store: Store) -> int:
-    """Number of the next new hotspot id: ids are never reused, across every period."""
+def hotspot_ids(store: Store) -> list[str]:
+    """Every hotspot id any stored set has used (ids are never reused, across every period)."""
     with store.engine.connect() as conn:
-        ids = conn.execute(select(set_hotspots.c.hotspot_id).distinct()).scalars().all()
-    return max((id_number(i) for i in ids), default=0) + 1
+        return list(conn.execute(select(set_hotspots.c.hotspot_id).distinct()).scalars().all())
 
 
 def set_engagement(store: Store, hotspot_id: str, *, owner: str | None = None, stakeholders: str | None = None,

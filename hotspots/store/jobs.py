@@ -14,7 +14,7 @@ import socket
 import pandas as pd
 from sqlalchemy import insert, select, update
 
-from hotspots.errors import NotFoundError
+from hotspots.core.errors import NotFoundError
 from hotspots.store import audit
 from hotspots.store.db import Store
 from hotspots.store.schema import jobs

@@ -166,6 +166,15 @@ set_cells = Table(
     Column("hotspot_id", String(16), nullable=False),
 )
 
+# The score each cell of the force area had when the set was chosen (cells scoring 0 left out).
+set_scores = Table(
+    "set_scores",
+    metadata,
+    Column("set_id", Integer, ForeignKey("hotspot_sets.set_id"), primary_key=True),
+    Column("h3_cell", String(16), primary_key=True),
+    Column("score", Float, nullable=False),
+)
+
 # Every edit of a plan is a new row, so its history is kept; the latest row is the plan.
 engagement_plans = Table(
     "engagement_plans",

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import insert, select, update
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_choice
 from hotspots.store import audit
 from hotspots.store.db import Store
 from hotspots.store.schema import api_tokens
-from hotspots.validate import check_choice
 
 ROLES = ("commander", "analyst", "tasking", "evaluator", "admin")
 TOKEN_COLUMNS = ["token_id", "name", "role", "npus", "created_at", "revoked_at"]

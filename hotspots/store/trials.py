@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select
 
-from hotspots.errors import HotspotsError, NotFoundError
-from hotspots.ingest.load import file_sha256
+from hotspots.core.errors import NotFoundError, ValidationError
 from hotspots.store import audit
 from hotspots.store.db import Store
 from hotspots.store.hotspot_sets import json_default
@@ -22,45 +22,69 @@ from hotspots.store.schema import (
     patrol_pings,
     trial_allocations,
 )
-from hotspots.trials.allocation import PLACE_COLUMNS, Allocation
-from hotspots.trials.gps import read_gps_log
 
 ALLOCATION_LIST_COLUMNS = ["allocation_id", "trial", "version", "set_id", "design", "start", "places", "seed",
                            "created_at", "created_by", "reason"]
 
 
-def save_allocation(store: Store, alloc: Allocation, *, trial: str, set_id: int, created_by: str,
-                    reason: str = "") -> int:
-    """Register ``alloc`` as the next version of ``trial`` (audited in the same transaction); returns its id."""
+def save_allocation(store: Store, *, trial: str, set_id: int, created_by: str, reason: str, design: str, seed: int,
+                    start: dt.date, fingerprint: str, parameters: dict, places: pd.DataFrame,
+                    treated: np.ndarray) -> dict:
+    """Register an allocation as the next version of ``trial`` (audited in the same transaction);
+    returns its issue record (allocation_id, trial, version, set_id, created_at, created_by, reason,
+    fingerprint).
+
+    Parameters
+    ----------
+    trial : the trial's name, 1 to 64 characters; a new allocation under it needs a ``reason``.
+    design, seed, start, parameters : how the places were randomised, from which seed, from which day.
+    fingerprint : the digest of the allocation, checked when it is read back.
+    places : one row per place (PLACE_COLUMNS of :mod:`hotspots.trials.allocation`).
+    treated : bool array, shape (places, periods): patrolled in each period.
+    """
     trial = trial.strip()
     if not trial or len(trial) > 64:
-        raise HotspotsError(f"--name={trial!r}: give the trial a name of 1 to 64 characters, e.g. 'guardian-2025'")
+        raise ValidationError(f"--name={trial!r}: give the trial a name of 1 to 64 characters, e.g. 'guardian-2025'")
     created_at = dt.datetime.now(dt.UTC)
     with store.engine.begin() as conn:
         if conn.execute(select(hotspot_sets.c.set_id).where(hotspot_sets.c.set_id == set_id)).scalar() is None:
-            raise HotspotsError(f"--set={set_id!r}: the store holds no such hotspot set; see 'hotspots sets'")
+            raise NotFoundError(f"--set={set_id!r}: the store holds no such hotspot set; see 'hotspots sets'")
         version = conn.execute(select(func.coalesce(func.max(trial_allocations.c.version), 0))
                                .where(trial_allocations.c.trial == trial)).scalar() + 1
         if version > 1 and not reason:
-            raise HotspotsError(f"trial {trial!r} already has an allocation; a new version needs --reason "
-                                "(why the registered allocation is being replaced)")
+            raise ValidationError(f"trial {trial!r} already has an allocation; a new version needs --reason "
+                                  "(why the registered allocation is being replaced)")
         allocation_id = conn.execute(insert(trial_allocations).values(
-            trial=trial, version=version, set_id=set_id, design=alloc.design, seed=int(alloc.seed),
-            start=alloc.start, created_at=created_at, created_by=created_by[:64], reason=reason,
-            fingerprint=alloc.fingerprint, parameters=json.dumps(alloc.parameters, sort_keys=True),
-            places=json.dumps(alloc.places.to_dict("records"), default=json_default), treated=json.dumps(alloc.treated.astype(int).tolist()),
+            trial=trial, version=version, set_id=set_id, design=design, seed=int(seed),
+            start=start, created_at=created_at, created_by=created_by[:64], reason=reason,
+            fingerprint=fingerprint, parameters=json.dumps(parameters, sort_keys=True),
+            places=json.dumps(places.to_dict("records"), default=json_default),
+            treated=json.dumps(treated.astype(int).tolist()),
         )).inserted_primary_key[0]
         audit.record(conn, created_by, "allocation.register", "allocation", allocation_id,
-                     {"trial": trial, "version": version, "set_id": set_id, "design": alloc.design,
-                      "fingerprint": alloc.fingerprint, "reason": reason})
-    alloc.issue = {"allocation_id": allocation_id, "trial": trial, "version": version, "set_id": set_id,
-                   "created_at": created_at.isoformat(), "created_by": created_by[:64], "reason": reason,
-                   "fingerprint": alloc.fingerprint}
-    return allocation_id
+                     {"trial": trial, "version": version, "set_id": set_id, "design": design,
+                      "fingerprint": fingerprint, "reason": reason})
+    return {"allocation_id": allocation_id, "trial": trial, "version": version, "set_id": set_id,
+            "created_at": created_at.isoformat(), "created_by": created_by[:64], "reason": reason,
+            "fingerprint": fingerprint}
 
 
-def load_allocation(store: Store, allocation_id: int | None = None) -> Allocation:
-    """A registered allocation by id, or the latest; refused if it no longer matches its fingerprint."""
+@dataclass
+class StoredAllocation:
+    """A registered allocation as stored: its record, places (as registered), treated (places ×
+    periods), design, seed and parameters."""
+
+    issue: dict
+    places: pd.DataFrame
+    treated: np.ndarray
+    design: str
+    seed: int
+    parameters: dict
+    fingerprint: str
+
+
+def load_allocation(store: Store, allocation_id: int | None = None) -> StoredAllocation:
+    """A registered allocation by id, or the latest."""
     query = select(trial_allocations).order_by(trial_allocations.c.allocation_id.desc()).limit(1)
     if allocation_id is not None:
         query = select(trial_allocations).where(trial_allocations.c.allocation_id == int(allocation_id))
@@ -69,18 +93,13 @@ def load_allocation(store: Store, allocation_id: int | None = None) -> Allocatio
     if head is None:
         what = f"allocation {allocation_id}" if allocation_id is not None else "allocations yet"
         raise NotFoundError(f"the store holds no {what}; register one with 'hotspots trial allocate'")
-    places = pd.DataFrame(json.loads(head["places"]), columns=PLACE_COLUMNS)
-    places["place_id"] = places["place_id"].astype(str)
-    places["npu"] = places["npu"].fillna("").astype(str)
-    alloc = Allocation(places=places, treated=np.array(json.loads(head["treated"]), dtype=bool),
-                       design=head["design"], seed=int(head["seed"]), parameters=json.loads(head["parameters"]))
-    if alloc.fingerprint != head["fingerprint"]:
-        raise HotspotsError(f"allocation {head['allocation_id']} does not match its fingerprint: the store was "
-                            "altered outside hotspots; do not evaluate against it")
-    alloc.issue = {"allocation_id": head["allocation_id"], "trial": head["trial"], "version": head["version"],
-                   "set_id": head["set_id"], "created_at": head["created_at"].isoformat(),
-                   "created_by": head["created_by"], "reason": head["reason"], "fingerprint": head["fingerprint"]}
-    return alloc
+    issue = {"allocation_id": head["allocation_id"], "trial": head["trial"], "version": head["version"],
+             "set_id": head["set_id"], "created_at": head["created_at"].isoformat(),
+             "created_by": head["created_by"], "reason": head["reason"], "fingerprint": head["fingerprint"]}
+    return StoredAllocation(issue=issue, places=pd.DataFrame(json.loads(head["places"])),
+                            treated=np.array(json.loads(head["treated"]), dtype=bool), design=head["design"],
+                            seed=int(head["seed"]), parameters=json.loads(head["parameters"]),
+                            fingerprint=head["fingerprint"])
 
 
 def list_allocations(store: Store) -> pd.DataFrame:
@@ -91,21 +110,24 @@ def list_allocations(store: Store) -> pd.DataFrame:
                           "places": len(json.loads(r["places"]))} for r in rows], columns=ALLOCATION_LIST_COLUMNS)
 
 
-def load_gps_log(store: Store, path: str | Path, *, loaded_by: str, timezone: str = "Europe/London") -> dict:
-    """Store one log's pings and rejected rows in one transaction; a file loaded before adds nothing."""
-    path = Path(path)
-    sha = file_sha256(path)
+def gps_batch_of(store: Store, sha256: str) -> int | None:
+    """The batch that loaded a GPS log with these bytes, or None."""
     with store.engine.connect() as conn:
-        earlier = conn.execute(select(patrol_log_batches.c.batch_id).where(patrol_log_batches.c.sha256 == sha)).scalar()
-    if earlier is not None:
-        return {"file": str(path), "batch_id": earlier, "already_loaded": True, "read": 0, "loaded": 0,
-                "already_stored": 0, "rejected": 0}
-    pings, rejects = read_gps_log(path, timezone)
+        return conn.execute(select(patrol_log_batches.c.batch_id).where(patrol_log_batches.c.sha256 == sha256)).scalar()
+
+
+def save_gps_log(store: Store, *, source_file: str, sha256: str, pings: pd.DataFrame, rejects: pd.DataFrame,
+                 loaded_by: str) -> dict:
+    """Store one log's pings (unit, at, lon, lat, line) and rejected rows (line, reason, raw) in one
+    transaction, audited; pings already stored (same unit and time) are skipped.
+
+    Returns the counts: batch_id, read, loaded, already_stored, rejected.
+    """
     with store.engine.begin() as conn:
         stored = _stored_keys(conn, pings)
         new = pings[~pd.MultiIndex.from_frame(pings[["unit", "at"]]).isin(stored)] if len(pings) else pings
         batch_id = conn.execute(insert(patrol_log_batches).values(
-            source_file=str(path), sha256=sha, loaded_at=dt.datetime.now(dt.UTC), loaded_by=loaded_by[:64],
+            source_file=source_file, sha256=sha256, loaded_at=dt.datetime.now(dt.UTC), loaded_by=loaded_by[:64],
             rows_read=len(pings) + len(rejects), rows_loaded=len(new), rows_already_stored=len(pings) - len(new),
             rows_rejected=len(rejects))).inserted_primary_key[0]
         if len(new):
@@ -117,10 +139,9 @@ def load_gps_log(store: Store, path: str | Path, *, loaded_by: str, timezone: st
                 {"batch_id": batch_id, "line": int(r.line), "reason": r.reason, "raw": r.raw}
                 for r in rejects.itertuples(index=False)])
         audit.record(conn, loaded_by, "patrol_log.load", "patrol_log", batch_id,
-                     {"file": path.name, "sha256": sha, "loaded": len(new), "rejected": len(rejects)})
-    return {"file": str(path), "batch_id": batch_id, "already_loaded": False, "read": len(pings) + len(rejects),
-            "loaded": len(new), "already_stored": len(pings) - len(new), "rejected": len(rejects),
-            "rejects": rejects}
+                     {"file": Path(source_file).name, "sha256": sha256, "loaded": len(new), "rejected": len(rejects)})
+    return {"batch_id": batch_id, "read": len(pings) + len(rejects), "loaded": len(new),
+            "already_stored": len(pings) - len(new), "rejected": len(rejects)}
 
 
 def _stored_keys(conn, pings: pd.DataFrame) -> pd.MultiIndex:

@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspots import cells as h3cells
-from hotspots.areas import Area
-from hotspots.config import DEFAULT_FORCE_AREA
-from hotspots.errors import HotspotsError
-from hotspots.offences import harm_weights
-from hotspots.projection import BRITISH_NATIONAL_GRID, project, unproject
-from hotspots.validate import check_fraction, check_positive
+from hotspots.core.config import DEFAULT_FORCE_AREA
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_fraction, check_positive
+from hotspots.crime.offences import harm_weights
+from hotspots.geo import cells as h3cells
+from hotspots.geo.areas import Area
+from hotspots.geo.projection import BRITISH_NATIONAL_GRID, project, unproject
 
 log = logging.getLogger(__name__)
 

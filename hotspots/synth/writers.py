@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.areas import Area
-from hotspots.errors import HotspotsError
-from hotspots.offences import vocabulary
+from hotspots.core.errors import HotspotsError
+from hotspots.crime.offences import vocabulary
+from hotspots.geo.areas import Area
+from hotspots.geo.cells import cell_centres
+from hotspots.geo.projection import BRITISH_NATIONAL_GRID, project, unproject
 from hotspots.synth.city import SyntheticCity
 
 FORMATS = ("police-street", "mapped-csv", "geoparquet", "geojson")
@@ -126,8 +128,6 @@ def synthetic_npus(area: Area, n: int = 8, seed: int = 0) -> gpd.GeoDataFrame:
     """
     rng = np.random.default_rng(seed)
     cells = area.cells(8, "centre")
-    from hotspots.cells import cell_centres
-    from hotspots.projection import BRITISH_NATIONAL_GRID, project, unproject
 
     lon, lat = cell_centres(cells)
     pts = np.column_stack(project(lon, lat, BRITISH_NATIONAL_GRID))

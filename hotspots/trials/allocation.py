@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError
-from hotspots.validate import check_choice, check_fraction, check_positive
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_choice, check_fraction, check_positive
 
 DESIGNS = ("simple", "blocked", "pair", "crossover")
 ARM_COLUMNS = ["place_id", "period", "period_start", "arm"]

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hotspots import cells as h3cells
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.geo import cells as h3cells
 
 
 @dataclass

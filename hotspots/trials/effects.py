@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
 from hotspots.trials.allocation import Allocation, redraw
 
 Z95 = float(stats.norm.ppf(0.975))

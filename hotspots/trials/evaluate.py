@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError, NotReadyError
+from hotspots.core.errors import HotspotsError, NotReadyError
 from hotspots.trials.allocation import Allocation
 from hotspots.trials.compliance import compliance, delivered_by_period
 from hotspots.trials.displacement import buffer_rings, wdd, wdq

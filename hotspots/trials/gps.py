@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_file
 from hotspots.trials.outcomes import cell_lookup, locate
-from hotspots.validate import check_file
 
 PING_COLUMNS = ["line", "unit", "at", "lon", "lat"]
 REJECT_COLUMNS = ["line", "reason", "raw"]

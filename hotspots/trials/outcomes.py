@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspots import cells as h3cells
-from hotspots.aggregate import incident_days
-from hotspots.errors import HotspotsError
-from hotspots.periods import day_number
+from hotspots.core.errors import HotspotsError
+from hotspots.crime.aggregate import incident_days
+from hotspots.geo import cells as h3cells
+from hotspots.geo.periods import day_number
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def place_counts(incidents: pd.DataFrame, members: pd.DataFrame, place_ids: list
     """Count crimes and sum harm per place and period around a trial starting on local day ``start``.
 
     ``incidents`` has occurred_from, occurred_to (aware), lon, lat and harm_weight, as
-    :func:`hotspots.aggregate.read_incidents` returns them.
+    :func:`hotspots.crime.aggregate.read_incidents` returns them.
     """
     if period_days < 1 or before < 0 or during < 1:
         raise HotspotsError(f"period_days={period_days!r}, before={before!r}, during={during!r}: need "

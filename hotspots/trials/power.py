@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hotspots.errors import HotspotsError
+from hotspots.core.errors import HotspotsError
+from hotspots.core.validate import check_fraction
 from hotspots.trials.allocation import Allocation, redraw
 from hotspots.trials.effects import null_expected, phase_cells, phase_design
-from hotspots.validate import check_fraction
 
 
 @dataclass

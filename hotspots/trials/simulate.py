@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspots import cells as h3cells
+from hotspots.geo import cells as h3cells
 from hotspots.synth import PatrolEffect, SynthParams, apply_patrol, generate
 from hotspots.trials.allocation import allocate
 from hotspots.trials.effects import Panel, difference_in_differences, fixed_effects, randomisation_test

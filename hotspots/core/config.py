@@ -1,0 +1,58 @@
+"""Settings, read from ``HOTSPOTS_*`` environment variables when first asked for.
+
+Nothing is read at import time: :func:`get_settings` builds the settings lazily and caches
+them; tests call ``get_settings.cache_clear()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Shipped data: small real samples and reference tables, next to the packages.
+SHIPPED_DATA = Path(__file__).resolve().parents[2] / "data"
+DEFAULT_FORCE_AREA = SHIPPED_DATA / "boundaries" / "west_midlands_force_area.gpkg"
+DEFAULT_NAMED_AREAS = SHIPPED_DATA / "boundaries" / "birmingham_wards_2016.geojson"
+
+
+class Settings(BaseSettings):
+    """Service-wide settings.
+
+    Attributes
+    ----------
+    database_url : SQLAlchemy URL of the store; empty means SQLite in ``data_dir``.
+    data_dir : where the embedded store, rejects files and outputs live.
+    timezone : IANA zone that local times (and data.police.uk months) are read in.
+    period_anchor : first day of a tactical period; periods run every ``period_days`` from it.
+    period_days : length of a tactical period in days.
+    h3_resolution : the cell size incidents are indexed at (7 to 11).
+    force_area : boundary file of the force area; points outside it are rejected. ``none`` disables.
+    projected_crs : metric CRS for distances; ``auto`` picks British National Grid for data in
+        Great Britain, else the UTM zone of the data.
+    api_max_upload_mb : the API refuses request bodies (uploads) larger than this.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HOTSPOTS_", extra="ignore")
+
+    database_url: str = ""
+    data_dir: Path = Path("hotspots-data")
+    timezone: str = "Europe/London"
+    period_anchor: dt.date = dt.date(2024, 1, 1)
+    period_days: int = 28
+    h3_resolution: int = 10
+    force_area: str = str(DEFAULT_FORCE_AREA)
+    projected_crs: str = "auto"
+    api_max_upload_mb: float = 200.0
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hotspots.sqlite').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,69 @@
+"""WGS84 in and out; a projected metric CRS for every distance.
+
+British National Grid (EPSG:27700) for data in Great Britain, otherwise the UTM zone of the
+data's centre. Bandwidths and buffers elsewhere in the project are metres in this CRS.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+import numpy as np
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+from hotspots.core.errors import HotspotsError
+
+log = logging.getLogger(__name__)
+
+BRITISH_NATIONAL_GRID = "EPSG:27700"
+# Great Britain's mainland and islands, generously: beyond this BNG distorts badly.
+_GB_BOUNDS = (-8.8, 49.8, 2.0, 61.0)
+
+
+def utm_crs(lon: float, lat: float) -> str:
+    """EPSG code of the WGS84 UTM zone containing (lon, lat)."""
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def choose_crs(lon: np.ndarray, lat: np.ndarray) -> str:
+    """Pick the projected CRS for points: BNG inside Great Britain, else their UTM zone."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        raise HotspotsError("cannot choose a projection: no valid coordinates; set projected_crs explicitly")
+    mlon, mlat = float(np.median(lon[ok])), float(np.median(lat[ok]))
+    x0, y0, x1, y1 = _GB_BOUNDS
+    crs = BRITISH_NATIONAL_GRID if (x0 <= mlon <= x1 and y0 <= mlat <= y1) else utm_crs(mlon, mlat)
+    log.info("projected CRS chosen automatically: %s (data centre %.4f, %.4f)", crs, mlon, mlat)
+    return crs
+
+
+def check_crs(crs: str, name: str = "projected_crs") -> str:
+    try:
+        parsed = CRS.from_user_input(crs)
+    except CRSError:
+        raise HotspotsError(f"{name}={crs!r} is not a coordinate reference system; use e.g. EPSG:27700") from None
+    if not parsed.is_projected:
+        raise HotspotsError(f"{name}={crs!r} is not projected (distances would be in degrees); use e.g. EPSG:27700")
+    return crs
+
+
+@lru_cache(maxsize=16)
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def project(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 lon/lat (degrees) to x/y in metres of ``crs``; arrays of shape (n,)."""
+    x, y = _transformer("EPSG:4326", crs).transform(np.asarray(lon, float), np.asarray(lat, float))
+    return np.asarray(x, float), np.asarray(y, float)
+
+
+def unproject(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """x/y in metres of ``crs`` to WGS84 lon/lat in degrees."""
+    lon, lat = _transformer(crs, "EPSG:4326").transform(np.asarray(x, float), np.asarray(y, float))
+    return np.asarray(lon, float), np.asarray(lat, float)

@@ -1,0 +1,107 @@
+"""The analyst's job: train and backtest the predictor on the stored incidents, keep every version in
+the registry, promote one, and forecast with it.
+
+The registry's listings, promotion and rollback are the store's (:mod:`hotspots.store.model_registry`)
+and are named here so that the front ends find every model use case in one module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pandas as pd
+
+from hotspots.core.config import get_settings
+from hotspots.core.errors import NotReadyError
+from hotspots.services.ingest import stored_frame
+from hotspots.store.db import Store
+from hotspots.store.model_registry import (
+    add_version,
+    events,
+    list_models,
+    model_blob,
+    model_row,
+    promote,
+    promoted_version,
+    rollback,
+)
+from models.backtest import BacktestResult, rolling_backtest
+from models.features import CellHistory, PointLayer
+from models.predictor import RiskModel
+from models.registry import StoredModel, forecast_table, stored_model, version_row
+from models.runs import build_history, region_cells
+from models.training import TrainedModel, history_before, train
+
+__all__ = ["StoredModel", "backtest_stored", "events", "forecast_promoted", "list_models", "load_model",
+           "load_promoted", "model_row", "promote", "promoted_version", "register", "rollback", "stored_history",
+           "train_stored"]
+
+
+def register(store: Store, trained: TrainedModel) -> int:
+    """Store a trained model as a new version (one transaction, never changed); returns its version number."""
+    return add_version(store, lambda number: version_row(trained, number))
+
+
+def load_model(store: Store, version: int) -> StoredModel:
+    """A version with its fitted model, ready to forecast."""
+    row = model_row(store, version)
+    return stored_model(row, model_blob(store, row["version"]))
+
+
+def load_promoted(store: Store) -> StoredModel:
+    """The model that serves forecasts; none promoted is a NotReadyError that says what to do."""
+    version = promoted_version(store)
+    if version is None:
+        raise NotReadyError("no model is promoted yet; train one ('hotspots model train'), read its card "
+                            "('hotspots model show N') and promote it ('hotspots model promote N')")
+    return load_model(store, version)
+
+
+def stored_history(store: Store, area, *, period: str, resolution: int, target: str, cutoff: dt.date | None,
+                   layers: tuple[PointLayer, ...] = (), allow_police_detected: bool = False):
+    """The stored incidents counted per cell and period for a run, on ``area``'s cells (or around the
+    incidents, without one), in the configured calendar.
+
+    Returns
+    -------
+    (CellHistory, int | None)
+        The history, and the period that starts on ``cutoff`` (None without a cutoff).
+    """
+    s = get_settings()
+    frame, crs = stored_frame(store)
+    return build_history(frame, crs, period=period, resolution=resolution, target=target, cutoff=cutoff, area=area,
+                         anchor=s.period_anchor, period_days=s.period_days, timezone=s.timezone, layers=layers,
+                         allow_police_detected=allow_police_detected)
+
+
+def train_stored(store: Store, history: CellHistory, forecast: int | None, *, seed: int, backtest_periods: int,
+                 progress: Callable[[str], None] | None = None) -> tuple[int, TrainedModel]:
+    """Backtest and train the predictor on ``history`` and register it (not promoted): (version, trained)."""
+    trained = train(history, forecast, RiskModel(seed=seed), backtest_periods, progress=progress)
+    return register(store, trained), trained
+
+
+def backtest_stored(history: CellHistory, forecast: int | None, *, periods: int, seed: int,
+                    progress: Callable[[str], None] | None = None) -> BacktestResult:
+    """Rolling-origin backtest of the model beside every baseline, on the periods before ``forecast``."""
+    if forecast is not None:
+        history = history_before(history, forecast)
+    return rolling_backtest(history, periods, RiskModel(seed=seed), progress=progress)
+
+
+def forecast_promoted(store: Store, area, day: dt.date | None = None) -> tuple[StoredModel, pd.DataFrame]:
+    """The promoted model's forecast on the stored incidents for the period holding ``day``
+    (default: the period after the data).
+
+    Returns
+    -------
+    (StoredModel, pandas.DataFrame)
+        The model, and one row per cell (``models.registry.forecast_table``), highest first.
+    """
+    stored = load_promoted(store)
+    frame, _ = stored_frame(store)
+    history = CellHistory(frame, region_cells(area, frame, stored.resolution), stored.calendar, stored.target,
+                          stored.crs, stored.feature_config, stored.layers)
+    period = stored.calendar.period_of(day) if day else history.next_period()
+    return stored, forecast_table(history.cells, stored.model.predict(history, period), stored.calendar, period)

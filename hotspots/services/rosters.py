@@ -1,0 +1,142 @@
+"""The tasking board's job: plan and issue a randomised roster for a stored hotspot set, and read
+issued rosters back (checked against their fingerprints).
+
+The CLI (``hotspots patrol plan``) and the API's tasking route both call ``issue_roster``, so the
+risk profiles, the dosage priority and the trial's control arms are chosen in one place.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+import pandas as pd
+
+from hotspots.core.errors import HotspotsError, ValidationError
+from hotspots.core.validate import check_choice
+from hotspots.patrol import assign_npus, hour_of_week_profiles, patrol_roster, read_arms
+from hotspots.patrol.clock import PeriodClock
+from hotspots.patrol.dosage import PRIORITIES
+from hotspots.patrol.resources import PatrolResources
+from hotspots.patrol.roster import DOSAGE_COLUMNS, VISIT_COLUMNS, Roster, with_shortfall
+from hotspots.services.ingest import stored_incidents
+from hotspots.services.weekly import load_set
+from hotspots.store import rosters as stored_rosters
+from hotspots.store.incidents import projected_crs
+
+
+def issue_roster(store, spec: PatrolResources, *, set_id: int | None = None, start=None, days: int = 28,
+                 seed: int | None = None, priority: str = "harm", cell_scores: pd.Series | None = None,
+                 visit_minutes: int = 15, visits_per_day: int = 3, min_gap_minutes: int = 60,
+                 floor_minutes: float | None = None, arms: pd.DataFrame | None = None, npu_areas=None,
+                 history_days: int = 365, offence_groups: list[str] | None = None, reason: str = "",
+                 notes: dict | None = None, actor: str, timezone: str = "Europe/London"):
+    """Plan a randomised roster for the set (default: the latest), store it (never changed) and audit it.
+
+    Parameters
+    ----------
+    spec : NPUs, units, shifts and funded hours.
+    start : first day (default: the set's first day); ``days`` long.
+    seed : seed of every random choice (default: a fresh one, recorded with the roster).
+    priority : dosage in proportion to harm, score (the set's), risk (``cell_scores`` summed per hotspot) or equal.
+    cell_scores : score per H3 cell id (text), for ``priority='risk'``.
+    arms : hotspot_id, arm[, date] rows; control hotspots (or days) get no visits.
+    npu_areas : NamedAreas of NPUs, or None to take NPUs from the resources.
+    history_days : days of incidents before ``start`` that the hour-of-week risk profiles learn from.
+    notes : extra parameters recorded with the roster.
+
+    Returns
+    -------
+    (Roster, HotspotSet)
+    """
+    check_choice(priority, PRIORITIES, "--priority")
+    if priority == "risk" and cell_scores is None:
+        raise ValidationError("--priority risk needs --scores, a CSV of h3_cell,score such as 'hotspots model forecast' writes")
+    hs = load_set(store, set_id)
+    first = start or hs.parameters["period_start"]
+    clock = PeriodClock(first, days, timezone)
+    hot = hs.hotspots.copy()
+    hot["npu"] = assign_npus(hot, spec, npu_areas)
+    weights = priority_weights(hs, priority, cell_scores)
+    # With no history in the window every hotspot takes the flat profile.
+    until = clock.origin
+    incidents = stored_incidents(store, offence_groups, until - pd.Timedelta(days=history_days), until,
+                                 allow_empty=True, name="--offence-group")
+    profiles, timed = hour_of_week_profiles(incidents, hs.members, hot["hotspot_id"].tolist(), timezone)
+    control = read_arms(arms, hot["hotspot_id"].tolist(), clock) if arms is not None else None
+    seed = secrets.randbits(48) if seed is None else seed
+    roster = patrol_roster(hot, spec, profiles, weights, start=first, days=days, timezone=timezone,
+                           crs=projected_crs(store), seed=seed, visit_minutes=visit_minutes,
+                           min_gap_minutes=min_gap_minutes, visits_per_day=visits_per_day,
+                           floor_minutes_per_day=floor_minutes, control=control)
+    roster.parameters.update(priority=priority, history_days=history_days, profile_incidents=int(timed.sum()),
+                             **(notes or {}))
+    save_roster(store, roster, set_id=int(hs.parameters["set_id"]), issued_by=actor, reason=reason,
+                resources=spec.to_dict())
+    return roster, hs
+
+
+def priority_weights(hs, priority: str, cell_scores: pd.Series | None) -> np.ndarray:
+    """Each hotspot's share of the dosage, in the set's order."""
+    hot = hs.hotspots
+    if priority == "equal":
+        return np.ones(len(hot))
+    if priority == "score":
+        return hot["score"].to_numpy(float)
+    if priority == "harm":
+        harm = pd.to_numeric(hot["harm"], errors="coerce")
+        if harm.isna().all():
+            raise HotspotsError(f"set {hs.parameters['set_id']} records no harm per hotspot; use --priority score or risk")
+        return harm.fillna(0.0).to_numpy(float)
+    per_cell = cell_scores.groupby(level=0).sum()
+    summed = hs.members.assign(score=hs.members["h3_cell"].map(per_cell).fillna(0.0)).groupby("hotspot_id")["score"].sum()
+    if not summed.any():
+        raise HotspotsError("the scores score none of the set's cells; are they at the set's resolution?")
+    return summed.reindex(hot["hotspot_id"], fill_value=0.0).to_numpy(float)
+
+
+def save_roster(store, roster: Roster, *, set_id: int, issued_by: str, reason: str = "",
+                resources: dict | None = None) -> int:
+    """Issue ``roster`` as the next version for its set and start day (one transaction, audited); returns
+    its id. ``roster.issue`` records the roster id, version, set id, who issued it, when and why."""
+    summary = {"units": roster.units.to_dict("records"), "npus": roster.npus.to_dict("records"),
+               "warnings": roster.warnings}
+    roster.issue = stored_rosters.save_roster(
+        store, set_id=set_id, issued_by=issued_by, reason=reason, resources=resources or {},
+        parameters=roster.parameters, fingerprint=roster.fingerprint, summary=summary, visits=roster.visits,
+        dosage=roster.dosage)
+    return roster.issue["roster_id"]
+
+
+def load_roster(store, roster_id: int | None = None) -> Roster:
+    """A stored roster by id, or the latest issued; visits carry their hotspots' names and centroids.
+    A roster that no longer matches its fingerprint is refused."""
+    got = stored_rosters.load_roster(store, roster_id)
+    visits = _visits_with_places(got.visits, got.places, got.parameters)
+    dosage = got.dosage.merge(got.places[["hotspot_id", "hotspot_name"]], on="hotspot_id", how="left")
+    dosage = with_shortfall(dosage)
+    order = {h: i for i, h in enumerate(got.places["hotspot_id"])}
+    dosage = dosage.sort_values("hotspot_id", key=lambda s: s.map(order), ignore_index=True)
+    roster = Roster(visits=visits, dosage=dosage[DOSAGE_COLUMNS], units=pd.DataFrame(got.summary["units"]),
+                    npus=pd.DataFrame(got.summary["npus"]), parameters=got.parameters,
+                    warnings=got.summary["warnings"])
+    if roster.fingerprint != got.fingerprint:
+        raise HotspotsError(f"roster {got.issue['roster_id']} does not match its fingerprint: the store was altered "
+                            "outside hotspots; do not issue it, reissue from the plan")
+    roster.issue = got.issue
+    return roster
+
+
+def _visits_with_places(visits: pd.DataFrame, places: pd.DataFrame, parameters: dict) -> pd.DataFrame:
+    tz = parameters["timezone"]
+    frame = visits.merge(places, on="hotspot_id", how="left")
+    starts = pd.DatetimeIndex(pd.to_datetime(frame["starts_at"], utc=True))
+    ends = pd.DatetimeIndex(pd.to_datetime(frame["ends_at"], utc=True))
+    frame["starts_at"], frame["ends_at"] = starts, ends
+    frame["date"] = starts.tz_convert(tz).strftime("%Y-%m-%d")
+    frame["start"] = starts.tz_convert(tz).strftime("%H:%M")
+    frame["end"] = ends.tz_convert(tz).strftime("%H:%M")
+    frame["visit_minutes"] = int(parameters["visit_minutes"])
+    frame["centroid_lon"] = frame["centroid_lon"].round(6)
+    frame["centroid_lat"] = frame["centroid_lat"].round(6)
+    return frame[VISIT_COLUMNS]

@@ -1,0 +1,178 @@
+"""The commander's weekly job: select a period's hotspots and store the set, draw its map, keep
+engagement plans.
+
+``select_hotspots`` picks the period (by default the one after the latest incident), finds the
+previous set (ids, hysteresis and changes follow it), scores and selects with the engine, and
+stores the set with the score of every cell it was chosen from, so a map later reads that
+surface instead of recomputing it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from hotspots.core.config import get_settings
+from hotspots.core.errors import ValidationError
+from hotspots.geo.areas import Area, NamedAreas
+from hotspots.geo.periods import Calendar
+from hotspots.places.gistar import DEFAULT_PERMUTATIONS
+from hotspots.places.selection import DEFAULT_AREA_SHARE, DEFAULT_MAX_HOTSPOTS, HOTSPOT_COLUMNS, HotspotSet, id_number
+from hotspots.places.weekly import (
+    DEFAULT_BANDWIDTH_M,
+    DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_HISTORY_DAYS,
+    DEFAULT_HYSTERESIS,
+    DEFAULT_MAX_CELLS,
+    DEFAULT_MIN_CELLS,
+    DEFAULT_SMOOTH_M,
+    WeeklyHotspots,
+    map_context,
+    weekly_hotspots,
+)
+from hotspots.services.ingest import stored_incidents
+from hotspots.store import hotspot_sets as stored_sets
+from hotspots.store.db import Store
+from hotspots.store.hotspot_sets import MEASURE_COLUMNS, engagement, set_scores_of
+from hotspots.store.incidents import projected_crs
+from maps.weekly import weekly_map
+
+
+def save_set(store: Store, hs: HotspotSet, *, period_label: str, period_start: dt.date, period_end: dt.date,
+             resolution: int, score_source: str, coverage: pd.DataFrame, scores: pd.Series | None = None) -> int:
+    """Store ``hs`` as the next version of its period (with the ``scores`` it was chosen from, if given);
+    returns its set_id and records it in ``hs.parameters``."""
+    set_id = stored_sets.save_set(
+        store, hs.hotspots, hs.members, region_area_m2=hs.region_area_m2, dropped=hs.dropped,
+        parameters=hs.parameters, period_label=period_label, period_start=period_start, period_end=period_end,
+        resolution=resolution, score_source=score_source, coverage=coverage, scores=scores)
+    hs.parameters["set_id"] = set_id
+    return set_id
+
+
+def load_set(store: Store, set_id: int | None = None, period_label: str | None = None) -> HotspotSet:
+    """A stored set by id, or the latest version for a period, or the latest of all."""
+    got = stored_sets.load_set(store, set_id, period_label)
+    return HotspotSet(hotspots=got.hotspots[HOTSPOT_COLUMNS + MEASURE_COLUMNS], members=got.members,
+                      region_area_m2=got.region_area_m2, dropped=got.dropped, parameters=got.parameters)
+
+
+def next_hotspot_number(store: Store) -> int:
+    """Number of the next new hotspot id: ids are never reused, across every period."""
+    return max((id_number(i) for i in stored_sets.hotspot_ids(store)), default=0) + 1
+
+
+def previous_set(store: Store, start: dt.date) -> HotspotSet | None:
+    """The last set issued for the period starting ``start`` or an earlier one: ids, hysteresis and
+    changes follow it."""
+    sets = stored_sets.list_sets(store)
+    earlier = sets[pd.to_datetime(sets["period_start"]).dt.date <= start]
+    return load_set(store, int(earlier.iloc[0]["set_id"])) if len(earlier) else None
+
+
+def set_calendar(period_kind: str, anchor: dt.date | None = None) -> Calendar:
+    """The configured calendar of ``period_kind`` periods (week, tactical or month)."""
+    s = get_settings()
+    return Calendar(period_kind, anchor or s.period_anchor, s.period_days, s.timezone)
+
+
+@dataclass
+class Selection:
+    """A selected and stored set: the engine's result, its set_id and the set it follows."""
+
+    weekly: WeeklyHotspots
+    set_id: int
+    previous: HotspotSet | None
+
+
+def select_hotspots(store: Store, region: Area, calendar: Calendar, *, day: dt.date | None = None,
+                    resolution: int = 10, scores: pd.Series | None = None, score_source: str = "",
+                    offence_groups: list[str] | None = None, bandwidth_m: float = DEFAULT_BANDWIDTH_M,
+                    weight: str = "count", history_days: int = DEFAULT_HISTORY_DAYS,
+                    half_life_days: float = DEFAULT_HALF_LIFE_DAYS, area_share: float = DEFAULT_AREA_SHARE,
+                    max_hotspots: int = DEFAULT_MAX_HOTSPOTS, min_cells: int = DEFAULT_MIN_CELLS,
+                    max_cells: int = DEFAULT_MAX_CELLS, npus: NamedAreas | None = None, npu_min: int | None = None,
+                    npu_max: int | None = None, hysteresis: float = DEFAULT_HYSTERESIS,
+                    smooth_m: float = DEFAULT_SMOOTH_M, permutations: int = DEFAULT_PERMUTATIONS, seed: int = 0,
+                    names: NamedAreas | None = None) -> Selection:
+    """Select the hotspots of the period holding ``day`` (default: the period after the latest
+    incident) from the stored incidents before it, and store the set.
+
+    Parameters
+    ----------
+    region : the force area; its cells at ``resolution`` are scored and its area is the budget's base.
+    calendar : the periods (week, tactical, month) to select in.
+    scores : a score per H3 cell (text ids), e.g. the predictor's risk; ``score_source`` says what it is.
+        Default: a kernel density of ``history_days`` before the period, ``bandwidth_m`` metres,
+        ``weight`` count or harm, halved every ``half_life_days``.
+    offence_groups : the offence groups counted (default: recorded crime that patrols do not find).
+    area_share, max_hotspots, min_cells, max_cells : the budgets (share of the force area; hotspots;
+        cells per hotspot).
+    npus, npu_min, npu_max : NPU areas and the fewest / most hotspots each NPU gets.
+    hysteresis : how much more last period's cells count (0.2 = 20%).
+    smooth_m : geofence smoothing in metres.
+    permutations, seed : Gi* permutations per cell (0: normal approximation) and their seed.
+    names : named areas (wards) to name hotspots by.
+
+    Returns
+    -------
+    Selection
+    """
+    if (npu_min or npu_max is not None) and npus is None:
+        raise ValidationError("npu_min and npu_max need npu_areas, a boundary file of NPUs")
+    incidents = stored_incidents(store, offence_groups, name="offence_group")
+    # By default the period after the end of the latest incident (a month-only record ends with its month).
+    latest = incidents["occurred_to"].max() - pd.Timedelta(seconds=1)
+    target = calendar.period_of(day) if day else calendar.period_of(latest.to_pydatetime()) + 1
+    start = calendar.bounds(target)[0].date()
+    previous = previous_set(store, start)
+    result = weekly_hotspots(
+        incidents, region.cells(resolution), calendar=calendar, period=target, resolution=resolution,
+        crs=projected_crs(store), scores=scores, score_source=score_source, bandwidth_m=bandwidth_m, weight=weight,
+        history_days=history_days, half_life_days=half_life_days, permutations=permutations, seed=seed,
+        area_share=area_share, max_hotspots=max_hotspots, min_cells=min_cells, max_cells=max_cells, areas=npus,
+        area_min=npu_min or None, area_max=npu_max, previous=previous, hysteresis=hysteresis, smooth_m=smooth_m,
+        next_number=next_hotspot_number(store), names=names)
+    hs = result.hotspot_set
+    hs.parameters.update(period_kind=calendar.kind, period_days=calendar.length_days, history_days=history_days,
+                         half_life_days=half_life_days, bandwidth_m=bandwidth_m, weight=weight)
+    set_id = save_set(store, hs, period_label=result.period_label, period_start=result.period_start,
+                      period_end=result.period_end, resolution=resolution, score_source=result.score_source,
+                      coverage=result.coverage, scores=result.scores)
+    return Selection(result, set_id, previous)
+
+
+def selection_map_page(store: Store, selection: Selection, region: Area, *, areas: NamedAreas | None = None,
+                       tiles: str | None = None) -> str:
+    """The weekly map of a set just selected (self-contained HTML)."""
+    result = selection.weekly
+    hs = result.hotspot_set
+    return weekly_map(hs, region=region.geometry, resolution=hs.parameters["resolution"], scores=result.scores,
+                      incidents=result.last_period_incidents, previous=selection.previous,
+                      engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas,
+                      title=f"Hotspots {result.period_label}", subtitle=result.sentence, tiles=tiles)
+
+
+def set_map_page(store: Store, hs: HotspotSet, region: Area, *, offence_groups: list[str] | None = None,
+                 scores: pd.Series | None = None, areas: NamedAreas | None = None, npu: str | None = None,
+                 tiles: str | None = None) -> str:
+    """The weekly map of a stored set: the surface stored with it (or ``scores`` given again), last
+    period's incidents from the store, the previous set's dropped hotspots and the engagement plans.
+
+    Used by ``hotspots map`` and by the API's map route.
+    """
+    p = hs.parameters
+    calendar = set_calendar(p.get("period_kind", "week"))
+    if scores is None:
+        stored = set_scores_of(store, p["set_id"])
+        scores = stored if len(stored) else None
+    incidents = stored_incidents(store, offence_groups, allow_empty=True, name="offence_group")
+    context = map_context(incidents, hs, calendar, scores)
+    previous = load_set(store, p["previous_set"]) if p.get("previous_set") else None
+    return weekly_map(hs, region=region.geometry, resolution=p["resolution"], scores=context.scores,
+                      incidents=context.incidents, previous=previous,
+                      engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas, npu=npu,
+                      title=f"Hotspots {p['period_label']}" + (f", {npu}" if npu else ""), subtitle=context.sentence,
+                      tiles=tiles)
