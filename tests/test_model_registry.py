@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from hotspots.core.errors import HotspotsError
+import models.registry as model_rows
 from hotspots.services import models as registry
 from models.predictor import RiskModel
 from models.training import data_fingerprint, train
@@ -64,7 +65,7 @@ def test_a_failure_while_writing_leaves_the_registry_unchanged(store, trained, m
     def broken(*_args, **_kwargs):
         raise RuntimeError("killed while writing the card")
 
-    monkeypatch.setattr(registry, "model_card", broken)
+    monkeypatch.setattr(model_rows, "model_card", broken)  # the card is built inside the write
     with pytest.raises(RuntimeError):
         registry.register(store, trained)
     assert store.count("model_versions") == 1

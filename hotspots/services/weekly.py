@@ -85,6 +85,7 @@ class Selection:
     weekly: WeeklyHotspots
     set_id: int
     previous: HotspotSet | None
+    resolution: int
 
 
 def select_hotspots(store: Store, region: Area, calendar: Calendar, *, day: dt.date | None = None,
@@ -141,7 +142,7 @@ def select_hotspots(store: Store, region: Area, calendar: Calendar, *, day: dt.d
     set_id = save_set(store, hs, period_label=result.period_label, period_start=result.period_start,
                       period_end=result.period_end, resolution=resolution, score_source=result.score_source,
                       coverage=result.coverage, scores=result.scores)
-    return Selection(result, set_id, previous)
+    return Selection(result, set_id, previous, resolution)
 
 
 def selection_map_page(store: Store, selection: Selection, region: Area, *, areas: NamedAreas | None = None,
@@ -149,7 +150,7 @@ def selection_map_page(store: Store, selection: Selection, region: Area, *, area
     """The weekly map of a set just selected (self-contained HTML)."""
     result = selection.weekly
     hs = result.hotspot_set
-    return weekly_map(hs, region=region.geometry, resolution=hs.parameters["resolution"], scores=result.scores,
+    return weekly_map(hs, region=region.geometry, resolution=selection.resolution, scores=result.scores,
                       incidents=result.last_period_incidents, previous=selection.previous,
                       engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas,
                       title=f"Hotspots {result.period_label}", subtitle=result.sentence, tiles=tiles)
