@@ -27,6 +27,29 @@ def test_help(command, tmp_path):
     assert done.returncode == 0 and "Usage" in done.stdout
 
 
+def test_root_help_lines_are_the_commands_own():
+    """The root help lists commands without importing them; its lines must not drift from theirs."""
+    import typer
+
+    from hotspots.cli import COMMANDS as LAZY, load_command
+    from hotspots.cli._common import app
+
+    assert sorted(LAZY) == sorted(COMMANDS)
+    for name, entry in LAZY.items():
+        command = load_command(name)
+        assert command is not None, name
+        first = " ".join((command.help or "").split("\n\n")[0].split())
+        assert first == entry.help, name
+    assert sorted(typer.main.get_group(app).commands) == sorted(LAZY)
+
+
+def test_starting_the_cli_imports_no_command_module():
+    code = ("import sys, hotspots.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith(('hotspots.cli.', 'sklearn', 'folium', 'uvicorn'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['hotspots.cli._common']"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

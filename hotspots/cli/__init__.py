@@ -3,22 +3,100 @@
 Each module registers its commands on the one Typer app: ``explore`` (ingest, cells, kde,
 synth), ``weekly`` (select, map, sets, export, engagement), ``model`` (the predictor),
 ``patrol`` (rosters), ``trial`` (allocation, power, dosage, evaluation), ``serve`` (the API and its ``users``) and ``demo``.
+
+A command's module is imported when that command runs, not when the CLI starts: the modules
+between them pull in scikit-learn, folium, uvicorn and the whole services floor, which would make
+every call (``--help`` included) pay seconds for imports it does not use. ``COMMANDS`` names each
+top-level command's module and its one-line help; a test checks the lines against the commands.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+from typing import NamedTuple
 
-from hotspots.cli import demo as _demo  # noqa: F401  (registers commands)
-from hotspots.cli import explore as _explore  # noqa: F401
-from hotspots.cli import model as _model  # noqa: F401
-from hotspots.cli import patrol as _patrol  # noqa: F401
-from hotspots.cli import serve as _serve  # noqa: F401
-from hotspots.cli import trial as _trial  # noqa: F401
-from hotspots.cli import weekly as _weekly  # noqa: F401
+import click
+import typer
+from typer.core import TyperGroup
+
 from hotspots.cli._common import app, err
 from hotspots.core.errors import HotspotsError
+
+
+class _Entry(NamedTuple):
+    module: str
+    help: str
+
+
+COMMANDS: dict[str, _Entry] = {
+    "ingest": _Entry("explore", "Load incident files into the store (or a data set): one all-or-nothing batch per "
+                                "file; rejected rows kept with line and reason."),
+    "cells": _Entry("explore", "Aggregate stored incidents to H3 cells and periods; print the top cells and write the "
+                               "cell table."),
+    "kde": _Entry("explore", "Kernel density of stored incidents on the H3 cells of the force area; print the densest "
+                             "cells and write the table."),
+    "synth": _Entry("explore", "Generate a seeded synthetic city with known ground truth, in the formats the readers "
+                               "read."),
+    "select": _Entry("weekly", "Select this period's hotspots, store the set, print it with its coverage, and write "
+                               "exports and the map."),
+    "sets": _Entry("weekly", "List the stored hotspot sets, newest first."),
+    "export": _Entry("weekly", "Write a stored hotspot set (geofences for devices: KML; GIS: GeoPackage, GeoJSON; "
+                               "tables: CSV)."),
+    "map": _Entry("weekly", "Draw the weekly map of a stored hotspot set, force-wide or for one NPU; it opens "
+                            "offline."),
+    "engagement": _Entry("weekly", "Community engagement plans of hotspots: one per hotspot, kept across periods."),
+    "demo": _Entry("demo", "The main job on the shipped West Midlands sample: load, aggregate, select and map the "
+                           "week's hotspots, roster patrols."),
+    "serve": _Entry("serve", "Run the API under uvicorn on the embedded SQLite store, or on PostgreSQL when "
+                             "configured."),
+    "users": _Entry("serve", "API tokens and their roles: commander, analyst, tasking, evaluator, admin."),
+    "patrol": _Entry("patrol", "Randomised patrol rosters for hotspot sets: plan, store, export."),
+    "model": _Entry("model", "The predictor: train, backtest against baselines, register, promote, forecast."),
+    "trial": _Entry("trial", "Randomised trials of patrols: allocate, plan power, measure dosage, evaluate."),
+}
+
+
+def load_command(name: str) -> click.Command | None:
+    """The click command ``name``, importing the module that registers it; None for an unknown name."""
+    entry = COMMANDS.get(name)
+    if entry is None:
+        return None
+    importlib.import_module(f"hotspots.cli.{entry.module}")
+    return typer.main.get_group(app).commands.get(name)
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: lists commands from ``COMMANDS`` and imports a command's module only to run it."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if self._listing and cmd_name in COMMANDS:
+            # The root help needs only the name and its line: a stand-in spares the imports.
+            return click.Command(cmd_name, help=COMMANDS[cmd_name].help)
+        if cmd_name not in self.commands:
+            command = load_command(cmd_name)
+            if command is None:
+                return None
+            self.commands[cmd_name] = command
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+def root_group() -> click.Group:
+    """The ``hotspots`` group, its commands not yet imported."""
+    return _LazyGroup(name="hotspots", help=app.info.help, no_args_is_help=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("alembic", "pyogrio", "numba"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        app(args=argv, standalone_mode=True)
+        root_group().main(args=argv, prog_name="hotspots", standalone_mode=True)
     except HotspotsError as exc:
         err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
         return 2
