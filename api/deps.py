@@ -15,8 +15,14 @@ from hotspots.store.db import Store
 from hotspots.store.tokens import Principal, principal_for
 
 #: What every authenticated route may answer besides its own responses, for the OpenAPI document.
-AUTH_RESPONSES = {401: problem("No bearer token, or an unknown or revoked one."),
-                  403: problem("The token's role may not do this.")}
+#: Every guarded route can answer these: the two auth refusals, and the typed user errors as
+#: api.main maps them (hotspots.core.errors), whatever layer below raised them.
+ROUTE_RESPONSES = {401: problem("No bearer token, or an unknown or revoked one."),
+                   403: problem("The token's role may not do this."),
+                   400: problem("A user error, in one line: a bad argument or a file that is not what it claims."),
+                   404: problem("No such record in the store."),
+                   409: problem("The store does not yet hold what this needs (no incidents, GPS pings or promoted "
+                                "model), or a stored record no longer matches its fingerprint.")}
 
 #: A record id in a path: the store's integer keys (out-of-range ids are a 422, not a database overflow).
 RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]

@@ -21,7 +21,7 @@ from api.jobs import JobRunner
 from api.limits import BodyLimit
 from api.routes import audit, health, hotspots, models, rosters, trials, uploads
 from hotspots.core.config import get_settings
-from hotspots.core.errors import HotspotsError, NotFoundError, NotReadyError
+from hotspots.core.errors import HotspotsError, IntegrityError, NotFoundError, NotReadyError
 from hotspots.store import open_store
 from hotspots.store.jobs import interrupt_orphans
 
@@ -55,7 +55,7 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
 
     @app.exception_handler(HotspotsError)
     async def user_error(request: Request, exc: HotspotsError):
-        code = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, NotReadyError) else 400
+        code = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, NotReadyError | IntegrityError) else 400
         return JSONResponse({"detail": str(exc)}, status_code=code)
 
     @app.exception_handler(Exception)

@@ -20,6 +20,7 @@ Writes benchmarks/results/trials.md.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -29,9 +30,11 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.machine import describe_machine
+from hotspots.trials.calibration import CALIBRATION_FILE, calibration_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TRUE_IRR = 0.8
+DESIGN = "blocked by baseline risk, 40 places, 12 weeks before and 12 during, violent crime at 10,000 a year force-wide"
 _AREA = None
 
 
@@ -65,17 +68,28 @@ def _share(mask) -> str:
 
 def honesty_table(sims: pd.DataFrame) -> list[str]:
     null, eff = sims[sims.reduction == 0], sims[sims.reduction > 0]
-    lines = [f"| test | type I error, no effect ({len(null)} trials) | 95% CI covers IRR {TRUE_IRR} "
-             f"({len(eff)} trials) | power at 20% reduction |", "|---|---|---|---|"]
-    for name, key in (("**primary**: Poisson QL on place x phase sums, place + phase effects", "primary"),
-                      ("Poisson, place + week fixed effects, SEs clustered by place", "poisson"),
-                      ("negative binomial, place + week fixed effects, model-based SEs", "nb"),
-                      ("RIRR (Wilson), Poisson variance", "rirr")):
-        covered = (eff[f"{key}_low"] <= TRUE_IRR) & (eff[f"{key}_high"] >= TRUE_IRR)
-        lines.append(f"| {name} | {_share(null[f'{key}_p'] < 0.05)} | {_share(covered)} | "
-                     f"{_share(eff[f'{key}_p'] < 0.05)} |")
-    lines.append(f"| randomisation inference, 1,000 draws of the blocked design | {_share(null['ri_p'] < 0.05)} "
-                 "| (a test, no interval) | - |")
+    lines = [f"| outcome | test | type I error, no effect ({len(null)} trials) | 95% CI covers IRR {TRUE_IRR} "
+             f"({len(eff)} trials) | power at 20% reduction |", "|---|---|---|---|---|"]
+    for outcome, prefix in (("crimes", ""), ("harm", "harm_")):
+        if f"{prefix}primary_p" not in sims:
+            continue
+        for name, key in (("**primary**: Poisson QL on place x phase sums, place + phase effects", "primary"),
+                          ("Poisson, place + week fixed effects, SEs clustered by place", "poisson"),
+                          ("negative binomial, place + week fixed effects, model-based SEs", "nb"),
+                          ("RIRR (Wilson), Poisson variance", "rirr")):
+            if f"{prefix}{key}_p" not in sims:
+                continue
+            covered = (eff[f"{prefix}{key}_low"] <= TRUE_IRR) & (eff[f"{prefix}{key}_high"] >= TRUE_IRR)
+            lines.append(f"| {outcome} | {name} | {_share(null[f'{prefix}{key}_p'] < 0.05)} | {_share(covered)} | "
+                         f"{_share(eff[f'{prefix}{key}_p'] < 0.05)} |")
+        if f"{prefix}did_low" in sims:
+            rejected = (null[f"{prefix}did_low"] > 0) | (null[f"{prefix}did_high"] < 0)
+            lines.append(f"| {outcome} | DiD per week (the local WDD), Poisson variance{' Σw²N' if prefix else ''} | "
+                         f"{_share(rejected)} | (no fixed true value in the city) | "
+                         f"{_share((eff[f'{prefix}did_high'] < 0))} |")
+        if f"{prefix}ri_p" in sims:
+            lines.append(f"| {outcome} | randomisation inference, 1,000 draws of the blocked design | "
+                         f"{_share(null[f'{prefix}ri_p'] < 0.05)} | (a test, no interval) | - |")
     planned = eff["planned_power"].mean()
     simulated = (eff["primary_p"] < 0.05).mean()
     lines += ["", f"Power of the primary test at a 20% reduction: planned {100 * planned:.1f}% "
@@ -184,9 +198,17 @@ def main() -> None:
     lines = ["# Trials: simulated honesty and speed", "", describe_machine(), "",
              f"## Simulated trials on the synthetic city ({2 * args.trials} trials{timing})", "",
              "Null: no patrol effect. Effect: crimes in patrolled places during the trial removed with probability "
-             "0.2 by the city's own patrol effect, so the true incidence rate ratio is exactly 0.8. "
-             "Intervals are ± 1.96 Monte Carlo standard errors.", ""]
+             "0.2 by the city's own patrol effect, whatever their type, so the true incidence rate ratio is exactly "
+             "0.8 for crimes and for harm (Cambridge Crime Harm Index days of each crime's offence). Harm "
+             "intervals use Σw²N as a harm sum's Poisson variance; the primary harm estimate's over-dispersion is "
+             "at least Σw²N/ΣwN. Intervals are ± 1.96 Monte Carlo standard errors.", ""]
     lines += honesty_table(sims)
+    calibration = calibration_rows(sims, true_irr=TRUE_IRR, design=DESIGN,
+                                   simulated_on=f"{dt.date.today().isoformat()}; {describe_machine()}")
+    CALIBRATION_FILE.parent.mkdir(parents=True, exist_ok=True)
+    calibration.to_csv(CALIBRATION_FILE, index=False, float_format="%.6g")
+    lines += ["", f"Written for trial reports: {CALIBRATION_FILE.relative_to(CALIBRATION_FILE.parents[2])} "
+              "(each interval's type I error and coverage; reports mark those outside 3.5-6.5% not to be quoted)."]
     lines += ["", f"## Speed (medians of {args.repeats})", ""] + speed_table(args.repeats)
     (RESULTS / "trials.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -66,6 +66,15 @@ def _plots(report: dict) -> list[tuple[str, str]]:
     return figures
 
 
+def _null_rate(report: dict, key: str) -> str:
+    """The interval's type I error in the project's null simulations, and whether to quote it."""
+    found = (report.get("calibration") or {}).get("intervals", {}).get(key)
+    if found is None:
+        return "not simulated"
+    rate = f"{100 * found['type_i_error']:.1f}% (± {196 * found['type_i_error_se']:.1f})"
+    return rate if found["quote"] else f"{rate}: not to be quoted"
+
+
 def _row(cells, numeric=()) -> str:
     return "<tr>" + "".join(f"<td class='n'>{html.escape(str(c))}</td>" if i in numeric else
                             f"<td>{html.escape(str(c))}</td>" for i, c in enumerate(cells)) + "</tr>"
@@ -105,30 +114,36 @@ def render(report: dict) -> str:
                                                   f"{c['koper_minutes'][1]:.0f} min)"]),
                   _row(["visits to control places", f"{c['control_visits']} ({c['control_minutes']:.0f} min)"]),
                   "</table>"]
-    parts += ["<h2>Estimates</h2><table><tr><th>estimate</th><th>value</th><th>95% interval</th><th>p</th></tr>"]
+    unit = "crimes" if report["outcome"] == "count" else "harm days"
+    parts += ["<h2>Estimates</h2><table><tr><th>estimate</th><th>value</th><th>95% interval</th><th>p</th>"
+              "<th>type I error of its 5% test in null simulations</th></tr>"]
     for key, fe in report["fixed_effects"].items():
         if isinstance(fe, dict) and "irr" in fe:
             parts.append(_row([f"rate ratio: {fe['model']}", _fmt(fe["irr"], 3),
-                               f"{_fmt(fe['irr_ci'][0], 3)} to {_fmt(fe['irr_ci'][1], 3)}", _p(fe["p"])]))
+                               f"{_fmt(fe['irr_ci'][0], 3)} to {_fmt(fe['irr_ci'][1], 3)}", _p(fe["p"]),
+                               _null_rate(report, key)]))
     did = report.get("difference_in_differences")
     if did:
-        parts.append(_row(["relative incidence rate ratio (Wilson), Poisson variance", _fmt(did["rirr"], 3),
+        parts.append(_row([f"relative incidence rate ratio (Wilson), Poisson variance of the {unit}",
+                           _fmt(did["rirr"], 3),
                            "-" if did["rirr_ci"] is None else f"{_fmt(did['rirr_ci'][0], 3)} to {_fmt(did['rirr_ci'][1], 3)}",
-                           _p(did["rirr_p"])]))
-        parts.append(_row(["difference in differences, crimes per week", _fmt(did["did_per_period"], 2),
-                           f"{_fmt(did['did_per_period_ci'][0])} to {_fmt(did['did_per_period_ci'][1])}", ""]))
+                           _p(did["rirr_p"]), _null_rate(report, "rirr")]))
+        parts.append(_row([f"difference in differences, {unit} per week", _fmt(did["did_per_period"], 2),
+                           f"{_fmt(did['did_per_period_ci'][0])} to {_fmt(did['did_per_period_ci'][1])}", "",
+                           _null_rate(report, "did")]))
     ri = report["randomisation"]
     parts.append(_row([f"randomisation test ({ri['draws']:,} re-draws of the design)", _fmt(ri["statistic"], 1),
-                       "", _p(ri["p"])]))
+                       "", _p(ri["p"]), _null_rate(report, "randomisation")]))
     if "dose_response" in report:
         dr = report["dose_response"]["poisson"]
         parts.append(_row(["rate ratio per hour of delivered patrol (association)", _fmt(dr["irr"], 3),
-                           f"{_fmt(dr['irr_ci'][0], 3)} to {_fmt(dr['irr_ci'][1], 3)}", _p(dr["p"])]))
+                           f"{_fmt(dr['irr_ci'][0], 3)} to {_fmt(dr['irr_ci'][1], 3)}", _p(dr["p"]),
+                           "not simulated"]))
     parts.append("</table>")
     disp = report.get("displacement")
     if disp and disp["rings"]:
         parts += ["<h2>Displacement and diffusion (buffer rings of H3 cells)</h2><table><tr><th>ring</th>"
-                  "<th>WDD total (crimes/week)</th><th>95% interval</th><th>WDD displacement part</th><th>WDQ</th>"
+                  f"<th>WDD total ({unit}/week)</th><th>95% interval</th><th>WDD displacement part</th><th>WDQ</th>"
                   "<th>total net effect</th></tr>"]
         for r in disp["rings"]:
             w, q = r["wdd"], r.get("wdq") or {}

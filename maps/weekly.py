@@ -23,7 +23,7 @@ from branca.element import MacroElement, Template
 from folium.plugins import FastMarkerCluster
 from pyproj import Transformer
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.geo import cells as h3cells
 from hotspots.places.selection import HotspotSet
 from maps.offline import data_uri_png, make_offline
@@ -45,6 +45,17 @@ def surface_image(scores: pd.Series, cells: np.ndarray, bounds: tuple[float, flo
     Pixels are square in Web Mercator, at most ``max_pixels`` along the longer side; a pixel
     takes the score of the cell its centre falls in. Colour is the score's rank among the shown
     cells (quantile colouring: a few extreme cells do not wash out the rest); others are clear.
+
+    Parameters
+    ----------
+    scores : score per cell, indexed by H3 hex string. cells : uint64 cells shown.
+    bounds : (lon0, lat0, lon1, lat1), WGS84 degrees. resolution : H3 resolution of ``cells``.
+    max_pixels : pixels along the longer side.
+
+    Returns
+    -------
+    (str, list)
+        The data URI, and the image's [[lat0, lon0], [lat1, lon1]] bounds for Leaflet.
     """
     to_merc = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
     x0, y0 = to_merc.transform(bounds[0], bounds[1])
@@ -148,7 +159,14 @@ def weekly_map(hs: HotspotSet, *, region: shapely.Geometry, resolution: int, sco
     previous : last period's set: its hotspots not in this one are drawn as dropped.
     engagement : current engagement plans (hotspot_id, status, next_review) for the popups.
     areas : NamedAreas (NPUs or wards) drawn as context; with ``npu``, the map is that area's.
+    npu : the NPU whose map this is (with ``areas``); None for the force.
+    title, subtitle : the page's heading.
     tiles : a Folium tile name (e.g. "OpenStreetMap") for when there is a network; default none.
+
+    Returns
+    -------
+    str
+        The HTML page, with every script and style inlined (it opens offline).
     """
     frame = hs.hotspots.copy()
     if engagement is not None and len(engagement):
@@ -162,7 +180,7 @@ def weekly_map(hs: HotspotSet, *, region: shapely.Geometry, resolution: int, sco
     if npu is not None:
         if areas is None or npu not in areas.names:
             known = ", ".join(areas.names) if areas is not None else "none (give a boundary file of NPUs)"
-            raise HotspotsError(f"npu={npu!r} is not an area of the map; areas are: {known}")
+            raise ValidationError(f"npu={npu!r} is not an area of the map; areas are: {known}", arguments="npu")
         region = shapely.intersection(region, shapely.union_all(areas.frame.loc[
             areas.frame[areas.name_field].astype(str) == npu, "geometry"].values))
         # By where the hotspot is, not by its stored area: the set may have been drawn with other areas.
@@ -210,7 +228,7 @@ def weekly_map(hs: HotspotSet, *, region: shapely.Geometry, resolution: int, sco
 def write_map(page: str, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
-        raise HotspotsError(f"out={str(path)!r}: a map is an HTML page; give a path ending .html")
+        raise ValidationError(f"out={str(path)!r}: a map is an HTML page; give a path ending .html", arguments="out")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from models.baselines import get_baselines
 from models.features import CellHistory
 from models.metrics import score_forecast
@@ -78,7 +78,7 @@ def test_periods_for(history: CellHistory, n: int, warmup: int) -> np.ndarray:
     usable = complete[complete >= history.first_period + warmup + 1]
     if usable.size == 0:
         labels = history.calendar.label(np.array([history.first_period, history.last_period]))
-        raise HotspotsError(f"the data ({labels[0]} to {labels[1]}) is too short to backtest: a test period needs "
+        raise ValidationError(f"the data ({labels[0]} to {labels[1]}) is too short to backtest: a test period needs "
                             f"{warmup + 1} complete periods before it; load more history or use shorter periods")
     return usable[-n:]
 
@@ -87,6 +87,8 @@ def rolling_backtest(history: CellHistory, n_periods: int = 6, model: RiskModel 
                      baselines=None, progress: Callable[[str], None] | None = None) -> BacktestResult:
     """Score the model and the baselines on each of the last ``n_periods`` complete periods.
 
+    Each test period is forecast from the periods before it only.
+
     Parameters
     ----------
     history : the counted incidents.
@@ -94,6 +96,11 @@ def rolling_backtest(history: CellHistory, n_periods: int = 6, model: RiskModel 
     model : the model's settings (a fresh copy is fitted per test period); default settings if None.
     baselines : baseline names (all by default).
     progress : called with a line after each test period.
+
+    Returns
+    -------
+    BacktestResult
+        One row per method and test period (PAI, PEI, deviance, ...), and the summary.
     """
     template = model or RiskModel()
     chosen = get_baselines(baselines)

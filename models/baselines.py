@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from models._sepp_numba import sepp_estep
 from models.features import CellHistory
 
@@ -148,23 +148,32 @@ def fit_grid_sepp(times, cell, n_cells: int, t0: float, t_end: float, max_iter: 
                   tol: float = 1e-7) -> SeppFit:
     """Fit ``μ_c``, ``θ`` and ``ω`` by EM (Mohler et al. 2015) to events in ``[t0, t_end)``.
 
-    Parameters
-    ----------
-    times : event times in days, shape (n,). cell : each event's cell index in ``[0, n_cells)``.
-    t0, t_end : the observation window in days. max_iter, tol : stop after ``max_iter`` steps
-        or when the log-likelihood gains less than ``tol`` relatively.
-
     The M-step is exact for ``μ_c`` and ``θ`` (with the window's edge: an event near ``t_end`` has
     had less time to trigger); for ``ω`` it is Mohler's closed form, which ignores that edge.
+
+    Parameters
+    ----------
+    times : event times in days, shape (n,).
+    cell : each event's cell index in ``[0, n_cells)``, shape (n,).
+    n_cells : cells in the grid.
+    t0, t_end : the observation window in days.
+    max_iter, tol : stop after ``max_iter`` steps or when the log-likelihood gains less than
+        ``tol`` relatively.
+
+    Returns
+    -------
+    SeppFit
+        Background rate per cell (events per day), offspring per event ``θ``, decay ``ω`` (per
+        day), the log-likelihood and the EM steps taken.
     """
     times = np.asarray(times, dtype=float)
     cell = np.asarray(cell, dtype=np.int64)
     if times.shape != cell.shape:
-        raise HotspotsError("times and cell must have one value per event")
+        raise ValidationError("times and cell must have one value per event")
     if not t_end > t0:
-        raise HotspotsError(f"the observation window [{t0}, {t_end}) is empty")
+        raise ValidationError(f"the observation window [{t0}, {t_end}) is empty")
     if times.size and (times.min() < t0 or times.max() >= t_end):
-        raise HotspotsError("every event must fall inside the observation window")
+        raise ValidationError("every event must fall inside the observation window")
     span = t_end - t0
     if times.size == 0:
         return SeppFit(np.zeros(n_cells), 0.0, 0.1, 0.0, 0)
@@ -223,6 +232,6 @@ def get_baselines(names=None) -> list:
     out = []
     for n in names:
         if n not in BASELINES:
-            raise HotspotsError(f"baseline={n!r} is not known; use one of: {', '.join(BASELINES)}")
+            raise ValidationError(f"baseline={n!r} is not known; use one of: {', '.join(BASELINES)}", arguments="baseline")
         out.append(BASELINES[n])
     return out

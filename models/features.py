@@ -45,7 +45,7 @@ from h3ronpy import grid_disk
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import FormatError, NotReadyError, ValidationError
 from hotspots.core.validate import check_file
 from hotspots.crime.aggregate import incident_days
 from hotspots.crime.offences import vocabulary
@@ -88,7 +88,7 @@ class FeatureConfig:
 
     def __post_init__(self):
         if not self.lags or min(self.lags) < 1:
-            raise HotspotsError(f"lags={self.lags!r} must be one or more whole numbers of periods, 1 or more")
+            raise ValidationError(f"lags={self.lags!r} must be one or more whole numbers of periods, 1 or more", arguments="lags")
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,10 @@ def read_point_layer(path: str | Path, crs: str, name: str | None = None) -> Poi
     try:
         frame = gpd.read_file(p, engine="pyogrio")
     except Exception as exc:  # GDAL raises many types; each means "not a readable vector file"
-        raise HotspotsError(f"layer {p.name}: not a readable GeoJSON or vector file ({exc})") from None
+        raise FormatError(f"layer {p.name}: not a readable GeoJSON or vector file ({exc})") from None
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     if frame.empty:
-        raise HotspotsError(f"layer {p.name}: has no features")
+        raise ValidationError(f"layer {p.name}: has no features")
     pts = frame.to_crs("EPSG:4326").geometry.representative_point()
     x, y = project(pts.x.to_numpy(), pts.y.to_numpy(), crs)
     label = re.sub(r"[^a-z0-9]+", "_", (name or p.stem).lower()).strip("_") or "layer"
@@ -176,10 +176,10 @@ class CellHistory:
     def __post_init__(self):
         self.cells = np.unique(np.asarray(self.cells, dtype=np.uint64))
         if self.cells.size == 0:
-            raise HotspotsError("cells: the region has no cells; check the area and resolution")
+            raise ValidationError("cells: the region has no cells; check the area and resolution", arguments="cells")
         frame = self.incidents.reset_index(drop=True)
         if frame.empty and self.span is None:
-            raise HotspotsError("no incidents to learn from; load incidents or widen the dates")
+            raise NotReadyError("no incidents to learn from; load incidents or widen the dates")
         self.resolution = int((self.cells[0] >> np.uint64(52)) & np.uint64(0xF))
         at = h3cells.points_to_cells(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), self.resolution)
         pos = np.searchsorted(self.cells, at).clip(max=self.cells.size - 1)
@@ -190,7 +190,7 @@ class CellHistory:
         self.incidents_used = frame
         self.is_target = self.target.mask(frame, check=self.span is None)
         if not self.is_target.any() and self.span is None:
-            raise HotspotsError(f"no incidents of the target ({self.target.describe()}); choose another --target")
+            raise ValidationError(f"no incidents of the target ({self.target.describe()}); choose another target", arguments="target")
         self.start_day, self.end_day = incident_days(frame, self.calendar.timezone)
         self.cell_index = pos
         # What is scored: each incident spread over the periods its recorded interval overlaps.
@@ -278,7 +278,7 @@ class CellHistory:
         last = self.last_period if observed else self.last_period + 1
         if not self.first_period < period <= last:
             labels = self.calendar.label(np.array([self.first_period, self.last_period]))
-            raise HotspotsError(
+            raise ValidationError(
                 f"period {self.calendar.label(np.array([period]))[0]} is outside what the data can "
                 f"{'score' if observed else 'forecast'}: the incidents cover {labels[0]} to {labels[1]}")
         return period - self.first_period

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 
 #: The area shares scored by default: 1%, Project Guardian's 1.4%, and 5%.
 AREA_SHARES = (0.01, 0.014, 0.05)
@@ -30,9 +30,9 @@ def hits_at(scores: np.ndarray, observed: np.ndarray, areas: np.ndarray, share: 
     """Observed incidents inside the best-scored ``share`` of the area (expected under random tie-breaks)."""
     scores, observed, areas = (np.asarray(a, dtype=float) for a in (scores, observed, areas))
     if not (scores.shape == observed.shape == areas.shape):
-        raise HotspotsError("scores, observed and areas must have one value per cell")
+        raise ValidationError("scores, observed and areas must have one value per cell")
     if not 0 < share <= 1:
-        raise HotspotsError(f"share={share!r} must be a fraction of the area above 0 and at most 1")
+        raise ValidationError(f"share={share!r} must be a fraction of the area above 0 and at most 1", arguments="share")
     if scores.size == 0:
         return 0.0
     budget = share * areas.sum()

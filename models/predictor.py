@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import NotReadyError, ValidationError
 from models.features import CellHistory
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class RiskModel:
         periods = self.training_periods(history, until_period)
         if periods.size == 0:
             first = history.calendar.label(np.array([history.first_period]))[0]
-            raise HotspotsError(
+            raise ValidationError(
                 f"not enough history to train: the data starts in {first} and a model needs "
                 f"{self.warmup_periods + 1} periods before the one it forecasts; load more history or move the cutoff")
         parts = [history.training_rows(int(p), self.zero_rows_per_period, self.seed) for p in periods]
@@ -77,8 +77,18 @@ class RiskModel:
 
     def fit_rows(self, X: np.ndarray, y: np.ndarray, w: np.ndarray, feature_names: list[str],
                  periods: tuple[int, int]) -> RiskModel:
-        """Learn from training rows built elsewhere (a cluster's parts): features ``X`` shape (n, f),
-        observed counts ``y`` and sample weights ``w`` shape (n,), from ``periods`` (first, last)."""
+        """Learn from training rows built elsewhere (a cluster's parts).
+
+        Parameters
+        ----------
+        X : (n, f) features. y : (n,) observed counts. w : (n,) sample weights.
+        feature_names : the f column names. periods : (first, last) period of the rows.
+
+        Returns
+        -------
+        RiskModel
+            ``self``, fitted.
+        """
         self.booster_ = HistGradientBoostingRegressor(
             loss="poisson", max_iter=self.max_iter, learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
@@ -92,7 +102,7 @@ class RiskModel:
     def predict(self, history: CellHistory, period: int) -> np.ndarray:
         """Expected target incidents per cell of ``history`` in ``period``, shape (m,)."""
         if self.booster_ is None:
-            raise HotspotsError("the model is not trained yet; call fit first")
+            raise NotReadyError("the model is not trained yet; call fit first")
         X = history.features(period)
         names = list(history.feature_names)
         if names != self.feature_names_:

@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_choice, check_resolution
 from hotspots.geo import cells as h3cells
 from hotspots.geo.periods import PERIOD_KINDS, Calendar
@@ -20,10 +20,23 @@ from models.target import parse_target
 
 
 def run_calendar(period: str, cutoff: dt.date | None, anchor: dt.date, period_days: int, timezone: str) -> Calendar:
-    """The calendar of a run: periods start on the cutoff when one is given (months on the 1st)."""
+    """The calendar of a run: periods start on the cutoff when one is given (months on the 1st).
+
+    Parameters
+    ----------
+    period : tactical, week or month.
+    cutoff : the first day of the forecast period, or None.
+    anchor : the day periods are counted from without a cutoff.
+    period_days : length of a tactical period in days.
+    timezone : the force's time zone.
+
+    Returns
+    -------
+    Calendar
+    """
     if cutoff is not None and period == "month" and cutoff.day != 1:
-        raise HotspotsError(f"--cutoff={cutoff} with --period month: a month forecast starts on the 1st; "
-                            f"use {cutoff.replace(day=1)} or a later 1st")
+        raise ValidationError(f"cutoff={cutoff} with period month: a month forecast starts on the 1st; "
+                              f"use {cutoff.replace(day=1)} or a later 1st", arguments=("cutoff", "period"))
     return Calendar(period, cutoff if cutoff is not None and period != "month" else anchor, period_days, timezone)
 
 
@@ -37,8 +50,8 @@ def region_cells(area, frame: pd.DataFrame, resolution: int) -> np.ndarray:
 
 def check_run(period: str, resolution: int, target: str, allow_police_detected: bool = False):
     """Check a run's settings before any data is read; returns the parsed target."""
-    check_choice(period, PERIOD_KINDS, "--period")
-    check_resolution(resolution, "--res")
+    check_choice(period, PERIOD_KINDS, "period")
+    check_resolution(resolution)
     return parse_target(target, allow_police_detected)
 
 
@@ -46,6 +59,14 @@ def build_history(frame: pd.DataFrame, crs: str, *, period: str, resolution: int
                   cutoff: dt.date | None, area, anchor: dt.date, period_days: int, timezone: str,
                   layers: tuple[PointLayer, ...] = (), allow_police_detected: bool = False):
     """Count ``frame``'s incidents per cell and period.
+
+    Parameters
+    ----------
+    frame : incidents (INCIDENT_COLUMNS). crs : the projected CRS of their x/y.
+    period, resolution, target, cutoff, layers, allow_police_detected : as for
+        :func:`hotspots.services.models.stored_history`.
+    area : the force area, or None (cells around the incidents).
+    anchor, period_days, timezone : as for :func:`run_calendar`.
 
     Returns
     -------

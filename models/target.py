@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.crime.offences import serious_youth_violence, vocabulary
 
 KNIFE_SYV = "knife_syv"
@@ -50,10 +50,10 @@ class Target:
 
     def check_recorded(self, recorded: bool) -> None:
         if not recorded:
-            raise HotspotsError(
+            raise ValidationError(
                 "target='knife_syv' needs the knife flag and victim age, which these incidents do not record "
                 "(data.police.uk has neither); name offence types instead, e.g. "
-                "--target 'Violence and sexual offences,Robbery'")
+                "target='Violence and sexual offences,Robbery'", arguments="target")
 
     def mask(self, frame: pd.DataFrame, check: bool = True) -> np.ndarray:
         """Which incidents (rows of a normalised incident frame) are target incidents; ``check`` first
@@ -79,8 +79,8 @@ def parse_target(spec: str = KNIFE_SYV, allow_police_detected: bool = False) -> 
     """Parse ``knife_syv`` or a comma-separated list of offence types, groups, labels or aliases."""
     text = (spec or "").strip()
     if not text:
-        raise HotspotsError("target='' names no offences; use knife_syv or offence types such as "
-                            "'Violence and sexual offences,Robbery'")
+        raise ValidationError("target='' names no offences; use knife_syv or offence types such as "
+                            "'Violence and sexual offences,Robbery'", arguments="target")
     if text.lower() == KNIFE_SYV:
         return Target(KNIFE_SYV)
     vocab = vocabulary()
@@ -92,8 +92,9 @@ def parse_target(spec: str = KNIFE_SYV, allow_police_detected: bool = False) -> 
     groups_detected = {vocab.table.loc[c, "offence_group"] for c in vocab.police_detected()}
     detected += sorted(c for c in codes if c in groups_detected and c not in detected)
     if detected and not allow_police_detected:
-        raise HotspotsError(
+        raise ValidationError(
             f"target={spec!r} includes {', '.join(detected)}, found by police activity: forecasting it would let "
-            "patrols feed their own forecasts; leave it out, or pass --allow-police-detected to insist")
+            "patrols feed their own forecasts; leave it out, or pass allow_police_detected to insist",
+            arguments=("target", "allow_police_detected"))
     unique = tuple(dict.fromkeys(codes))
     return Target(",".join(unique), unique)

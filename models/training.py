@@ -84,10 +84,21 @@ class TrainedModel:
 
 def train(history: CellHistory, forecast_period: int | None = None, model: RiskModel | None = None,
           backtest_periods: int = 6, progress=None) -> TrainedModel:
-    """Backtest (over the last ``backtest_periods`` complete periods before the forecast period)
-    and fit a model for ``forecast_period`` (default: the period after the last complete one).
+    """Backtest and fit a model for ``forecast_period``.
 
-    ``progress`` is called with a line after each test period and after the final fit.
+    Parameters
+    ----------
+    history : the counted incidents.
+    forecast_period : the period to forecast (default: the period after the last complete one);
+        only periods before it are used.
+    model : the model's settings; default settings if None.
+    backtest_periods : complete periods before the forecast period scored first (0: none).
+    progress : called with a line after each test period and after the final fit.
+
+    Returns
+    -------
+    TrainedModel
+        The fitted model with its target, calendar, feature settings and backtest.
     """
     template = model or RiskModel()
     if forecast_period is None:

@@ -164,3 +164,26 @@ def lookup_labels(px, py, pw, table, x0, y0, pixel, ncols, nrows, cx, cy):
     hit = (label >= 0) & (pw != 0)
     far = np.hypot(cx[label[hit]] - px[hit], cy[label[hit]] - py[hit]).max() if hit.any() else 0.0
     return label, far
+
+
+def weight_near(x, y, w, tx, ty, x0, y0, size, ncols, nrows, radius, slack):
+    """Slow twin of ``_kde_numba.weight_near``, from the unsorted points: the weight of every point
+    whose bucket a disc of radius ``radius * (1 + slack)`` around the target reaches.
+
+    A bucket row is reached when the disc meets its strip; a bucket in it when its x-interval
+    meets the disc's chord at the strip's nearest edge. Shape (len(tx),).
+    """
+    col, row = np.floor((x - x0) / size), np.floor((y - y0) / size)
+    keep = (col >= 0) & (col < ncols) & (row >= 0) & (row < nrows) & (w != 0)
+    col, row, w = col[keep], row[keep], w[keep]
+    pad = radius * (1.0 + slack)
+    out = np.zeros(len(tx))
+    for t in range(len(tx)):
+        strip_lo, strip_hi = y0 + row * size, y0 + (row + 1) * size
+        gap = np.maximum(np.maximum(strip_lo - ty[t], ty[t] - strip_hi), 0.0)
+        rows_reached = ((row >= np.floor((ty[t] - pad - y0) / size)) & (row <= np.floor((ty[t] + pad - y0) / size))
+                        & (gap <= pad))
+        half = np.sqrt(np.maximum(pad * pad - gap * gap, 0.0))
+        cols_reached = ((col >= np.floor((tx[t] - half - x0) / size)) & (col <= np.floor((tx[t] + half - x0) / size)))
+        out[t] = w[rows_reached & cols_reached].sum()
+    return out

@@ -17,7 +17,7 @@ from hypothesis.extra.numpy import arrays
 
 from hotspots.core.errors import HotspotsError
 from hotspots.density import kde
-from hotspots.density._kde_numba import bucket_sort, lookup_labels, nearest_centre, weight_near
+from hotspots.density._kde_numba import _RANGE_SLACK, bucket_sort, lookup_labels, nearest_centre, weight_near
 from hotspots.density.kernels import KERNEL_NAMES, get_kernel
 
 RTOL = 1e-9
@@ -115,6 +115,25 @@ def test_weight_near_bounds_the_weight_within_reach(points, targets, radius):
                        grid.ncols, grid.nrows, radius)
     exact = naive.kernel_sums(x, y, w, tx, ty, get_kernel("uniform"), radius)
     assert (near >= exact - 1e-9 * (1 + exact)).all()
+    twin = naive.weight_near(x, y, w, tx, ty, grid.x0, grid.y0, grid.size, grid.ncols, grid.nrows, radius,
+                             _RANGE_SLACK)
+    np.testing.assert_allclose(near, twin, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(("points", "targets"), [
+    ((np.zeros(0), np.zeros(0), np.zeros(0)), (np.array([5.0]), np.array([5.0]))),  # no points
+    ((np.array([5.0]), np.array([5.0]), np.array([3.0])), (np.zeros(0), np.zeros(0))),  # no targets
+    ((np.array([5.0]), np.array([5.0]), np.array([3.0])), (np.array([5.0]), np.array([5.0]))),  # one on one
+])
+def test_weight_near_edge_cases(points, targets):
+    x, y, w = points
+    tx, ty = targets
+    grid = kde._grid_around(tx if tx.size else x, ty if ty.size else y, 100.0, 50.0, 4096)
+    _, _, sw, starts = bucket_sort(x, y, w, grid.x0, grid.y0, grid.size, grid.ncols, grid.nrows, 2)
+    near = weight_near(tx, ty, np.concatenate([[0.0], np.cumsum(sw)]), starts, grid.x0, grid.y0, grid.size,
+                       grid.ncols, grid.nrows, 100.0)
+    twin = naive.weight_near(x, y, w, tx, ty, grid.x0, grid.y0, grid.size, grid.ncols, grid.nrows, 100.0, _RANGE_SLACK)
+    np.testing.assert_array_equal(near, twin)
 
 
 @pytest.mark.parametrize("name", KERNEL_NAMES)

@@ -210,8 +210,8 @@ def test_shifts_keep_local_time_over_the_clock_change(guardian):
 
 
 @pytest.mark.parametrize(("kw", "message"), [
-    ({"visit_minutes": 25}, "visit-minutes=25 must be 10 to 20"),
-    ({"visits_per_day": 0}, "visits-per-day=0 must be at least 1"),
+    ({"visit_minutes": 25}, "visit_minutes=25 must be 10 to 20"),
+    ({"visits_per_day": 0}, "visits_per_day=0 must be at least 1"),
     ({"days": 0}, "days=0 must be 1 to 366"),
 ])
 def test_bad_parameters_are_refused(guardian, kw, message):

@@ -62,3 +62,30 @@ def test_a_simulated_trial_recovers_its_reduction_on_average(force_area):
     assert abs(np.exp(np.log(results["primary_irr"]).mean()) - 0.7) < 0.06
     assert ((results["primary_low"] <= 0.7) & (results["primary_high"] >= 0.7)).mean() >= 0.75
     assert results["removed"].gt(0).all() and results["planned_power"].between(0.5, 1).all()
+
+
+def test_reports_state_how_each_interval_behaved_in_null_simulations(crossover_trial, tmp_path):
+    """The shipped null_calibration.csv (written by benchmarks/bench_trials.py) is read into the report;
+    intervals outside 3.5-6.5% type I error are marked not to be quoted, in the reading and the page."""
+    from hotspots.trials.calibration import CALIBRATION_COLUMNS, QUOTABLE, calibration_for, null_calibration
+
+    stored = null_calibration()
+    assert list(stored.columns) == CALIBRATION_COLUMNS
+    assert {"count", "harm"} <= set(stored["outcome"]) and stored["null_trials"].min() >= 500
+    _, members, incidents = crossover_trial
+    ids = list(dict.fromkeys(members["hotspot_id"]))
+    alloc = allocate(pd.DataFrame({"place_id": ids}), "simple", seed=4, start=START + dt.timedelta(weeks=8))
+    for outcome in ("count", "harm"):
+        report = evaluate_trial(alloc, members, incidents, before=8, during=8, draws=100, rings=1, outcome=outcome)
+        intervals = report["calibration"]["intervals"]
+        assert intervals == calibration_for(outcome)["intervals"] and "primary" in intervals
+        for key, found in intervals.items():
+            assert found["quote"] == (QUOTABLE[0] <= found["type_i_error"] <= QUOTABLE[1]), key
+        flagged = [k for k, v in intervals.items() if not v["quote"]]
+        reading = " ".join(report["reading"])
+        assert "simulated trials with no effect" in reading
+        assert ("Not to be quoted" in reading) == bool(flagged)
+        assert ("not to be quoted" in render(report)) == bool(flagged)
+    # Without a calibration on record, the report says so rather than implying the intervals are fine.
+    empty = calibration_for("count", pd.DataFrame(columns=CALIBRATION_COLUMNS))
+    assert empty["intervals"] == {}

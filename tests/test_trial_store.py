@@ -41,7 +41,7 @@ def test_allocations_round_trip_with_their_fingerprint(store, weeks, design):
 def test_a_new_version_needs_a_reason_and_is_audited(store, weeks):
     set_id = stored_set(store, weeks)
     save_allocation(store, allocation(weeks), trial="t", set_id=set_id, created_by="test:evaluator")
-    with pytest.raises(HotspotsError, match="a new version needs --reason"):
+    with pytest.raises(HotspotsError, match="a new version needs reason "):
         save_allocation(store, allocation(weeks, seed=5), trial="t", set_id=set_id, created_by="test:evaluator")
     second = save_allocation(store, allocation(weeks, seed=5), trial="t", set_id=set_id, created_by="test:evaluator",
                              reason="two hotspots merged before the start")

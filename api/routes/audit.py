@@ -6,11 +6,11 @@ import json
 
 from fastapi import APIRouter, Query
 
-from api.deps import AUTH_RESPONSES, Admin, StoreDep
+from api.deps import ROUTE_RESPONSES, Admin, StoreDep
 from api.schemas import AuditEvent
 from hotspots.store.audit import audit_events
 
-router = APIRouter(prefix="/audit", tags=["admin"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/audit", tags=["admin"], responses=ROUTE_RESPONSES)
 
 
 @router.get("", response_model=list[AuditEvent])

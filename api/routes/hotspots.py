@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
-from api.deps import AUTH_RESPONSES, AnyRole, CacheDep, CommanderOnly, RecordId, StoreDep, force_area
+from api.deps import ROUTE_RESPONSES, AnyRole, CacheDep, CommanderOnly, RecordId, StoreDep, force_area
 from api.headers import MAP_CSP
 from api.schemas import (
     Coverage,
@@ -23,7 +23,7 @@ from api.schemas import (
     HotspotSetItem,
     problem,
 )
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.places.exports import hotspot_frame
 from hotspots.services.weekly import load_set, set_map_page
 from hotspots.store.audit import record
@@ -31,7 +31,7 @@ from hotspots.store.hotspot_sets import engagement, set_engagement
 from hotspots.store.hotspot_sets import list_sets as stored_sets
 from hotspots.store.schema import set_hotspots
 
-router = APIRouter(prefix="/hotspot-sets", tags=["commanders"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/hotspot-sets", tags=["commanders"], responses=ROUTE_RESPONSES)
 
 
 class RenderedJSON(JSONResponse):
@@ -85,7 +85,7 @@ def set_map(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRo
     hs = _visible(load_set(store, set_id), principal)
     region = force_area(cache)
     if region is None:
-        raise HotspotsError("a map needs the force area; set HOTSPOTS_FORCE_AREA to its boundary file")
+        raise ValidationError("a map needs the force area; set HOTSPOTS_FORCE_AREA to its boundary file")
     page = set_map_page(store, hs, region)
     return HTMLResponse(page, headers={"Content-Security-Policy": MAP_CSP})
 
@@ -100,7 +100,7 @@ def _visible(hs, principal):
     return hs
 
 
-engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"], responses=AUTH_RESPONSES)
+engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"], responses=ROUTE_RESPONSES)
 
 
 @engagement_router.get("", response_model=list[EngagementPlan])

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.deps import AUTH_RESPONSES, Analyst, CacheDep, RecordId, StoreDep, force_area, require
+from api.deps import ROUTE_RESPONSES, Analyst, CacheDep, RecordId, StoreDep, force_area, require
 from api.schemas import (
     NOT_READY,
     BacktestRequest,
@@ -47,9 +47,9 @@ from hotspots.store.tokens import Principal
 from models.backtest import MODEL
 from models.runs import check_run
 
-jobs_router = APIRouter(prefix="/jobs", tags=["analysts"], responses=AUTH_RESPONSES)
-models_router = APIRouter(prefix="/models", tags=["analysts"], responses=AUTH_RESPONSES)
-forecasts_router = APIRouter(prefix="/forecasts", tags=["analysts"], responses=AUTH_RESPONSES)
+jobs_router = APIRouter(prefix="/jobs", tags=["analysts"], responses=ROUTE_RESPONSES)
+models_router = APIRouter(prefix="/models", tags=["analysts"], responses=ROUTE_RESPONSES)
+forecasts_router = APIRouter(prefix="/forecasts", tags=["analysts"], responses=ROUTE_RESPONSES)
 
 #: Forecasts are read by analysts and by the commanders and tasking boards who act on them.
 ForecastReader = Annotated[Principal, require("analyst", "commander", "tasking")]

@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from fastapi.responses import HTMLResponse
 
-from api.deps import AUTH_RESPONSES, CacheDep, RecordId, StoreDep, Tasking
+from api.deps import ROUTE_RESPONSES, CacheDep, RecordId, StoreDep, Tasking
 from api.headers import NO_STORE, PAGE_CSP
 from api.schemas import RosterCreate, RosterItem, problem
 from hotspots.core.config import get_settings
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.patrol import PatrolResources
 from hotspots.patrol.exports import csv_text, roster_document, roster_stem, safe_name, unit_calendar
 from hotspots.services.rosters import issue_roster, load_roster
@@ -22,7 +22,7 @@ from hotspots.store.audit import record
 from hotspots.store.rosters import list_rosters as stored
 from maps.briefing import briefing as unit_briefing
 
-router = APIRouter(prefix="/rosters", tags=["tasking"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/rosters", tags=["tasking"], responses=ROUTE_RESPONSES)
 _MEDIA = {"csv": "text/csv; charset=utf-8", "ics": "text/calendar; charset=utf-8", "json": "application/json",
           "html": "text/html; charset=utf-8"}
 
@@ -45,7 +45,7 @@ def create_roster(body: RosterCreate, store: StoreDep, principal: Tasking, respo
     if body.allocation_id is not None:
         alloc = load_allocation(store, body.allocation_id)
         if body.set_id is not None and alloc.issue["set_id"] != body.set_id:
-            raise HotspotsError(f"allocation {body.allocation_id} is of set {alloc.issue['set_id']}, not set {body.set_id}")
+            raise ValidationError(f"allocation {body.allocation_id} is of set {alloc.issue['set_id']}, not set {body.set_id}")
         arms = alloc.patrol_arms()
     set_id = body.set_id if body.allocation_id is None else alloc.issue["set_id"]
     roster, _ = issue_roster(

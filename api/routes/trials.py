@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import AUTH_RESPONSES, Evaluator, RecordId, StoreDep
+from api.deps import ROUTE_RESPONSES, Evaluator, RecordId, StoreDep
 from api.headers import PAGE_CSP
 from api.schemas import (
     NOT_READY,
@@ -30,7 +30,7 @@ from hotspots.services.trials import (
 from hotspots.store.trials import list_allocations as stored
 from maps.trial_report import render
 
-router = APIRouter(prefix="/allocations", tags=["evaluators"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/allocations", tags=["evaluators"], responses=ROUTE_RESPONSES)
 
 
 @router.get("", response_model=list[AllocationItem])

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 from sqlalchemy import select
 
-from api.deps import AUTH_RESPONSES, Analyst, CacheDep, Evaluator, StoreDep, force_area
+from api.deps import ROUTE_RESPONSES, Analyst, CacheDep, Evaluator, StoreDep, force_area
 from api.schemas import LoadResult, RejectedRow, problem
 from api.uploads import save_upload
 from hotspots.core.config import get_settings
@@ -17,7 +17,7 @@ from hotspots.services.trials import load_gps_log
 from hotspots.store.audit import record
 from hotspots.store.schema import rejected_rows
 
-router = APIRouter(tags=["uploads"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["uploads"], responses=ROUTE_RESPONSES)
 _ERRORS = {400: problem("A user error, in one line."), 413: problem("The upload is over the size limit.")}
 
 

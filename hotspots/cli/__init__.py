@@ -17,9 +17,8 @@ import logging
 import sys
 from typing import NamedTuple
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from hotspots.cli._common import app, err
 from hotspots.core.errors import HotspotsError
@@ -58,7 +57,7 @@ COMMANDS: dict[str, _Entry] = {
 }
 
 
-def load_command(name: str) -> click.Command | None:
+def load_command(name: str) -> TyperCommand | TyperGroup | None:
     """The click command ``name``, importing the module that registers it; None for an unknown name."""
     entry = COMMANDS.get(name)
     if entry is None:
@@ -72,13 +71,13 @@ class _LazyGroup(TyperGroup):
 
     _listing = False
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: typer.Context | None, cmd_name: str) -> TyperCommand | TyperGroup | None:
         if self._listing and cmd_name in COMMANDS:
             # The root help needs only the name and its line: a stand-in spares the imports.
-            return click.Command(cmd_name, help=COMMANDS[cmd_name].help)
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name].help)
         if cmd_name not in self.commands:
             command = load_command(cmd_name)
             if command is None:
@@ -86,7 +85,7 @@ class _LazyGroup(TyperGroup):
             self.commands[cmd_name] = command
         return self.commands[cmd_name]
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: typer.Context, formatter) -> None:
         self._listing = True
         try:
             super().format_help(ctx, formatter)
@@ -94,9 +93,31 @@ class _LazyGroup(TyperGroup):
             self._listing = False
 
 
-def root_group() -> click.Group:
+def root_group() -> TyperGroup:
     """The ``hotspots`` group, its commands not yet imported."""
     return _LazyGroup(name="hotspots", help=app.info.help, no_args_is_help=True)
+
+
+#: Engine arguments whose option is named otherwise on every command that has one.
+_FLAG_OF = {"cell_scores": "--scores", "min_gap_minutes": "--min-gap", "npus": "--npu", "trial": "--name"}
+
+
+def _flag_speller(root: TyperGroup, argv: list[str]):
+    """How the command that ``argv`` invoked spells an engine argument: its option of that name
+    (``set_id`` is ``--set``), its positional argument of that name as is, a known alias, else
+    ``--`` and the name with dashes. Names already written as flags are kept."""
+    command: TyperCommand | TyperGroup = root
+    for token in argv:
+        if not isinstance(command, TyperGroup) or token.startswith("-"):
+            break
+        command = command.get_command(None, token) or command
+    own = {p.name: max(p.opts, key=len) if isinstance(p, TyperOption) else p.name for p in command.params}
+
+    def spell(name: str) -> str:
+        if name.startswith("-"):
+            return name
+        return own.get(name) or _FLAG_OF.get(name) or "--" + name.replace("_", "-")
+    return spell
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,10 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("alembic", "pyogrio", "numba"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = sys.argv[1:] if argv is None else list(argv)
+    root = root_group()
     try:
-        root_group().main(args=argv, prog_name="hotspots", standalone_mode=True)
+        root.main(args=args, prog_name="hotspots", standalone_mode=True)
     except HotspotsError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        message = exc.message_as(_flag_speller(root, args))
+        err.print(f"error: {message}", highlight=False, soft_wrap=True, markup=False)
         return 2
     except SystemExit as exc:
         return int(exc.code or 0)

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 
 from hotspots.core.config import get_settings
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.geo.areas import Area
 from hotspots.services.ingest import stored_incidents as read
 from hotspots.store import open_store
@@ -90,7 +90,7 @@ def parse_day(value: str, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise HotspotsError(f"{name}={value!r} is not a date; use YYYY-MM-DD, e.g. 2024-06-30") from None
+        raise ValidationError(f"{name}={value!r} is not a date; use YYYY-MM-DD, e.g. 2024-06-30", arguments=name) from None
 
 
 def parse_date(value: str, name: str, end: bool = False):

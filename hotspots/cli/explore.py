@@ -28,7 +28,7 @@ from hotspots.cli._common import (
     stored_incidents,
 )
 from hotspots.core.config import DEFAULT_NAMED_AREAS
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_choice, check_resolution
 from hotspots.crime.aggregate import aggregate_cells, counted_groups, top_cells, write_cell_table
 from hotspots.density.kde import MODES
@@ -68,17 +68,17 @@ def ingest(
         harm_table=str(harm_table) if harm_table else None, rejects_dir=rejects_dir or s.data_dir / "rejects",
     )
     if dataset is None and force:
-        raise HotspotsError("--force names the force of a data set; give --dataset DIR too")
+        raise ValidationError("--force names the force of a data set; give --dataset DIR too")
     if dataset is not None:
         if not force:
-            raise HotspotsError("--dataset needs --force NAME: the force the incidents belong to, e.g. west-midlands")
+            raise ValidationError("--dataset needs --force NAME: the force the incidents belong to, e.g. west-midlands")
         check_force(force, "--force")
         store = None
     else:
         store = open_store_at(db)
     files = expand_paths(paths)
     if not files:
-        raise HotspotsError("no files to load in " + ", ".join(map(str, paths)))
+        raise ValidationError("no files to load in " + ", ".join(map(str, paths)))
     totals = [0, 0, 0]
     with progress() as bar:
         task = bar.add_task("loading", total=len(files))
@@ -112,7 +112,7 @@ def cells(
 ):
     """Aggregate stored incidents to H3 cells and periods; print the top cells and write the cell table."""
     if force and dataset is None:
-        raise HotspotsError("--force chooses forces of a data set; give --dataset DIR too")
+        raise ValidationError("--force chooses forces of a data set; give --dataset DIR too")
     table = read_cell_table(db, resolution, period, anchor, offence_group, dataset, force)
     print_top_cells(table, top, by)
     if out_path:
@@ -179,18 +179,18 @@ def kde(
     check_choice(weight, WEIGHTS, "weight")
     region = load_force_area(area)
     if region is None:
-        raise HotspotsError("--area none: a density surface needs a region; give a boundary file")
+        raise ValidationError("--area none: a density surface needs a region; give a boundary file")
     if bandwidth != "auto":
         try:
             bandwidth = float(bandwidth)
         except ValueError:
-            raise HotspotsError(f"--bandwidth={bandwidth!r} must be metres (e.g. 400) or 'auto'") from None
+            raise ValidationError(f"--bandwidth={bandwidth!r} must be metres (e.g. 400) or 'auto'") from None
     if scheduler and mode != "exact":
-        raise HotspotsError(f"--mode {mode} runs on one machine; a cluster (--scheduler) computes the exact surface")
+        raise ValidationError(f"--mode {mode} runs on one machine; a cluster (--scheduler) computes the exact surface")
     if force and dataset is None:
-        raise HotspotsError("--force chooses forces of a data set; give --dataset DIR too")
+        raise ValidationError("--force chooses forces of a data set; give --dataset DIR too")
     if dataset is not None and (mode != "exact" or bandwidth == "auto"):
-        raise HotspotsError("a data set is mapped part by part: give --bandwidth in metres and --mode exact")
+        raise ValidationError("a data set is mapped part by part: give --bandwidth in metres and --mode exact")
     reference = parse_date(reference_date, "--reference-date", end=True)
     with ExitStack() as stack:
         client = stack.enter_context(dask_client(scheduler, dask_workers)) if scheduler else None
@@ -242,7 +242,7 @@ def synth(
     try:
         first = dt.date.fromisoformat(start)
     except ValueError:
-        raise HotspotsError(f"--start={start!r} is not a date; use YYYY-MM-DD") from None
+        raise ValidationError(f"--start={start!r} is not a date; use YYYY-MM-DD") from None
     area = Area.from_file(settings().force_area)  # read and indexed once: the outline has ~50k vertices
     patrol = _hotspot_patrol(seed, patrol_reduction, area) if patrol_reduction else None
     params = SynthParams(seed=seed, incidents=incidents, start=first, days=days, patrol=patrol)

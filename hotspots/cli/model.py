@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from hotspots.cli._common import DbOption, app, err, load_force_area, open_store_at, out, parse_day, settings
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.ingest.files import IngestOptions, normalise_files
 from hotspots.national.cluster import dask_client
 from hotspots.national.dataset import IncidentDataset
@@ -60,7 +60,7 @@ def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, 
             rejects.to_csv(target, index=False)
             err.print(f"{len(rejects)} rows rejected (file, line and reason in {target})", highlight=False)
         if frame.empty:
-            raise HotspotsError("no usable incidents in the input files; see the rejects")
+            raise ValidationError("no usable incidents in the input files; see the rejects")
         return frame, frame.attrs["projected_crs"]
     return stored_frame(store)
 
@@ -95,7 +95,7 @@ def train(
     inputs: InputsArg = None,
     cutoff: CutoffOption = "",
     period: PeriodOption = "tactical",
-    res: ResOption = 10,
+    resolution: ResOption = 10,
     target: TargetOption = "knife_syv",
     backtest_periods: Annotated[int, typer.Option("--backtest-periods", help="Test periods of the rolling-origin backtest stored with the model (0: none).")] = 6,
     layers: LayerOption = None,
@@ -112,12 +112,12 @@ def train(
 ):
     """Backtest and train a model, and store it in the registry as a new version (not promoted)."""
     if backtest_periods < 0:
-        raise HotspotsError(f"--backtest-periods={backtest_periods} must be 0 or more")
+        raise ValidationError(f"--backtest-periods={backtest_periods} must be 0 or more")
     store = open_store_at(db)
     if dataset is not None:
         if inputs:
-            raise HotspotsError("give incident files or --dataset, not both")
-        trained = _train_national(dataset, force, scheduler, dask_workers, cutoff, period, res, target, layers, area,
+            raise ValidationError("give incident files or --dataset, not both")
+        trained = _train_national(dataset, force, scheduler, dask_workers, cutoff, period, resolution, target, layers, area,
                                   allow_police_detected, seed, backtest_periods)
         version = register(store, trained)
         if trained.backtest is not None:
@@ -127,8 +127,8 @@ def train(
                   f"'hotspots model show {version}'.", highlight=False, soft_wrap=True)
         return
     if force or scheduler:
-        raise HotspotsError("--force and --scheduler train from a data set; give --dataset DIR too")
-    history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
+        raise ValidationError("--force and --scheduler train from a data set; give --dataset DIR too")
+    history, forecast = _history(inputs, fmt, mapping, period, resolution, target, cutoff, layers, area,
                                  allow_police_detected, store)
     trained = train_model(history, forecast, RiskModel(seed=seed), backtest_periods)
     version = register(store, trained)
@@ -149,7 +149,7 @@ def _train_national(dataset, forces, scheduler, dask_workers, cutoff, period, re
     spec = check_run(period, res, target, allow)
     area = load_force_area(area_path)
     if area is None:
-        raise HotspotsError("--area none: a national training needs a region; give a boundary file")
+        raise ValidationError("--area none: a national training needs a region; give a boundary file")
     data = IncidentDataset(dataset)
     s = settings()
     day = parse_day(cutoff, "--cutoff")
@@ -169,7 +169,7 @@ def backtest(
     periods: Annotated[int, typer.Option("--periods", help="Test periods, the latest complete ones.")] = 6,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for backtest.md/.csv/.json/.png (default: <data dir>/backtest).")] = None,
     period: PeriodOption = "tactical",
-    res: ResOption = 10,
+    resolution: ResOption = 10,
     target: TargetOption = "knife_syv",
     cutoff: Annotated[str, typer.Option("--cutoff", help="Backtest on what was known before this day (default: all data).")] = "",
     layers: LayerOption = None,
@@ -182,8 +182,8 @@ def backtest(
 ):
     """Rolling-origin backtest of the model beside every baseline; writes a table and a plot."""
     if periods < 1:
-        raise HotspotsError(f"--periods={periods} must be 1 or more")
-    history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
+        raise ValidationError(f"--periods={periods} must be 1 or more")
+    history, forecast = _history(inputs, fmt, mapping, period, resolution, target, cutoff, layers, area,
                                  allow_police_detected, None if inputs else open_store_at(db))
     if forecast is not None:
         history = history_before(history, forecast)
@@ -248,7 +248,7 @@ def predict(
     cutoff: Annotated[str, typer.Option("--cutoff", help="Train on what was known before this day and forecast the period starting on it (YYYY-MM-DD).")],
     out_path: Annotated[Path, typer.Option("--out", help="CSV: one row per cell of the region.")],
     period: PeriodOption = "tactical",
-    res: ResOption = 10,
+    resolution: ResOption = 10,
     target: TargetOption = "knife_syv",
     layers: LayerOption = None,
     area: AreaOption = None,
@@ -259,11 +259,11 @@ def predict(
 ):
     """Straight from incident files: train on everything before the cutoff, write each cell's expected count."""
     if out_path.suffix.lower() != ".csv":
-        raise HotspotsError(f"--out={str(out_path)!r}: the scores are a CSV; give a path ending .csv")
+        raise ValidationError(f"--out={str(out_path)!r}: the scores are a CSV; give a path ending .csv")
     if not cutoff:
-        raise HotspotsError("--cutoff is needed: the day the forecast period starts, e.g. --cutoff 2024-06-03")
+        raise ValidationError("--cutoff is needed: the day the forecast period starts, e.g. --cutoff 2024-06-03")
     rejects_to = out_path.with_name(out_path.stem + ".rejects.csv")
-    history, forecast = _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area,
+    history, forecast = _history(inputs, fmt, mapping, period, resolution, target, cutoff, layers, area,
                                  allow_police_detected, None, rejects_to)
     model = RiskModel(seed=seed).fit(history, forecast)
     table = forecast_table(history.cells, model.predict(history, forecast), history.calendar, forecast)

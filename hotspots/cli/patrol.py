@@ -20,7 +20,7 @@ from hotspots.cli._common import (
     settings,
 )
 from hotspots.cli.weekly import _read_scores
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import FormatError, ValidationError
 from hotspots.core.validate import check_file
 from hotspots.geo.areas import NamedAreas
 from hotspots.patrol import PatrolResources
@@ -43,7 +43,7 @@ def _formats(value: str) -> list[str]:
     chosen = [f.strip().lower() for f in value.split(",") if f.strip()]
     bad = [f for f in chosen if f not in EXPORT_FORMATS]
     if bad or not chosen:
-        raise HotspotsError(f"--format={value!r}: use a comma-separated choice of {', '.join(EXPORT_FORMATS)}")
+        raise ValidationError(f"--format={value!r}: use a comma-separated choice of {', '.join(EXPORT_FORMATS)}")
     return chosen
 
 
@@ -184,4 +184,4 @@ def _read_csv(path: Path, name: str) -> pd.DataFrame:
     try:
         return pd.read_csv(check_file(path, name), dtype=str)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise HotspotsError(f"{name}={str(path)!r} cannot be read as CSV: {str(exc).splitlines()[0]}") from None
+        raise FormatError(f"{name}={str(path)!r} cannot be read as CSV: {str(exc).splitlines()[0]}") from None

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hotspots.cli._common import DbOption, app, open_store_at, out, print_listing, settings
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.store.audit import local_actor
 from hotspots.store.tokens import add_token, list_tokens, revoke_token
 
@@ -55,9 +55,9 @@ def serve(
     import uvicorn
 
     if not 1 <= port <= 65535:
-        raise HotspotsError(f"--port={port!r} must be 1 to 65535")
+        raise ValidationError(f"--port={port!r} must be 1 to 65535")
     if workers < 1:
-        raise HotspotsError(f"--workers={workers!r} must be at least 1")
+        raise ValidationError(f"--workers={workers!r} must be at least 1")
     url = db or settings().resolved_database_url()
     open_store_at(url).dispose()  # migrate once here, not in every worker at the same moment
     os.environ["HOTSPOTS_DATABASE_URL"] = url  # the workers build their app from the settings

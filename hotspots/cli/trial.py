@@ -22,7 +22,7 @@ from hotspots.cli._common import (
     settings,
     stored_incidents,
 )
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_choice
 from hotspots.services.trials import (
     evaluate_stored_trial,
@@ -116,10 +116,12 @@ def power_command(
     weeks: Annotated[str, typer.Option(help="Trial lengths in weeks to tabulate, comma-separated.")] = "4,8,12,16,26,52",
     target: Annotated[float, typer.Option(help="Power wanted; the weeks needed for it are reported.")] = 0.8,
     level: Annotated[float, typer.Option(help="Significance level of the two-sided test.")] = 0.05,
+    outcome: Annotated[str, typer.Option(help="count (crimes) or harm (Cambridge Crime Harm Index days).")] = "count",
     offence_group: OffenceGroupOption = None,
     db: DbOption = "",
 ):
     """Power to detect each reduction by trial length, and the weeks needed, from the places' own counts."""
+    check_choice(outcome, ("count", "harm"), "--outcome")
     store = open_store_at(db)
     if allocation_id is not None:
         alloc = load_allocation(store, allocation_id)
@@ -128,16 +130,19 @@ def power_command(
         hs = load_set(store, set_id)
         alloc = allocate(places_from_set(hs, "score"), design, seed=0, start=hs.parameters["period_start"])
     if alloc.design == "crossover" and alloc.period_days != 7:
-        raise HotspotsError("trial power plans in weeks; for a daily crossover, plan with --design blocked as a guide")
+        raise ValidationError("trial power plans in weeks; for a daily crossover, plan with --design blocked as a guide")
     try:
         lengths = [int(w) for w in weeks.split(",") if w.strip()]
     except ValueError:
-        raise HotspotsError(f"--weeks={weeks!r}: give whole numbers of weeks separated by commas, e.g. 4,8,12") from None
+        raise ValidationError(f"--weeks={weeks!r}: give whole numbers of weeks separated by commas, e.g. 4,8,12") from None
     ids = alloc.places["place_id"].tolist()
     counts = _weekly_counts(store, offence_group, hs.members, ids, alloc.start, baseline_weeks)
-    base = baseline(counts.counts[:, :baseline_weeks])
-    out.print(f"baseline: {baseline_weeks} weeks before {alloc.start}, {counts.counts.sum():,.0f} crimes in "
-              f"{len(ids)} places ({base.place_means.sum():.1f} a week), over-dispersion {base.dispersion:.2f} (Pearson, of place sums over half the baseline); "
+    values, variance = counts.outcome(outcome)
+    base = baseline(values[:, :baseline_weeks], None if outcome == "count" else variance[:, :baseline_weeks])
+    unit = "crimes" if outcome == "count" else "harm days"
+    out.print(f"baseline: {baseline_weeks} weeks before {alloc.start}, {values.sum():,.0f} {unit} in "
+              f"{len(ids)} places ({base.place_means.sum():.1f} a week), over-dispersion {base.dispersion:.2f} (Pearson, "
+              f"of place sums over half the baseline{'; at least Σw²/Σw of the harm weights' if outcome == 'harm' else ''}); "
               f"{alloc.summary()}", highlight=False, soft_wrap=True)
     table = power_table(base, alloc, reduction, lengths, before=weeks_before, level=level)
     view = Table(title=f"Power of the primary test (place sums before and during) at level {level}")

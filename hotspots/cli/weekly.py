@@ -22,7 +22,7 @@ from hotspots.cli._common import (
     settings,
 )
 from hotspots.core.config import DEFAULT_NAMED_AREAS
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.core.validate import check_choice, check_file, check_resolution
 from hotspots.density.weighting import WEIGHTS
 from hotspots.geo.areas import NamedAreas
@@ -68,7 +68,7 @@ def _named_areas(path: Path | None, field: str | None):
 def _read_scores(path: Path) -> pd.Series:
     frame = pd.read_csv(check_file(path, "--scores"))
     if not {"h3_cell", "score"} <= set(frame.columns):
-        raise HotspotsError(f"--scores={str(path)!r} needs columns h3_cell and score; it has {', '.join(frame.columns)}")
+        raise ValidationError(f"--scores={str(path)!r} needs columns h3_cell and score; it has {', '.join(frame.columns)}")
     return frame.set_index("h3_cell")["score"].astype(float)
 
 
@@ -108,15 +108,15 @@ def select(
     calendar = _calendar(period, anchor)
     for p in out_paths or []:
         if p.suffix.lower() not in FORMATS:
-            raise HotspotsError(f"--out={str(p)!r}: write one of {', '.join(FORMATS)}")
+            raise ValidationError(f"--out={str(p)!r}: write one of {', '.join(FORMATS)}")
     if map_path is not None and map_path.suffix.lower() != ".html":
-        raise HotspotsError(f"--map={str(map_path)!r}: a map is an HTML page; give a path ending .html")
+        raise ValidationError(f"--map={str(map_path)!r}: a map is an HTML page; give a path ending .html")
     if (npu_min or npu_max is not None) and npu_areas is None:
-        raise HotspotsError("--npu-min/--npu-max need --npu-areas, a boundary file of NPUs")
+        raise ValidationError("--npu-min/--npu-max need --npu-areas, a boundary file of NPUs")
     given_scores = _read_scores(scores) if scores else None
     region = load_force_area(area)
     if region is None:
-        raise HotspotsError("--area none: hotspots need a force area to take a share of")
+        raise ValidationError("--area none: hotspots need a force area to take a share of")
     npus = _named_areas(npu_areas, npu_field) if npu_areas else None
     names = _named_areas(None, None)
     store = open_store_at(db)
@@ -186,7 +186,7 @@ def sets(db: DbOption = ""):
     """List the stored hotspot sets, newest first."""
     frame = list_sets(open_store_at(db))
     if frame.empty:
-        raise HotspotsError("the store holds no hotspot sets; run 'hotspots select' first")
+        raise NotReadyError("the store holds no hotspot sets; run 'hotspots select' first")
     view = Table(title="Stored hotspot sets")
     for col in ("set", "period", "version", "hotspots", "created (UTC)", "scored by"):
         view.add_column(col)
@@ -229,11 +229,11 @@ def map_command(
 ):
     """Draw the weekly map of a stored hotspot set, force-wide or for one NPU; it opens offline."""
     if out_path.suffix.lower() != ".html":
-        raise HotspotsError(f"--out={str(out_path)!r}: a map is an HTML page; give a path ending .html")
+        raise ValidationError(f"--out={str(out_path)!r}: a map is an HTML page; give a path ending .html")
     given_scores = _read_scores(scores) if scores else None
     region = load_force_area(area)
     if region is None:
-        raise HotspotsError("--area none: a map needs the force area")
+        raise ValidationError("--area none: a map needs the force area")
     areas = _named_areas(npu_areas, npu_field)
     store = open_store_at(db)
     hs = load_set(store, set_id, period_label)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_resolution
 from hotspots.crime.offences import vocabulary
 from hotspots.geo import cells as h3cells
@@ -41,7 +41,7 @@ def counted_groups(offence_groups: list[str] | None = None, name: str = "offence
     if offence_groups:
         for g in offence_groups:
             if g not in groups:
-                raise HotspotsError(f"{name}={g!r} is not a group; use one of: {', '.join(groups)}")
+                raise ValidationError(f"{name}={g!r} is not a group; use one of: {', '.join(groups)}", arguments=name)
         return list(offence_groups)
     # Anti-social behaviour is not a crime, and offences found by police activity measure patrols.
     left_out = set(vocab.table.loc[vocab.police_detected(), "offence_group"]) | {"anti_social_behaviour"}
@@ -108,7 +108,7 @@ def aggregate_cells(
 def top_cells(table: pd.DataFrame, n: int = 10, by: str = "incidents", names: NamedAreas | None = None) -> pd.DataFrame:
     """The ``n`` cells with the highest total ``by`` over all periods and groups, with shares and centres."""
     if by not in ("incidents", "harm", "knife_enabled", "victim_under_25"):
-        raise HotspotsError(f"by={by!r} is not a measure; use incidents, harm, knife_enabled or victim_under_25")
+        raise ValidationError(f"by={by!r} is not a measure; use incidents, harm, knife_enabled or victim_under_25", arguments="by")
     totals = table.groupby("h3_cell", as_index=False)[["incidents", "harm"]].sum()
     grand = totals[["incidents", "harm"]].sum()
     ranked = totals.sort_values(["incidents" if by != "harm" else "harm", "h3_cell"], ascending=[False, True])
@@ -134,7 +134,7 @@ def write_cell_table(table: pd.DataFrame, path: str | Path) -> Path:
         table.to_csv(path, index=False, float_format="%.6g")
         return path
     if suffix not in (".parquet", ".geojson"):
-        raise HotspotsError(f"out={str(path)!r}: write .csv, .parquet (GeoParquet) or .geojson")
+        raise ValidationError(f"out={str(path)!r}: write .csv, .parquet (GeoParquet) or .geojson", arguments="out")
     cells = h3cells.from_strings(table["h3_cell"].unique())
     polygons = dict(zip(h3cells.to_strings(cells), h3cells.cell_polygons(cells), strict=True))
     frame = gpd.GeoDataFrame(

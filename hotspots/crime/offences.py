@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots.core.config import SHIPPED_DATA
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import FormatError, ValidationError
 
 UNKNOWN = "other"
 #: Offences that count as serious violence when the victim is under 25 (serious youth violence):
@@ -72,7 +72,7 @@ class OffenceVocabulary:
     def check(self, code: str, name: str = "offence") -> str:
         found = self.aliases.get(normalise_name(code))
         if found is None:
-            raise HotspotsError(f"{name}={code!r} is not a known offence; use one of: {', '.join(self.codes)}")
+            raise ValidationError(f"{name}={code!r} is not a known offence; use one of: {', '.join(self.codes)}", arguments=name)
         return found
 
 
@@ -87,7 +87,7 @@ def vocabulary(data_dir: Path = SHIPPED_DATA) -> OffenceVocabulary:
     extra = pd.read_csv(data_dir / "offence_aliases.csv", dtype=str)
     for alias, code in zip(extra["alias"], extra["offence"], strict=True):
         if code not in table.index:
-            raise HotspotsError(f"offence_aliases.csv maps {alias!r} to unknown offence {code!r}")
+            raise FormatError(f"offence_aliases.csv maps {alias!r} to unknown offence {code!r}")
         aliases[normalise_name(alias)] = code
     return OffenceVocabulary(table=table, aliases=aliases)
 
@@ -110,10 +110,10 @@ def harm_weights(override: str | Path | None = None, data_dir: Path = SHIPPED_DA
     if override is not None:
         path = Path(override)
         if not path.is_file():
-            raise HotspotsError(f"harm_table: no such file {str(path)!r}; give a CSV with columns offence,cchi_days")
+            raise ValidationError(f"harm_table: no such file {str(path)!r}; give a CSV with columns offence,cchi_days", arguments="harm_table")
         frame = pd.read_csv(path, dtype=str)
         if not {"offence", "cchi_days"} <= set(frame.columns):
-            raise HotspotsError(
+            raise ValidationError(
                 f"harm_table {str(path)!r} needs columns offence,cchi_days; it has {', '.join(frame.columns)}"
             )
         for line, (name, days) in enumerate(zip(frame["offence"], frame["cchi_days"], strict=True), start=2):
@@ -121,9 +121,9 @@ def harm_weights(override: str | Path | None = None, data_dir: Path = SHIPPED_DA
             try:
                 value = float(days)
             except ValueError:
-                raise HotspotsError(f"harm_table line {line}: cchi_days={days!r} is not a number") from None
+                raise FormatError(f"harm_table line {line}: cchi_days={days!r} is not a number") from None
             if not value >= 0:
-                raise HotspotsError(f"harm_table line {line}: cchi_days={days!r} must be zero or more days")
+                raise FormatError(f"harm_table line {line}: cchi_days={days!r} must be zero or more days")
             weights[code] = value
     return weights
 

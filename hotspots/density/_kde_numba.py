@@ -17,7 +17,6 @@ import numpy as np
 from numba import njit, prange
 
 from hotspots.core.numba_config import JIT, PARALLEL_JIT
-from hotspots.density.kernels import EPANECHNIKOV, QUARTIC, TRIANGULAR, UNIFORM
 
 # Ranges of buckets are widened by this fraction of the reach, so rounding in the range
 # arithmetic never drops a source the kernel would count; the kernel itself decides.
@@ -25,95 +24,22 @@ _RANGE_SLACK = 1e-9
 
 
 @njit(**JIT)
-def _profile(code, u2, reach2):
-    """Kernel profile p(u²), zero at and beyond the reach (see hotspots.density.kernels); one pair at a time."""
-    if u2 >= reach2:
-        return 0.0
-    if code == QUARTIC:
-        t = 1.0 - u2
-        return t * t
-    if code == EPANECHNIKOV:
-        return 1.0 - u2
-    if code == TRIANGULAR:
-        return 1.0 - math.sqrt(u2)
-    if code == UNIFORM:
-        return 1.0
-    return math.exp(-0.5 * u2)
+def _run(shape, sx, sy, sw, lo, hi, cx, cy, inv_h2, reach2):
+    """Σ w p(u²) over sources ``lo:hi`` for the target at (cx, cy); ``shape`` is a kernel's compiled
+    ``p(u²)`` (see hotspots.density.kernels), zero at and beyond the reach.
 
-
-# One loop per kernel over a contiguous run of sources, each written without branches so LLVM
-# vectorises it; they must give exactly what _profile gives (max(1 - u², 0) is 0 from u² = 1 on).
-# Each loops over slices from index 0: with a start LLVM cannot prove non-negative, numba's
-# negative-index wraparound check stays in the loop and blocks vectorisation (measured 6x slower).
-
-@njit(**JIT)
-def _run_quartic(sx, sy, sw, lo, hi, cx, cy, inv_h2):
+    numba compiles this loop once per kernel with the shape inlined. The loop reads its slices
+    from index 0: with a start LLVM cannot prove non-negative, numba's negative-index wraparound
+    check stays in the loop and blocks vectorisation (measured 6x slower).
+    """
     acc = 0.0
     xs, ys, ws = sx[lo:hi], sy[lo:hi], sw[lo:hi]
     for k in range(xs.size):
         dx = xs[k] - cx
         dy = ys[k] - cy
-        t = max(1.0 - (dx * dx + dy * dy) * inv_h2, 0.0)
-        acc += ws[k] * (t * t)
+        u2 = (dx * dx + dy * dy) * inv_h2
+        acc += (ws[k] * shape(u2)) if u2 < reach2 else 0.0
     return acc
-
-
-@njit(**JIT)
-def _run_epanechnikov(sx, sy, sw, lo, hi, cx, cy, inv_h2):
-    acc = 0.0
-    xs, ys, ws = sx[lo:hi], sy[lo:hi], sw[lo:hi]
-    for k in range(xs.size):
-        dx = xs[k] - cx
-        dy = ys[k] - cy
-        acc += ws[k] * max(1.0 - (dx * dx + dy * dy) * inv_h2, 0.0)
-    return acc
-
-
-@njit(**JIT)
-def _run_triangular(sx, sy, sw, lo, hi, cx, cy, inv_h2):
-    acc = 0.0
-    xs, ys, ws = sx[lo:hi], sy[lo:hi], sw[lo:hi]
-    for k in range(xs.size):
-        dx = xs[k] - cx
-        dy = ys[k] - cy
-        acc += ws[k] * max(1.0 - math.sqrt((dx * dx + dy * dy) * inv_h2), 0.0)
-    return acc
-
-
-@njit(**JIT)
-def _run_uniform(sx, sy, sw, lo, hi, cx, cy, inv_h2):
-    acc = 0.0
-    xs, ys, ws = sx[lo:hi], sy[lo:hi], sw[lo:hi]
-    for k in range(xs.size):
-        dx = xs[k] - cx
-        dy = ys[k] - cy
-        acc += ws[k] if (dx * dx + dy * dy) * inv_h2 < 1.0 else 0.0
-    return acc
-
-
-@njit(**JIT)
-def _run_any(code, sx, sy, sw, lo, hi, cx, cy, inv_h2, reach2):
-    acc = 0.0
-    xs, ys, ws = sx[lo:hi], sy[lo:hi], sw[lo:hi]
-    for k in range(xs.size):
-        dx = xs[k] - cx
-        dy = ys[k] - cy
-        acc += ws[k] * _profile(code, (dx * dx + dy * dy) * inv_h2, reach2)
-    return acc
-
-
-@njit(**JIT)
-def _run(code, sx, sy, sw, lo, hi, cx, cy, inv_h2, reach2):
-    """Σ w p(u²) over sources ``lo:hi`` for the target at (cx, cy)."""
-    if code == QUARTIC:
-        return _run_quartic(sx, sy, sw, lo, hi, cx, cy, inv_h2)
-    if code == EPANECHNIKOV:
-        return _run_epanechnikov(sx, sy, sw, lo, hi, cx, cy, inv_h2)
-    if code == TRIANGULAR:
-        return _run_triangular(sx, sy, sw, lo, hi, cx, cy, inv_h2)
-    if code == UNIFORM:
-        return _run_uniform(sx, sy, sw, lo, hi, cx, cy, inv_h2)
-    return _run_any(code, sx, sy, sw, lo, hi, cx, cy, inv_h2, reach2)
 
 
 @njit(**JIT)
@@ -134,10 +60,16 @@ def bucket_sort(x, y, w, x0, y0, size, ncols, nrows, n_chunks):
     offsets, so no two threads write the same place. Within a bucket points keep their input
     order, so the result does not depend on the number of chunks or threads.
 
+    Parameters
+    ----------
+    x, y : float64 (n,), projected coordinates in metres. w : float64 (n,), weights.
+    x0, y0 : the grid's south-west corner, metres. size : bucket side, metres.
+    ncols, nrows : buckets along x and y. n_chunks : runs of points, one per thread at a time.
+
     Returns
     -------
-    sx, sy, sw : sorted coordinates and weights, shape (m,).
-    starts : shape (nrows * ncols + 1,); bucket ``k`` holds ``starts[k]:starts[k + 1]``.
+    sx, sy, sw : sorted coordinates and weights, shape (m,), m ≤ n.
+    starts : int64 (nrows * ncols + 1,); bucket ``k`` holds ``starts[k]:starts[k + 1]``.
     """
     n = x.size
     inv = 1.0 / size
@@ -182,16 +114,25 @@ def bucket_sort(x, y, w, x0, y0, size, ncols, nrows, n_chunks):
 
 @njit(**PARALLEL_JIT)
 def density_sums(tx, ty, block_order, block, sx, sy, sw, starts, x0, y0, size, ncols, nrows,
-                 code, bandwidth, reach):
+                 shape, bandwidth, reach):
     """Σ w p(|t - s|² / h²) at each target, over bucket-sorted sources.
 
     ``block_order`` lists blocks of ``block`` consecutive targets in the order threads take
     them; targets should be in spatial order so a block reuses the same sources from cache.
     Each target's sum is written to its own slot (no shared accumulation).
 
+    Parameters
+    ----------
+    tx, ty : float64 (m,), target coordinates, metres.
+    block_order : int64, block indices in the order threads take them. block : targets per block.
+    sx, sy, sw, starts : the sources as :func:`bucket_sort` returns them.
+    x0, y0, size, ncols, nrows : the bucket grid (metres, metres, metres, counts).
+    shape : a kernel's compiled profile ``p(u²)`` (:attr:`hotspots.density.kernels.Kernel.compiled`).
+    bandwidth : ``h``, metres. reach : bandwidths at and beyond which the kernel is zero.
+
     Returns
     -------
-    sums : shape (len(tx),), unnormalised (multiply by ``norm / h²`` for a density).
+    sums : float64 (m,), unnormalised (multiply by ``norm / h²`` for a density per m²).
     """
     m = tx.size
     out = np.zeros(m)
@@ -212,7 +153,7 @@ def density_sums(tx, ty, block_order, block, sx, sy, sw, starts, x0, y0, size, n
                 c_lo, c_hi = _row_span(r, cx, cy, x0, y0, size, ncols, pad)
                 if c_lo > c_hi:
                     continue
-                acc += _run(code, sx, sy, sw, starts[r * ncols + c_lo], starts[r * ncols + c_hi + 1],
+                acc += _run(shape, sx, sy, sw, starts[r * ncols + c_lo], starts[r * ncols + c_hi + 1],
                             cx, cy, inv_h2, reach2)
             out[t] = acc
     return out
@@ -242,8 +183,19 @@ def weight_near(tx, ty, cum_w, starts, x0, y0, size, ncols, nrows, radius):
     """An upper bound on the source weight within ``radius`` of each target.
 
     The weight of whole buckets is read from ``cum_w``, the running sum of the bucket-sorted
-    weights (shape (m + 1,)), so each target costs a few subtractions per bucket row; buckets
-    overlap the disc, so the sum can only overstate.
+    weights, so each target costs a few subtractions per bucket row; buckets overlap the disc,
+    so the sum can only overstate.
+
+    Parameters
+    ----------
+    tx, ty : float64 (m,), target coordinates, metres.
+    cum_w : float64 (k + 1,), ``[0, cumsum(sw)]`` of the bucket-sorted weights.
+    starts, x0, y0, size, ncols, nrows : the bucket grid as :func:`bucket_sort` used it.
+    radius : metres.
+
+    Returns
+    -------
+    near : float64 (m,), the weight of every bucket the disc reaches.
     """
     out = np.zeros(tx.size)
     pad = radius * (1.0 + _RANGE_SLACK)
@@ -269,10 +221,17 @@ def nearest_centre(px, py, pw, cx, cy, starts, x0, y0, size, ncols, nrows, max_d
     lowest index. Each of ``n_chunks`` runs of points keeps its own largest move; they are merged
     after.
 
+    Parameters
+    ----------
+    px, py : float64 (n,), points, metres. pw : float64 (n,), their weights (zero: not counted in ``moved``).
+    cx, cy : float64 (k,), bucket-sorted centres, metres; ``starts`` their bucket offsets.
+    x0, y0, size, ncols, nrows : the centres' bucket grid (metres, metres, metres, counts).
+    max_dist : metres. n_chunks : runs of points, one per thread at a time.
+
     Returns
     -------
-    label : shape (len(px),), int64; -1 where no centre is within ``max_dist``.
-    moved : the largest distance any point with non-zero weight ``pw`` was snapped, metres.
+    label : int64 (n,); -1 where no centre is within ``max_dist``.
+    moved : the largest distance any point with non-zero weight was snapped, metres.
     """
     n = px.size
     label = np.full(n, -1, np.int64)
@@ -323,9 +282,16 @@ def lookup_labels(px, py, pw, table, x0, y0, pixel, ncols, nrows, cx, cy, n_chun
     its pixel's bin, so it moves to that bin's centre ``(cx, cy)``. Each of ``n_chunks`` runs of
     points keeps its own furthest move (points with non-zero weight ``pw``); merged after.
 
+    Parameters
+    ----------
+    px, py, pw : float64 (n,), points in metres and their weights.
+    table : int (nrows * ncols,), the bin of each pixel, -1 for none.
+    x0, y0, pixel, ncols, nrows : the pixel grid (metres, metres, metres, counts).
+    cx, cy : float64 (bins,), the bins' centres, metres. n_chunks : runs of points.
+
     Returns
     -------
-    label : shape (len(px),), int64.
+    label : int64 (n,).
     moved : metres.
     """
     n = px.size

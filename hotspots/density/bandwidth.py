@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.density.kde import density_at
 from hotspots.density.kernels import DEFAULT_KERNEL, DEFAULT_TRUNCATE
 
@@ -74,20 +74,21 @@ def choose_bandwidth(train_x, train_y, held_x, held_y, *, area_m2: float, train_
     """
     candidates = tuple(sorted({float(c) for c in candidates_m}))
     if not candidates or min(candidates) <= 0:
-        raise HotspotsError(f"candidates_m={candidates_m!r} must hold at least one bandwidth above zero, in metres")
+        raise ValidationError(f"candidates_m={candidates_m!r} must hold at least one bandwidth above zero, in metres", arguments="candidates_m")
     if not 0.0 < floor_share < 1.0:
-        raise HotspotsError(f"floor_share={floor_share!r} must be between 0 and 1 (exclusive), e.g. 0.01")
+        raise ValidationError(f"floor_share={floor_share!r} must be between 0 and 1 (exclusive), e.g. 0.01", arguments="floor_share")
     if not area_m2 > 0:
-        raise HotspotsError(f"area_m2={area_m2!r} must be the study area in square metres, above zero")
+        raise ValidationError(f"area_m2={area_m2!r} must be the study area in square metres, above zero", arguments="area_m2")
     train_x = np.asarray(train_x, float)
     held_x = np.asarray(held_x, float)
     weights = np.ones(train_x.size) if train_weights is None else np.asarray(train_weights, float)
     total = float(weights.sum())
     if train_x.size == 0 or total <= 0:
-        raise HotspotsError("no earlier incidents to fit on; widen the date range or give a fixed bandwidth")
+        raise NotReadyError("no earlier incidents to fit on; widen the date range or give a fixed bandwidth")
     if held_x.size < MIN_HELD_OUT:
-        raise HotspotsError(f"only {held_x.size} held-out incidents (need {MIN_HELD_OUT}) to choose a bandwidth; "
-                            "hold out a longer period or give a fixed bandwidth, e.g. --bandwidth 400")
+        raise ValidationError(f"only {held_x.size} held-out incidents (need {MIN_HELD_OUT}) to choose a bandwidth; "
+                            "hold out a longer period or give a fixed bandwidth, e.g. bandwidth 400",
+                              arguments="bandwidth")
     scores = []
     for h in candidates:
         dens = density_at(train_x, train_y, held_x, held_y, bandwidth=h, kernel=kernel, weights=weights,
@@ -98,5 +99,5 @@ def choose_bandwidth(train_x, train_y, held_x, held_y, *, area_m2: float, train_
     choice = BandwidthChoice(candidates[best], candidates, tuple(scores), train_x.size, held_x.size)
     log.info("%s", choice.describe())
     if not math.isfinite(scores[best]):
-        raise HotspotsError("every candidate bandwidth scored minus infinity; check the coordinates are projected metres")
+        raise ValidationError("every candidate bandwidth scored minus infinity; check the coordinates are projected metres")
     return choice

@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.numba_config import threads
 from hotspots.core.validate import check_choice, check_positive
 from hotspots.density._kde_numba import bucket_sort, density_sums, lookup_labels, nearest_centre, weight_near
@@ -101,7 +101,7 @@ def _kernel_sums(x, y, w, tx, ty, kernel: Kernel, bandwidth: float, ordered: boo
     if order is not None:
         tx, ty = np.ascontiguousarray(tx[order]), np.ascontiguousarray(ty[order])
     sums = density_sums(tx, ty, _block_order(tx.size), _TARGETS_PER_BLOCK, sx, sy, sw, starts, grid.x0, grid.y0,
-                        grid.size, grid.ncols, grid.nrows, kernel.code, float(bandwidth), kernel.reach)
+                        grid.size, grid.ncols, grid.nrows, kernel.compiled, float(bandwidth), kernel.reach)
     if order is None:
         return sums
     return _unsort(sums, order)
@@ -111,9 +111,9 @@ def _coords(x, y, name: str) -> tuple[np.ndarray, np.ndarray]:
     x = np.ascontiguousarray(x, dtype=np.float64).ravel()
     y = np.ascontiguousarray(y, dtype=np.float64).ravel()
     if x.shape != y.shape:
-        raise HotspotsError(f"{name}: x has {x.size} values but y has {y.size}; give one x and one y per point")
+        raise ValidationError(f"{name}: x has {x.size} values but y has {y.size}; give one x and one y per point", arguments=name)
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise HotspotsError(f"{name}: {int((~np.isfinite(x) | ~np.isfinite(y)).sum())} coordinates are NaN or infinite; drop those points first")
+        raise ValidationError(f"{name}: {int((~np.isfinite(x) | ~np.isfinite(y)).sum())} coordinates are NaN or infinite; drop those points first", arguments=name)
     return x, y
 
 
@@ -122,15 +122,15 @@ def _weights(weights, n: int) -> np.ndarray:
         return np.ones(n)
     w = np.ascontiguousarray(weights, dtype=np.float64).ravel()
     if w.size != n:
-        raise HotspotsError(f"weights: {w.size} values for {n} points; give one weight per point")
+        raise ValidationError(f"weights: {w.size} values for {n} points; give one weight per point", arguments="weights")
     if not np.isfinite(w).all() or (w < 0).any():
-        raise HotspotsError("weights must be finite and not negative (a harm weight is days of imprisonment, >= 0)")
+        raise ValidationError("weights must be finite and not negative (a harm weight is days of imprisonment, >= 0)")
     return w
 
 
 def _bandwidth(bandwidth) -> float:
     if isinstance(bandwidth, bool) or not isinstance(bandwidth, int | float | np.floating | np.integer):
-        raise HotspotsError(f"bandwidth={bandwidth!r} must be a distance in metres, e.g. 400")
+        raise ValidationError(f"bandwidth={bandwidth!r} must be a distance in metres, e.g. 400", arguments="bandwidth")
     return float(check_positive(float(bandwidth), "bandwidth", "metres (e.g. 400)"))
 
 
@@ -360,10 +360,10 @@ def cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel: str = DEFAU
         sums = _kernel_sums(x, y, w, targets.x, targets.y, k, h, ordered=True)
     else:
         if isinstance(bin_offset, bool) or bin_offset not in (0, 1, 2, 3):
-            raise HotspotsError(f"bin_offset={bin_offset!r} must be 0, 1, 2 or 3 resolutions finer than the cells")
+            raise ValidationError(f"bin_offset={bin_offset!r} must be 0, 1, 2 or 3 resolutions finer than the cells", arguments="bin_offset")
         result.bin_resolution = int(resolutions[0]) + bin_offset if cells.size else 0
         if result.bin_resolution > 15:
-            raise HotspotsError(f"bin_offset={bin_offset} goes past H3's finest resolution (15); use a smaller offset")
+            raise ValidationError(f"bin_offset={bin_offset} goes past H3's finest resolution (15); use a smaller offset", arguments="bin_offset")
         sums, bound = np.zeros(cells.size), np.zeros(cells.size) if k.lipschitz is not None else None
         result.max_displacement_m = 0.0
         if cells.size and x.size:
@@ -387,8 +387,8 @@ def region_cells(cells) -> tuple[np.ndarray, np.ndarray]:
         cells = np.unique(cells)
     resolutions = (cells >> np.uint64(52)) & np.uint64(0xF)
     if cells.size and resolutions.min() != resolutions.max():
-        raise HotspotsError(f"cells: mixed H3 resolutions {np.unique(resolutions).tolist()}; evaluate one resolution "
-                            "at a time")
+        raise ValidationError(f"cells: mixed H3 resolutions {np.unique(resolutions).tolist()}; evaluate one resolution "
+                            "at a time", arguments="cells")
     return cells, resolutions
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.core.validate import check_choice, check_positive
 from hotspots.density.bandwidth import DEFAULT_CANDIDATES_M, choose_bandwidth
 from hotspots.density.kde import DEFAULT_BIN_OFFSET, CellDensity, cell_density
@@ -69,15 +69,15 @@ def hotspot_kde(incidents: pd.DataFrame, cells, *, bandwidth: float | str = 400.
     """
     check_choice(weight, WEIGHTS, "weight")
     if density is not None and mode != "exact":
-        raise HotspotsError(f"mode={mode!r} runs on one machine; a cluster computes the exact surface (mode='exact')")
+        raise ValidationError(f"mode={mode!r} runs on one machine; a cluster computes the exact surface (mode='exact')", arguments="mode")
     cells = np.asarray(cells)
     if cells.size == 0:
-        raise HotspotsError("cells: the region has no cells; check the area and resolution")
+        raise ValidationError("cells: the region has no cells; check the area and resolution", arguments="cells")
     frame = incidents.reset_index(drop=True)
     needs_time = half_life_days is not None or bandwidth == "auto" or reference_time is not None
     notes: dict = {"weight": weight}
     if frame.empty:
-        raise HotspotsError("no incidents to map; widen the date range or the offence groups")
+        raise NotReadyError("no incidents to map; widen the date range or the offence groups")
     lon = frame["lon"].to_numpy(float)
     lat = frame["lat"].to_numpy(float)
     crs = crs or choose_crs(lon, lat)

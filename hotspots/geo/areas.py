@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import FormatError, ValidationError
 from hotspots.geo import cells as h3cells
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,13 @@ def read_boundaries(path: str | Path, layer: str | None = None) -> gpd.GeoDataFr
     """Read a boundary file into WGS84; a missing or unreadable file is a user error."""
     p = Path(path)
     if not p.exists():
-        raise HotspotsError(f"boundary file {str(p)!r} does not exist; check the path")
+        raise ValidationError(f"boundary file {str(p)!r} does not exist; check the path")
     try:
         frame = gpd.read_file(p, layer=layer, engine="pyogrio")
     except Exception as exc:  # GDAL raises many types; all mean "not a boundary file"
-        raise HotspotsError(f"{str(p)!r} is not a readable boundary file ({type(exc).__name__}: {exc})") from None
+        raise FormatError(f"{str(p)!r} is not a readable boundary file ({type(exc).__name__}: {exc})") from None
     if frame.empty or frame.geometry.isna().all():
-        raise HotspotsError(f"{str(p)!r} holds no geometries")
+        raise FormatError(f"{str(p)!r} holds no geometries")
     if frame.crs is None:
         log.warning("%s has no CRS; assuming WGS84 longitude/latitude", p)
         frame = frame.set_crs("EPSG:4326")
@@ -111,15 +111,15 @@ class NamedAreas:
         if name_field is None:
             candidates = [c for c in frame.columns if c.lower().endswith("nm") or c.lower() in {"name", "npu"}]
             if not candidates:
-                raise HotspotsError(
+                raise ValidationError(
                     f"name_field: cannot tell which column of {str(path)!r} names the areas; "
-                    f"pass one of: {', '.join(c for c in frame.columns if c != 'geometry')}"
+                    f"pass one of: {', '.join(c for c in frame.columns if c != 'geometry')}", arguments="name_field"
                 )
             name_field = candidates[0]
         if name_field not in frame.columns:
-            raise HotspotsError(
+            raise ValidationError(
                 f"name_field={name_field!r} is not a column of {str(path)!r}; "
-                f"use one of: {', '.join(c for c in frame.columns if c != 'geometry')}"
+                f"use one of: {', '.join(c for c in frame.columns if c != 'geometry')}", arguments="name_field"
             )
         return cls(frame=frame[[name_field, "geometry"]].reset_index(drop=True), name_field=name_field)
 

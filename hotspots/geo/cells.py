@@ -19,7 +19,7 @@ from h3ronpy.vector import (
     geometry_to_cells,
 )
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_resolution
 
 _CONTAINMENT = {
@@ -45,11 +45,11 @@ def points_to_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.nda
     lon = np.ascontiguousarray(lon, dtype=np.float64)
     lat = np.ascontiguousarray(lat, dtype=np.float64)
     if lon.shape != lat.shape:
-        raise HotspotsError(f"lon and lat differ in shape: {lon.shape} and {lat.shape}")
+        raise ValidationError(f"lon and lat differ in shape: {lon.shape} and {lat.shape}")
     if lon.size == 0:
         return np.zeros(0, dtype=np.uint64)
     if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
-        raise HotspotsError("points_to_cells: coordinates contain NaN or infinity; reject those rows first")
+        raise ValidationError("points_to_cells: coordinates contain NaN or infinity; reject those rows first")
     return _np(coordinates_to_cells(lat, lon, resolution)).astype(np.uint64, copy=False)
 
 
@@ -70,7 +70,7 @@ def from_strings(cells) -> np.ndarray:
     out = _np(parsed)
     if parsed.null_count:
         bad = next(s for s, v in zip(strings, parsed.to_pylist(), strict=True) if v is None)
-        raise HotspotsError(f"cell={bad!r} is not an H3 cell; cells look like '8a195c044667fff'")
+        raise ValidationError(f"cell={bad!r} is not an H3 cell; cells look like '8a195c044667fff'", arguments="cell")
     return out.astype(np.uint64, copy=False)
 
 
@@ -108,7 +108,7 @@ def region_to_cells(geometry, resolution: int, contain: str = "overlap") -> np.n
     """
     resolution = check_resolution(resolution)
     if contain not in _CONTAINMENT:
-        raise HotspotsError(f"contain={contain!r} is not known; use one of: {', '.join(_CONTAINMENT)}")
+        raise ValidationError(f"contain={contain!r} is not known; use one of: {', '.join(_CONTAINMENT)}", arguments="contain")
     if geometry is None or shapely.is_empty(geometry):
         return np.zeros(0, dtype=np.uint64)
     # Boundary files often carry a Z ordinate that the H3 parser refuses.
@@ -121,7 +121,7 @@ def k_ring(cells: np.ndarray, k: int) -> np.ndarray:
     """All cells within ``k`` steps of any of ``cells`` (the cells themselves included), unique."""
     cells = np.asarray(cells, dtype=np.uint64)
     if k < 0:
-        raise HotspotsError(f"k={k!r} must be zero or more rings")
+        raise ValidationError(f"k={k!r} must be zero or more rings", arguments="k")
     if cells.size == 0:
         return cells
     disks = grid_disk(pa.array(cells), k, flatten=True)
@@ -144,7 +144,7 @@ def to_children(cells: np.ndarray, resolution: int) -> np.ndarray:
     into children one or two resolutions below the cells it reports.
     """
     if isinstance(resolution, bool) or int(resolution) != resolution or not 0 <= int(resolution) <= _FINEST:
-        raise HotspotsError(f"resolution={resolution!r} must be a whole number from 0 to {_FINEST}")
+        raise ValidationError(f"resolution={resolution!r} must be a whole number from 0 to {_FINEST}", arguments="resolution")
     resolution = int(resolution)
     cells = np.asarray(cells, dtype=np.uint64)
     if cells.size == 0:

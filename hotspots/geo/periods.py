@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_choice, check_positive
 
 PERIOD_KINDS = ("tactical", "week", "month")
@@ -27,7 +27,7 @@ def local_day_numbers(instants: pd.Series | pd.DatetimeIndex, timezone: str) -> 
     """Tz-aware instants to local day numbers (int64 days since 1970-01-01 in ``timezone``)."""
     idx = pd.DatetimeIndex(instants)
     if idx.tz is None:
-        raise HotspotsError("times must be timezone-aware; localise them first")
+        raise ValidationError("times must be timezone-aware; localise them first")
     local = idx.tz_convert(timezone).tz_localize(None)
     return local.values.astype("datetime64[D]").astype(np.int64)
 
@@ -114,7 +114,7 @@ class Calendar:
         start_day = np.asarray(start_day, dtype=np.int64)
         end_day = np.asarray(end_day, dtype=np.int64)
         if np.any(end_day <= start_day):
-            raise HotspotsError("an occurrence interval ends before it starts; check occurred_from/occurred_to")
+            raise ValidationError("an occurrence interval ends before it starts; check occurred_from/occurred_to")
         first = self.period_of_day(start_day)
         last = self.period_of_day(end_day - 1)
         spans = last - first + 1
@@ -133,7 +133,7 @@ def apportion_days(start_day: np.ndarray, end_day: np.ndarray) -> tuple[np.ndarr
     end_day = np.asarray(end_day, dtype=np.int64)
     spans = end_day - start_day
     if np.any(spans <= 0):
-        raise HotspotsError("an occurrence interval ends before it starts; check occurred_from/occurred_to")
+        raise ValidationError("an occurrence interval ends before it starts; check occurred_from/occurred_to")
     rows = np.repeat(np.arange(start_day.size), spans)
     offsets = np.arange(rows.size) - np.repeat(np.cumsum(spans) - spans, spans)
     return rows, start_day[rows] + offsets, 1.0 / spans[rows]

@@ -13,7 +13,7 @@ import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def choose_crs(lon: np.ndarray, lat: np.ndarray) -> str:
     lat = np.asarray(lat, dtype=float)
     ok = np.isfinite(lon) & np.isfinite(lat)
     if not ok.any():
-        raise HotspotsError("cannot choose a projection: no valid coordinates; set projected_crs explicitly")
+        raise ValidationError("cannot choose a projection: no valid coordinates; set projected_crs explicitly")
     mlon, mlat = float(np.median(lon[ok])), float(np.median(lat[ok]))
     x0, y0, x1, y1 = _GB_BOUNDS
     crs = BRITISH_NATIONAL_GRID if (x0 <= mlon <= x1 and y0 <= mlat <= y1) else utm_crs(mlon, mlat)
@@ -46,9 +46,9 @@ def check_crs(crs: str, name: str = "projected_crs") -> str:
     try:
         parsed = CRS.from_user_input(crs)
     except CRSError:
-        raise HotspotsError(f"{name}={crs!r} is not a coordinate reference system; use e.g. EPSG:27700") from None
+        raise ValidationError(f"{name}={crs!r} is not a coordinate reference system; use e.g. EPSG:27700", arguments=name) from None
     if not parsed.is_projected:
-        raise HotspotsError(f"{name}={crs!r} is not projected (distances would be in degrees); use e.g. EPSG:27700")
+        raise ValidationError(f"{name}={crs!r} is not projected (distances would be in degrees); use e.g. EPSG:27700", arguments=name)
     return crs
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_resolution
 from hotspots.crime.offences import harm_weights, vocabulary
 from hotspots.geo.areas import Area
@@ -78,11 +78,25 @@ def file_sha256(path: Path) -> str:
 
 
 def ingest_context(crs: str | None, resolution: int | None, rows, opts: IngestOptions, holder: str) -> IngestContext:
-    """The context of a load into a store or data set that holds x/y in ``crs`` (``None``: new)."""
+    """The context of a load into a store or data set that holds x/y in ``crs`` (``None``: new).
+
+    Parameters
+    ----------
+    crs : the projected CRS the holder already uses, or None when it holds nothing yet (then
+        ``opts.projected_crs``, or one chosen from the rows' positions for ``"auto"``).
+    resolution : the H3 resolution the holder uses, or None (then ``opts.h3_resolution``).
+    rows : the parsed file, for its positions when a CRS must be chosen.
+    opts : the load's options (time zone, harm table, force area).
+    holder : "store" or "data set", for the message when ``opts`` asks for another CRS.
+
+    Returns
+    -------
+    IngestContext
+    """
     if crs is None:
         crs = check_crs(opts.projected_crs) if opts.projected_crs != "auto" else choose_crs(*_sample_lonlat(rows))
     elif opts.projected_crs not in ("auto", crs):
-        raise HotspotsError(f"projected_crs={opts.projected_crs!r}: this {holder} already holds x/y in {crs}")
+        raise ValidationError(f"projected_crs={opts.projected_crs!r}: this {holder} already holds x/y in {crs}", arguments="projected_crs")
     return IngestContext(
         projected_crs=crs,
         h3_resolution=resolution if resolution is not None else check_resolution(opts.h3_resolution),
@@ -122,9 +136,9 @@ def ingest_file_to_dataset(path: str | Path, root: str | Path, force: str, opts:
     counted as already stored. Rejected rows go to ``opts.rejects_dir`` with line and reason.
     """
     path = Path(path)
-    check_force(force, "--force")
+    check_force(force, "force")
     if not path.is_file():
-        raise HotspotsError(f"{str(path)!r}: no such file")
+        raise ValidationError(f"{str(path)!r}: no such file")
     rows = read(path, opts.fmt, {"mapping": opts.mapping} if opts.mapping else None)
     ctx = ingest_context(dataset_crs(root), None, rows, opts, "data set")
     result = normalise(rows, ctx)
@@ -150,7 +164,7 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
         elif p.is_file():
             files.append(p)
         else:
-            raise HotspotsError(f"{str(p)!r}: no such file or folder")
+            raise ValidationError(f"{str(p)!r}: no such file or folder")
     return files
 
 
@@ -164,7 +178,7 @@ def normalise_files(paths: Sequence[str | Path], opts: IngestOptions) -> tuple[p
     """
     files = expand_paths(paths)
     if not files:
-        raise HotspotsError("no incident files in " + ", ".join(map(str, paths)))
+        raise ValidationError("no incident files in " + ", ".join(map(str, paths)))
     frames, rejects, warnings = [], [], []
     ctx = None
     for f in files:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotspots.core.errors import FormatError, HotspotsError
+from hotspots.core.errors import FormatError, ValidationError
 
 PERSONAL_COLUMNS = {"gender", "age range", "self-defined ethnicity", "officer-defined ethnicity"}
 
@@ -192,19 +192,19 @@ def load_mapping(path: str | Path) -> dict:
     """Read a TOML mapping file: [columns] canonical -> source column, optional [format], [offences], [knife]."""
     p = Path(path)
     if not p.is_file():
-        raise HotspotsError(f"mapping: no such file {str(p)!r}; see data/mappings/connect_example.toml")
+        raise ValidationError(f"mapping: no such file {str(p)!r}; see data/mappings/connect_example.toml", arguments="mapping")
     try:
         mapping = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise HotspotsError(f"mapping {p.name}: not valid TOML ({exc})") from None
+        raise FormatError(f"mapping {p.name}: not valid TOML ({exc})") from None
     columns = mapping.get("columns")
     if not isinstance(columns, dict) or not columns:
-        raise HotspotsError(f"mapping {p.name}: needs a [columns] table naming the source columns")
+        raise FormatError(f"mapping {p.name}: needs a [columns] table naming the source columns")
     has_time = any(k in columns for k in ("datetime", "date", "month"))
     has_place = {"lon", "lat"} <= columns.keys() or {"x", "y"} <= columns.keys()
     has_offence = "offence" in columns or "offence_code" in columns
     if not (has_time and has_place and has_offence):
-        raise HotspotsError(
+        raise FormatError(
             f"mapping {p.name}: [columns] must name a time (datetime, date or month), a position "
             "(lon and lat, or x and y) and an offence (offence or offence_code)"
         )
@@ -215,7 +215,7 @@ def read_mapped_csv(path: Path, options: dict | None = None) -> RawRows:
     """A generic CSV (a CONNECT extract, say) described by a mapping file (``options['mapping']``)."""
     mapping_path = (options or {}).get("mapping")
     if mapping_path is None:
-        raise HotspotsError(f"{path.name}: a generic CSV needs a mapping file; pass --mapping FILE.toml")
+        raise ValidationError(f"{path.name}: a generic CSV needs a mapping file; pass mapping FILE.toml", arguments="mapping")
     mapping = load_mapping(mapping_path)
     fmt = mapping.get("format", {})
     rows = _read_csv_columns(path, "mapped CSV", dict(mapping["columns"]), delimiter=fmt.get("delimiter", ","))
@@ -269,8 +269,7 @@ def _read_vector(path: Path, options: dict | None, kind: str) -> RawRows:
     if not any(k in fields for k in ("datetime", "date", "month")) or "offence" not in fields:
         raise FormatError(
             f"{path.name}: {kind} features need an offence and a time property (datetime, date or month); "
-            f"it has {', '.join(c for c in frame.columns if c != 'geometry')}; pass --mapping to name them"
-        )
+            f"it has {', '.join(c for c in frame.columns if c != 'geometry')}; pass mapping to name them", arguments="mapping")
     records = frame.drop(columns="geometry").assign(lon=lon, lat=lat).astype(str).values.tolist()
     return RawRows(source=path, reader=kind, lines=np.arange(1, n + 1), fields=fields, records=records)
 
@@ -346,17 +345,17 @@ def detect_format(path: Path, options: dict | None = None) -> str:
     shown = ", ".join(sorted(header)[:12]) or "nothing"
     raise FormatError(
         f"{path.name}: not a recognised incident file (header: {shown}); "
-        f"use --format with one of {', '.join(READERS)}, or --mapping FILE.toml for a force export"
-    )
+        f"use format with one of {', '.join(READERS)}, or mapping FILE.toml for a force export",
+        arguments=("format", "mapping"))
 
 
 def read(path: str | Path, fmt: str = "auto", options: dict | None = None) -> RawRows:
     """Read one file with the named reader (``auto`` detects it)."""
     p = Path(path)
     if not p.is_file():
-        raise HotspotsError(f"{str(p)!r}: no such file")
+        raise ValidationError(f"{str(p)!r}: no such file")
     if fmt == "auto":
         fmt = detect_format(p, options)
     if fmt not in READERS:
-        raise HotspotsError(f"format={fmt!r} is not known; use one of: auto, {', '.join(READERS)}")
+        raise ValidationError(f"format={fmt!r} is not known; use one of: auto, {', '.join(READERS)}", arguments="format")
     return READERS[fmt](p, options)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError, NotReadyError
+from hotspots.core.errors import FormatError, NotFoundError, NotReadyError, ValidationError
 from hotspots.crime.aggregate import INCIDENT_COLUMNS, counted_groups
 
 PARTITIONS = ("force", "month")
@@ -38,7 +38,7 @@ _NEEDED = ("incident_id", "occurred_from", "occurred_to", "lon", "lat", "x", "y"
 
 def check_force(force: str, name: str = "force") -> str:
     if not isinstance(force, str) or not _FORCE.match(force):
-        raise HotspotsError(f"{name}={force!r}: use lower-case letters, digits and hyphens, e.g. 'west-midlands'")
+        raise ValidationError(f"{name}={force!r}: use lower-case letters, digits and hyphens, e.g. 'west-midlands'", arguments=name)
     return force
 
 
@@ -64,7 +64,7 @@ def write_incidents_dataset(frame: pd.DataFrame, root: str | Path, force: str, c
     check_force(force)
     missing = set(_NEEDED) - set(frame.columns)
     if missing:
-        raise HotspotsError(f"incidents lack the columns {', '.join(sorted(missing))}; normalise them with ingest first")
+        raise FormatError(f"incidents lack the columns {', '.join(sorted(missing))}; normalise them with ingest first")
     root = Path(root)
     _agree_meta(root, crs)
     months = pd.to_datetime(frame["occurred_from"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m")
@@ -92,8 +92,8 @@ def _agree_meta(root: Path, crs: str) -> None:
     held = dataset_crs(root)
     if held is not None:
         if held != crs:
-            raise HotspotsError(f"crs={crs!r}: the data set at {str(root)!r} holds x/y in {held}; "
-                                f"load with --crs {held}")
+            raise ValidationError(f"crs={crs!r}: the data set at {str(root)!r} holds x/y in {held}; "
+                                f"load with crs {held}", arguments="crs")
         return
     root.mkdir(parents=True, exist_ok=True)
     tmp = meta.with_suffix(".tmp")
@@ -127,7 +127,7 @@ class IncidentDataset:
         self.root = Path(root)
         meta = self.root / META_FILE
         if not meta.is_file():
-            raise HotspotsError(f"{str(self.root)!r} is not an incident data set (no {META_FILE}); "
+            raise FormatError(f"{str(self.root)!r} is not an incident data set (no {META_FILE}); "
                                 f"write one with 'hotspots ingest FILES --dataset DIR --force NAME'")
         self.crs = dataset_crs(self.root)
         self.files = sorted(self.root.glob("force=*/month=*/*.parquet"))
@@ -137,11 +137,12 @@ class IncidentDataset:
     def forces(self) -> list[str]:
         return sorted({f.parent.parent.name.removeprefix("force=") for f in self.files})
 
-    def check_forces(self, forces: list[str] | None, name: str = "--force") -> list[str] | None:
+    def check_forces(self, forces: list[str] | None, name: str = "force") -> list[str] | None:
         """The forces asked for, each one checked to be in the data set (``None``: all)."""
         for force in forces or []:
             if force not in self.forces:
-                raise HotspotsError(f"{name}={force!r} is not in the data set; it holds: {', '.join(self.forces) or 'none'}")
+                raise NotFoundError(f"{name}={force!r} is not in the data set; it holds: {', '.join(self.forces) or 'none'}",
+                                    arguments=name)
         return list(forces) if forces else None
 
     def _partition(self, path: Path) -> tuple[str, str]:
@@ -178,8 +179,21 @@ class IncidentDataset:
 
     def read(self, columns=None, *, forces=None, months=None, offence_groups=None, since=None, until=None,
              box=None) -> pd.DataFrame:
-        """Incidents (with ``force`` and ``month``) of the chosen forces, months and offence groups,
-        recorded as overlapping [since, until), inside ``box`` (xmin, xmax, ymin, ymax, edges included)."""
+        """Incidents of the chosen forces, months and offence groups as one frame.
+
+        Parameters
+        ----------
+        columns : columns to read (default all but the geometry); ``force`` and ``month`` are added.
+        forces, months : partitions to read (default all); months as "YYYY-MM".
+        offence_groups : groups to keep (default all).
+        since, until : keep incidents whose interval overlaps [since, until) (aware timestamps).
+        box : (xmin, xmax, ymin, ymax) in the data set's projected metres, edges included.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per incident; an empty selection keeps the columns and their types.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -201,7 +215,17 @@ class IncidentDataset:
 
     def batches(self, columns=None, *, forces=None, months=None, offence_groups=None, since=None, until=None,
                 box=None) -> Iterator:
-        """The same selection as :meth:`read`, as pyarrow tables of at most a few row groups each."""
+        """The same selection as :meth:`read`, a few row groups at a time.
+
+        Parameters
+        ----------
+        columns, forces, months, offence_groups, since, until, box : as for :meth:`read`.
+
+        Yields
+        ------
+        pyarrow.Table
+            Non-empty tables with the chosen columns plus ``force`` and ``month``.
+        """
         import pyarrow as pa
         import pyarrow.dataset as ds
 
@@ -234,8 +258,27 @@ def read_incidents_dataset(root: str | Path, forces: list[str] | None = None, mo
 
 def dataset_incidents(dataset: IncidentDataset, offence_groups: list[str] | None = None, since=None, until=None,
                       forces: list[str] | None = None, name: str = "offence_group") -> pd.DataFrame:
-    """Incidents of a data set as :func:`hotspots.crime.aggregate.stored_incidents` gives a store's: the
-    same columns, offence groups chosen the same way (by default crime that patrols do not find)."""
+    """Incidents of a data set as :func:`hotspots.services.ingest.stored_incidents` gives a store's: the
+    same columns, offence groups chosen the same way (by default crime that patrols do not find).
+
+    Parameters
+    ----------
+    dataset : the incident data set.
+    offence_groups : groups to keep; None for recorded crime except offences detected by police.
+    since, until : keep incidents whose interval overlaps [since, until) (aware timestamps).
+    forces : forces to read (default all).
+    name : what the front end calls ``offence_groups``, for the message naming an unknown group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        INCIDENT_COLUMNS plus ``force`` and ``month``, sorted by incident_id.
+
+    Raises
+    ------
+    NotReadyError
+        When nothing matches.
+    """
     frame = dataset.read(INCIDENT_COLUMNS, forces=dataset.check_forces(forces),
                          offence_groups=counted_groups(offence_groups, name), since=since, until=until)
     if frame.empty:

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError, NotReadyError
+from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.core.validate import check_choice
 from hotspots.crime.aggregate import counted_groups
 from hotspots.density.kde import CellDensity, _bandwidth, _coords, _weights, cell_density, region_cells
@@ -37,8 +37,11 @@ def partitioned_cell_density(x, y, cells, *, crs: str, bandwidth: float, kernel:
                              client=None) -> CellDensity:
     """Exact kernel density at H3 cells, computed part by part on a Dask cluster.
 
-    Parameters are those of :func:`hotspots.density.kde.cell_density` (exact mode), and:
-
+    Parameters
+    ----------
+    x, y, cells, crs, bandwidth, kernel, weights, truncate : as for
+        :func:`hotspots.density.kde.cell_density` (exact mode): projected metres, sorted uint64
+        cells, bandwidth in metres, one weight per incident.
     parent_resolution : H3 resolution of the parent cells that define the parts (default: four
         resolutions coarser than ``cells``).
     client : a ``dask.distributed.Client``; ``None`` runs the parts one after another here (the
@@ -97,16 +100,22 @@ def dataset_kde(dataset: IncidentDataset, cells, *, bandwidth: float, kernel: st
         :func:`hotspots.national.dataset.dataset_incidents` chooses them (``offence_groups``,
         ``since``, ``forces``).
     cells, bandwidth, kernel, weight, half_life_days, reference_time, truncate : as for
-        :func:`hotspots.density.surface.hotspot_kde`; a time-weighted surface without a reference time
-        stands for the latest incident chosen.
+        :func:`hotspots.density.surface.hotspot_kde` (bandwidth in metres, half-life in days); a
+        time-weighted surface without a reference time stands for the latest incident chosen.
     parent_resolution, client : as for :func:`partitioned_cell_density`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        KDE_COLUMNS (h3_cell, lon, lat, density_per_km2, expected), one row per cell, densest first;
+        ``attrs`` record the kernel, bandwidth, mode, total weight and the parts.
     """
     k = get_kernel(kernel, truncate)
     reach = k.reach * _bandwidth(bandwidth)
     check_choice(weight, WEIGHTS, "weight")
     cells, resolutions = region_cells(cells)
     if cells.size == 0:
-        raise HotspotsError("cells: the region has no cells; check the area and resolution")
+        raise ValidationError("cells: the region has no cells; check the area and resolution", arguments="cells")
     parent = check_parent_resolution(parent_resolution, int(resolutions[0]))
     selection = {"forces": dataset.check_forces(forces), "offence_groups": counted_groups(offence_groups), "since": since}
     ref = None if reference_time is None else utc_timestamp(reference_time, "reference_time")
@@ -189,8 +198,8 @@ def _dataset_part(key, box, cells, options, selection, weighting) -> tuple[np.nd
 def check_parent_resolution(parent_resolution, resolution: int) -> int:
     parent = max(0, resolution - DEFAULT_PARENT_OFFSET) if parent_resolution is None else parent_resolution
     if isinstance(parent, bool) or not isinstance(parent, int) or not 0 <= parent <= resolution:
-        raise HotspotsError(f"parent_resolution={parent_resolution!r} must be a whole number from 0 to the cells' "
-                            f"resolution ({resolution})")
+        raise ValidationError(f"parent_resolution={parent_resolution!r} must be a whole number from 0 to the cells' "
+                            f"resolution ({resolution})", arguments="parent_resolution")
     return parent
 
 

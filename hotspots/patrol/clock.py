@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.patrol.resources import Unit
 
 
@@ -33,7 +33,7 @@ class PeriodClock:
 
     def __post_init__(self):
         if not 1 <= self.days <= 366:
-            raise HotspotsError(f"--days={self.days!r} must be 1 to 366 (a tactical period is 28)")
+            raise ValidationError(f"days={self.days!r} must be 1 to 366 (a tactical period is 28)", arguments="days")
         self.origin = self.at(0, 0)
         self.day_bounds = np.array([self.minute_of(self.at(d, 0)) for d in range(self.days + 1)], np.int64)
         self.minutes = int(self.day_bounds[-1])

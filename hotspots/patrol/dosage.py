@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 
 PRIORITIES = ("harm", "score", "risk", "equal")
 
@@ -28,7 +28,7 @@ def split_budget(priority: np.ndarray, floor: np.ndarray, cap: np.ndarray, budge
     if priority.size == 0:
         return priority
     if np.any(priority < 0) or not np.all(np.isfinite(priority)):
-        raise HotspotsError("hotspot priorities must be finite and not negative")
+        raise ValidationError("hotspot priorities must be finite and not negative")
     if budget <= floor.sum():
         return floor * (budget / floor.sum()) if floor.sum() > 0 else np.zeros_like(floor)
     if budget >= cap.sum():

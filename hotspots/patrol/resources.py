@@ -34,7 +34,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import FormatError, ValidationError
 from hotspots.core.validate import check_file
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -85,11 +85,11 @@ class PatrolResources:
 
     @classmethod
     def from_file(cls, path: str | Path) -> PatrolResources:
-        p = check_file(path, "--resources")
+        p = check_file(path, "resources")
         try:
             spec = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise HotspotsError(f"--resources={str(p)!r} is not valid TOML: {exc}") from None
+            raise FormatError(f"resources={str(p)!r} is not valid TOML: {exc}", arguments="resources") from None
         return cls.from_dict(spec, where=p.name)
 
     @classmethod
@@ -97,7 +97,7 @@ class PatrolResources:
         """Validate a parsed resources document; every message names the entry at fault."""
         share = _number(spec.get("hotspot_share", DEFAULT_HOTSPOT_SHARE), f"{where}: hotspot_share")
         if not 0 < share <= 1:
-            raise HotspotsError(f"{where}: hotspot_share={share!r} must be a fraction above 0 and at most 1 (0.8 = 80%)")
+            raise FormatError(f"{where}: hotspot_share={share!r} must be a fraction above 0 and at most 1 (0.8 = 80%)")
         speeds_spec = spec.get("speeds", {})
         speeds = {mode: _number(speeds_spec.get(f"{mode}_kmh", v), f"{where}: speeds.{mode}_kmh")
                   for mode, v in DEFAULT_SPEEDS_KMH.items()}
@@ -105,12 +105,12 @@ class PatrolResources:
         legs = {mode: _number(speeds_spec.get(f"{mode}_max_leg_minutes", v), f"{where}: speeds.{mode}_max_leg_minutes")
                 for mode, v in DEFAULT_MAX_LEG_MINUTES.items()}
         if min(legs.values()) <= 0:
-            raise HotspotsError(f"{where}: the longest legs between visits must be above 0 minutes; got {legs}")
+            raise FormatError(f"{where}: the longest legs between visits must be above 0 minutes; got {legs}")
         if min(speeds.values()) <= 0 or detour < 1:
-            raise HotspotsError(f"{where}: speeds must be above 0 km/h and detour at least 1; got {speeds}, detour {detour}")
+            raise FormatError(f"{where}: speeds must be above 0 km/h and detour at least 1; got {speeds}, detour {detour}")
         npus_spec = spec.get("npu")
         if not isinstance(npus_spec, list) or not npus_spec:
-            raise HotspotsError(f"{where}: no [[npu]] entries; each NPU needs a name, funded_hours and [[npu.unit]] entries")
+            raise FormatError(f"{where}: no [[npu]] entries; each NPU needs a name, funded_hours and [[npu.unit]] entries")
         npus = tuple(_npu(n, f"{where}: npu[{i}]") for i, n in enumerate(npus_spec))
         _unique([n.name for n in npus], f"{where}: NPU name")
         _unique([u.callsign for n in npus for u in n.units], f"{where}: unit callsign")
@@ -133,52 +133,53 @@ class PatrolResources:
         if share is None:
             return self
         if not 0 < share <= 1:
-            raise HotspotsError(f"--hotspot-share={share!r} must be a fraction above 0 and at most 1 (0.8 = 80%)")
+            raise ValidationError(f"hotspot_share={share!r} must be a fraction above 0 and at most 1 (0.8 = 80%)",
+                                  arguments="hotspot_share")
         return PatrolResources(self.npus, float(share), self.speeds_kmh, self.detour, self.max_leg_minutes)
 
 
 def _npu(spec, where: str) -> Npu:
     if not isinstance(spec, dict):
-        raise HotspotsError(f"{where} must be a table with name, funded_hours and units")
+        raise FormatError(f"{where} must be a table with name, funded_hours and units")
     name = spec.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise HotspotsError(f"{where}: name={name!r} must be a non-empty string, e.g. 'Birmingham West'")
+        raise FormatError(f"{where}: name={name!r} must be a non-empty string, e.g. 'Birmingham West'")
     where = f"{where} ({name})"
     hours = _number(spec.get("funded_hours"), f"{where}: funded_hours")
     if hours < 0:
-        raise HotspotsError(f"{where}: funded_hours={hours!r} must be zero or more (hours in the period)")
+        raise FormatError(f"{where}: funded_hours={hours!r} must be zero or more (hours in the period)")
     areas = spec.get("areas", [])
     if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
-        raise HotspotsError(f"{where}: areas={areas!r} must be a list of area names, e.g. ['Ladywood', 'Soho']")
+        raise FormatError(f"{where}: areas={areas!r} must be a list of area names, e.g. ['Ladywood', 'Soho']")
     units_spec = spec.get("unit", [])
     if not isinstance(units_spec, list) or not units_spec:
-        raise HotspotsError(f"{where}: no [[npu.unit]] entries; give each unit a callsign, mode and shifts")
+        raise FormatError(f"{where}: no [[npu.unit]] entries; give each unit a callsign, mode and shifts")
     units = tuple(_unit(u, name, f"{where}: unit[{i}]") for i, u in enumerate(units_spec))
     return Npu(name=name, funded_hours=float(hours), units=units, areas=tuple(areas))
 
 
 def _unit(spec, npu: str, where: str) -> Unit:
     if not isinstance(spec, dict):
-        raise HotspotsError(f"{where} must be a table with callsign, mode and shifts")
+        raise FormatError(f"{where} must be a table with callsign, mode and shifts")
     callsign = spec.get("callsign")
     if not isinstance(callsign, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _./-]{0,31}", callsign):
-        raise HotspotsError(f"{where}: callsign={callsign!r} must be a short call sign (letters, digits, - _ . /), e.g. 'BW-F1'")
+        raise FormatError(f"{where}: callsign={callsign!r} must be a short call sign (letters, digits, - _ . /), e.g. 'BW-F1'")
     where = f"{where} ({callsign})"
     mode = spec.get("mode", "foot")
     if mode not in MODES:
-        raise HotspotsError(f"{where}: mode={mode!r} is not known; use one of: {', '.join(MODES)}")
+        raise FormatError(f"{where}: mode={mode!r} is not known; use one of: {', '.join(MODES)}")
     shifts_spec = spec.get("shifts")
     if isinstance(shifts_spec, list):  # the stored form, from to_dict
         shifts = tuple(Shift(int(s["weekday"]), int(s["start_minute"]), int(s["end_minute"])) for s in shifts_spec)
     elif isinstance(shifts_spec, dict) and shifts_spec:
         shifts = tuple(s for key, value in shifts_spec.items() for s in _shifts(key, value, f"{where}: shifts"))
     else:
-        raise HotspotsError(f"{where}: shifts={shifts_spec!r} must map days to time ranges, e.g. {{ \"mon-fri\" = \"14:00-22:00\" }}")
+        raise FormatError(f"{where}: shifts={shifts_spec!r} must map days to time ranges, e.g. {{ \"mon-fri\" = \"14:00-22:00\" }}")
     base = spec.get("base")
     if base is not None:
         if (not isinstance(base, list) or len(base) != 2 or not all(isinstance(v, int | float) for v in base)
                 or not (-180 <= base[0] <= 180 and -90 <= base[1] <= 90)):
-            raise HotspotsError(f"{where}: base={base!r} must be [lon, lat] in degrees, e.g. [-1.9035, 52.4781]")
+            raise FormatError(f"{where}: base={base!r} must be [lon, lat] in degrees, e.g. [-1.9035, 52.4781]")
         base = (float(base[0]), float(base[1]))
     return Unit(callsign=callsign, npu=npu, mode=mode, shifts=tuple(sorted(shifts, key=lambda s: (s.weekday, s.start_minute))),
                 base=base)
@@ -191,10 +192,10 @@ def _shifts(key: str, value, where: str) -> list[Shift]:
     for r in ranges:
         m = _TIME_RANGE.match(r) if isinstance(r, str) else None
         if m is None:
-            raise HotspotsError(f"{where}[{key!r}]={r!r} is not a time range; use HH:MM-HH:MM, e.g. '14:00-22:00'")
+            raise FormatError(f"{where}[{key!r}]={r!r} is not a time range; use HH:MM-HH:MM, e.g. '14:00-22:00'")
         h0, m0, h1, m1 = map(int, m.groups())
         if h0 > 23 or m0 > 59 or h1 > 24 or m1 > 59 or (h1 == 24 and m1):
-            raise HotspotsError(f"{where}[{key!r}]={r!r} has a clock time that does not exist; use 00:00 to 24:00")
+            raise FormatError(f"{where}[{key!r}]={r!r} has a clock time that does not exist; use 00:00 to 24:00")
         start, end = h0 * 60 + m0, h1 * 60 + m1
         if end <= start:  # runs past midnight
             end += 1440
@@ -211,12 +212,12 @@ def _days(key: str, where: str) -> list[int]:
     if len(parts) in (1, 2) and all(p in DAYS for p in parts):
         a, b = DAYS.index(parts[0]), DAYS.index(parts[-1])
         return [(a + i) % 7 for i in range((b - a) % 7 + 1)]
-    raise HotspotsError(f"{where}: {key!r} is not a day or range of days; use mon..sun, 'mon-fri', daily, weekdays or weekends")
+    raise FormatError(f"{where}: {key!r} is not a day or range of days; use mon..sun, 'mon-fri', daily, weekdays or weekends")
 
 
 def _number(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise HotspotsError(f"{where}={value!r} must be a number")
+        raise FormatError(f"{where}={value!r} must be a number")
     return float(value)
 
 
@@ -224,5 +225,5 @@ def _unique(names: list[str], what: str) -> None:
     seen = set()
     for n in names:
         if n in seen:
-            raise HotspotsError(f"{what} {n!r} appears twice; each must be unique")
+            raise FormatError(f"{what} {n!r} appears twice; each must be unique")
         seen.add(n)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import FormatError, ValidationError
 from hotspots.geo.areas import NamedAreas
 from hotspots.geo.projection import project
 from hotspots.patrol.clock import PeriodClock
@@ -91,8 +91,8 @@ def assign_npus(hotspots: pd.DataFrame, resources: PatrolResources, npu_areas: N
         npu = pd.Series(found, index=hotspots.index, dtype=object)
         unknown = sorted(set(npu_areas.names) - set(names))
         if unknown and not set(npu.dropna()) & set(names):
-            raise HotspotsError(f"--npu-areas names {', '.join(unknown[:3])}, none of which is an NPU of the resources "
-                                f"({', '.join(names)}); name the NPUs alike")
+            raise ValidationError(f"npu_areas names {', '.join(unknown[:3])}, none of which is an NPU of the resources "
+                                f"({', '.join(names)}); name the NPUs alike", arguments="npu_areas")
         return npu.where(npu.isin(names), None)
     if len(names) == 1:
         return pd.Series(names[0], index=hotspots.index, dtype=object)
@@ -110,14 +110,16 @@ def read_arms(frame: pd.DataFrame, hotspot_ids: list[str], clock: PeriodClock) -
     control = np.zeros((len(hotspot_ids), clock.days), bool)
     missing = {"hotspot_id", "arm"} - set(frame.columns)
     if missing:
-        raise HotspotsError(f"--arms needs columns hotspot_id and arm (and optionally date); it lacks {', '.join(sorted(missing))}")
+        raise FormatError(f"arms needs columns hotspot_id and arm (and optionally date); it lacks "
+                          f"{', '.join(sorted(missing))}", arguments="arms")
     index = {h: i for i, h in enumerate(hotspot_ids)}
     for line, row in enumerate(frame.itertuples(index=False), start=2):
         hid, arm = str(row.hotspot_id), str(row.arm).strip().lower()
         if hid not in index:
-            raise HotspotsError(f"--arms line {line}: hotspot_id={hid!r} is not in the hotspot set")
+            raise FormatError(f"arms line {line}: hotspot_id={hid!r} is not in the hotspot set", arguments="arms")
         if arm not in ARMS:
-            raise HotspotsError(f"--arms line {line}: arm={row.arm!r} is not known; use one of: {', '.join(ARMS)}")
+            raise FormatError(f"arms line {line}: arm={row.arm!r} is not known; use one of: {', '.join(ARMS)}",
+                              arguments="arms")
         date = getattr(row, "date", None)
         if date is None or (isinstance(date, float) and np.isnan(date)) or str(date).strip() == "":
             control[index[hid], :] = arm == "control"
@@ -125,7 +127,7 @@ def read_arms(frame: pd.DataFrame, hotspot_ids: list[str], clock: PeriodClock) -
         try:
             day = (dt.date.fromisoformat(str(date).strip()) - clock.start).days
         except ValueError:
-            raise HotspotsError(f"--arms line {line}: date={date!r} is not a date; use YYYY-MM-DD") from None
+            raise FormatError(f"arms line {line}: date={date!r} is not a date; use YYYY-MM-DD", arguments="arms") from None
         if 0 <= day < clock.days:
             control[index[hid], day] = arm == "control"
     return control
@@ -157,7 +159,9 @@ def patrol_roster(
     resources : the NPUs' funded hours and units.
     profiles : (n, 168) hour-of-week risk per hotspot, rows summing to 1 (``hour_of_week_profiles``).
     priority : (n,) harm, risk or score; dosage is in proportion to it.
-    start, days : the first local day of the period and its length (28: a tactical period).
+    start, days : the first local day of the period and its length in days (28: a tactical period).
+    timezone : the force's time zone; shifts and visits are in its local clock.
+    crs : projected CRS (metres) for travel distances between hotspots.
     seed : every random choice derives from it; the same inputs and seed give the same roster.
     visit_minutes : length of a visit, 10 to 20 (Koper: about 15).
     min_gap_minutes : least time between the end of one visit to a hotspot and the start of the next.
@@ -166,14 +170,22 @@ def patrol_roster(
         (default one visit a day), before the budget is split by priority.
     control : (n, days) bool, True where the hotspot is a trial control and gets no visits.
     step_minutes : start times fall on this grid of local clock minutes.
+
+    Returns
+    -------
+    Roster
+        The visits (one row each), the dosage per hotspot, and the warnings (caps hit, hotspots
+        no NPU covers, funded hours left over).
     """
     lo, hi = VISIT_MINUTES_RANGE
     if not lo <= visit_minutes <= hi:
-        raise HotspotsError(f"--visit-minutes={visit_minutes!r} must be {lo} to {hi} (the Koper curve: about 15 deters longest)")
+        raise ValidationError(f"visit_minutes={visit_minutes!r} must be {lo} to {hi} (the Koper curve: about 15 deters "
+                              "longest)", arguments="visit_minutes")
     if visits_per_day < 1 or min_gap_minutes < 0:
-        raise HotspotsError(f"--visits-per-day={visits_per_day!r} must be at least 1 and --min-gap={min_gap_minutes!r} not negative")
+        raise ValidationError(f"visits_per_day={visits_per_day!r} must be at least 1 and min_gap_minutes={min_gap_minutes!r} "
+                              "not negative", arguments=("visits_per_day", "min_gap_minutes"))
     if not 1 <= step_minutes <= 15:
-        raise HotspotsError(f"step_minutes={step_minutes!r} must be 1 to 15 (start times fall on this grid)")
+        raise ValidationError(f"step_minutes={step_minutes!r} must be 1 to 15 (start times fall on this grid)", arguments="step_minutes")
     floor_per_day = float(visit_minutes if floor_minutes_per_day is None else floor_minutes_per_day)
     clock = PeriodClock(start, days, timezone)
     n = len(hotspots)

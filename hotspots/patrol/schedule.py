@@ -90,8 +90,22 @@ def place_visits(clock: PeriodClock, timelines: list[UnitTimeline], profiles: np
                  rng: np.random.Generator) -> Placement:
     """Place ``day_counts[h, d]`` visits of ``length`` minutes to each hotspot ``h`` on each local day ``d``.
 
-    ``patrol_days[h, d]`` says where a visit may be moved when its own day is full. Returns every
-    placed visit and, per hotspot, the visits that fitted nowhere.
+    Parameters
+    ----------
+    clock : the period's local days and minutes.
+    timelines : one per unit of the NPU: its shifts, travel times and bookings (updated in place).
+    profiles : (n, 168) hour-of-week risk per hotspot; a visit's start is drawn from it.
+    day_counts : (n, days) int, visits wanted per hotspot and day.
+    patrol_days : (n, days) bool, where a visit may be moved when its own day is full.
+    length, min_gap, step : visit length, least gap between visits to a hotspot, and the grid of
+        start times, all in minutes.
+    most_per_day : most visits a hotspot gets in a day.
+    rng : the roster's random generator (seeded by the caller).
+
+    Returns
+    -------
+    Placement
+        Every placed visit (unit, hotspot, start minute) and, per hotspot, the visits that fitted nowhere.
     """
     n_h = day_counts.shape[0]
     hotspot_starts: list[list[int]] = [[] for _ in range(n_h)]

@@ -44,6 +44,12 @@ def _cell_state(seed, cell):
 def gistar_permutation_p(values, indptr, indices, permutations, seed, stop_after):
     """Folded pseudo p-value of each cell's Gi* under conditional permutation.
 
+    The cell's own value stays put (conditional randomisation); its neighbours' values are drawn
+    without replacement from the other n - 1 cells. "As extreme" is in the observed direction:
+    a sum at or above the observed one for a cell above the expected sum, at or below otherwise.
+
+    Parameters
+    ----------
     values : float64 (n,), the variable (zeros included) at every cell of the region.
     indptr, indices : int64 CSR of each cell's neighbours, the cell itself left out.
     permutations : most random draws per cell.
@@ -51,10 +57,10 @@ def gistar_permutation_p(values, indptr, indices, permutations, seed, stop_after
     stop_after : Besag and Clifford's sequential rule: stop a cell's draws once this many were
         at least as extreme as the observed sum, and report stop_after / draws; 0 never stops.
 
-    The cell's own value stays put (conditional randomisation); its neighbours' values are drawn
-    without replacement from the other n - 1 cells. "As extreme" is in the observed direction:
-    a sum at or above the observed one for a cell above the expected sum, at or below otherwise.
-    Returns (p (n,), draws used (n,)).
+    Returns
+    -------
+    p : float64 (n,), the pseudo p-values.
+    draws : int64 (n,), draws used per cell.
     """
     n = values.size
     p = np.ones(n)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_fraction
 from hotspots.geo import cells as h3cells
 from hotspots.places.gistar import hotspot_gistar
@@ -64,7 +64,20 @@ def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def classify_series(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray,
                     trend_alpha: float = 0.05) -> np.ndarray:
-    """Emerging class of each row from its hot/cold flags per period (cells × periods, oldest first)."""
+    """Emerging class of each row from its hot/cold flags per period.
+
+    Parameters
+    ----------
+    hot, cold : bool (rows, periods), oldest period first: significantly hot or cold.
+    trend_z, trend_p : (rows,) Mann-Kendall trend statistic and its p-value.
+    trend_alpha : level at which a trend counts as rising or falling.
+
+    Returns
+    -------
+    numpy.ndarray
+        (rows,) object array of class names (new, consecutive, intensifying, persistent,
+        diminishing, sporadic, oscillating, historical, no pattern).
+    """
     hot = np.atleast_2d(np.asarray(hot, dtype=bool))
     cold = np.atleast_2d(np.asarray(cold, dtype=bool))
     rows, n = hot.shape
@@ -126,10 +139,10 @@ def hotspot_emerging(
     check_fraction(rate, "rate")
     missing = {"h3_cell", "period_start", value} - set(counts.columns)
     if missing:
-        raise HotspotsError(f"counts lacks column(s) {', '.join(sorted(missing))}; pass the cell table")
+        raise ValidationError(f"counts lacks column(s) {', '.join(sorted(missing))}; pass the cell table")
     periods = sorted(counts["period_start"].unique())
     if len(periods) < 2:
-        raise HotspotsError(f"emerging hotspots need two or more periods; the counts hold {len(periods)}")
+        raise ValidationError(f"emerging hotspots need two or more periods; the counts hold {len(periods)}")
     cells = np.asarray(cells, dtype=np.uint64)
     z = np.zeros((cells.size, len(periods)))
     hot = np.zeros_like(z, dtype=bool)

@@ -12,7 +12,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.places.selection import HotspotSet
 
 FORMATS = {".geojson": "GeoJSON", ".gpkg": "GPKG", ".kml": "KML", ".csv": "CSV"}
@@ -29,7 +29,7 @@ def write_hotspots(hs: HotspotSet, path: str | Path, layer: str = "hotspots") ->
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise HotspotsError(f"out={str(path)!r}: write one of {', '.join(FORMATS)} (the extension picks the format)")
+        raise ValidationError(f"out={str(path)!r}: write one of {', '.join(FORMATS)} (the extension picks the format)", arguments="out")
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = hotspot_frame(hs)
     if suffix == ".csv":

@@ -23,7 +23,7 @@ import pyarrow as pa
 from h3ronpy import grid_disk
 from scipy.special import erfc
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.geo import cells as h3cells
 from hotspots.places._gistar_numba import gistar_permutation_p
 
@@ -51,9 +51,9 @@ def neighbourhood(cells: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray
     """
     cells = np.asarray(cells, dtype=np.uint64)
     if isinstance(k, bool) or int(k) != k or k < 1:
-        raise HotspotsError(f"k={k!r} must be a whole number of grid steps, 1 or more")
+        raise ValidationError(f"k={k!r} must be a whole number of grid steps, 1 or more", arguments="k")
     if cells.size and np.any(cells[1:] <= cells[:-1]):
-        raise HotspotsError("cells must be sorted and unique (as Area.cells returns them)")
+        raise ValidationError("cells must be sorted and unique (as Area.cells returns them)")
     if cells.size == 0:
         return np.zeros(1, np.int64), np.zeros(0, np.int64)
     disks = pa.array(grid_disk(pa.array(cells), int(k), flatten=False))
@@ -150,13 +150,13 @@ def hotspot_gistar(
     else:
         x = np.asarray(values, dtype=float)
         if x.shape != cells.shape:
-            raise HotspotsError(f"values has shape {x.shape} but cells has {cells.shape}; give one value per cell")
+            raise ValidationError(f"values has shape {x.shape} but cells has {cells.shape}; give one value per cell")
     if not np.isfinite(x).all():
-        raise HotspotsError("values contain NaN or infinity; give a count or harm per cell")
+        raise ValidationError("values contain NaN or infinity; give a count or harm per cell")
     if isinstance(permutations, bool) or int(permutations) != permutations or permutations < 0:
-        raise HotspotsError(f"permutations={permutations!r} must be a whole number, 0 for the normal approximation")
+        raise ValidationError(f"permutations={permutations!r} must be a whole number, 0 for the normal approximation", arguments="permutations")
     if int(seed) != seed or seed < 0:
-        raise HotspotsError(f"seed={seed!r} must be a whole number, 0 or more")
+        raise ValidationError(f"seed={seed!r} must be a whole number, 0 or more", arguments="seed")
     indptr, indices = neighbourhood(cells, k)
     z = gi_star_z(x, indptr, indices)
     if permutations:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_fraction
 from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import NamedAreas
@@ -87,7 +87,7 @@ def _per_area(value, names: list[str], name: str) -> dict[str, int]:
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(names))
         if unknown:
-            raise HotspotsError(f"{name}: {unknown[0]!r} is not an area; areas are: {', '.join(names)}")
+            raise ValidationError(f"{name}: {unknown[0]!r} is not an area; areas are: {', '.join(names)}", arguments=name)
         return {k: int(v) for k, v in value.items()}
     return dict.fromkeys(names, int(value))
 
@@ -211,22 +211,28 @@ def hotspot_select(
     smooth_m : geofence smoothing distance in metres (0: the cells' exact outline).
     next_number : number of the next new hotspot id (ids are never reused).
     names : named areas (wards) for readable names; ``locations`` (h3_cell, location) adds streets.
+
+    Returns
+    -------
+    HotspotSet
+        The hotspots ranked by score with their geofences and cells, the previous set's dropped
+        ids, and every choice made (``parameters``).
     """
     check_fraction(area_share, "area_share")
     check_fraction(hysteresis, "hysteresis")
     if int(max_hotspots) != max_hotspots or max_hotspots < 1:
-        raise HotspotsError(f"max_hotspots={max_hotspots!r} must be a whole number, 1 or more")
+        raise ValidationError(f"max_hotspots={max_hotspots!r} must be a whole number, 1 or more", arguments="max_hotspots")
     if int(min_cells) != min_cells or min_cells < 1:
-        raise HotspotsError(f"min_cells={min_cells!r} must be a whole number of cells, 1 or more")
+        raise ValidationError(f"min_cells={min_cells!r} must be a whole number of cells, 1 or more", arguments="min_cells")
     if max_cells is not None and max_cells < min_cells:
-        raise HotspotsError(f"max_cells={max_cells!r} is below min_cells={min_cells!r}; raise it or leave it unset")
+        raise ValidationError(f"max_cells={max_cells!r} is below min_cells={min_cells!r}; raise it or leave it unset", arguments="max_cells")
     cells = np.asarray(cells, dtype=np.uint64)
     hex_cells = h3cells.to_strings(cells)
     if not isinstance(scores, pd.Series):
-        raise HotspotsError("scores must be a pandas Series of score per cell, indexed by H3 cell")
+        raise ValidationError("scores must be a pandas Series of score per cell, indexed by H3 cell")
     raw = scores.groupby(level=0).sum().reindex(hex_cells, fill_value=0.0).to_numpy(float)
     if not np.isfinite(raw).all():
-        raise HotspotsError("scores contain NaN or infinity; give a finite score per cell")
+        raise ValidationError("scores contain NaN or infinity; give a finite score per cell")
     areas_m2 = h3cells.cell_areas_m2(cells)
     region_m2 = float(areas_m2.sum())
     budget_m2 = area_share * region_m2
@@ -235,10 +241,10 @@ def hotspot_select(
     lon, lat = h3cells.cell_centres(cells)
     cell_area_name = areas.name_of(lon, lat) if areas is not None else np.full(cells.size, None, dtype=object)
     if (area_min or area_max) and areas is None:
-        raise HotspotsError("area_min/area_max need areas (a boundary file of NPUs) to count in")
+        raise ValidationError("area_min/area_max need areas (a boundary file of NPUs) to count in")
     mins, maxs = _per_area(area_min, area_names, "area_min"), _per_area(area_max, area_names, "area_max")
     if sum(mins.values()) > max_hotspots:
-        raise HotspotsError(f"area_min asks for {sum(mins.values())} hotspots but max_hotspots={max_hotspots}; "
+        raise ValidationError(f"area_min asks for {sum(mins.values())} hotspots but max_hotspots={max_hotspots}; "
                             "lower the minimums or raise max_hotspots")
 
     ranking = raw.copy()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import NotReadyError
 from hotspots.crime.aggregate import aggregate_cells, incident_days
 from hotspots.density.surface import hotspot_kde
 from hotspots.geo import cells as h3cells
@@ -75,8 +75,8 @@ def _history(incidents: pd.DataFrame, start_utc: pd.Timestamp, history_days: int
     history_start = start_utc - pd.Timedelta(days=history_days)
     history = incidents[(incidents["occurred_from"] < start_utc) & (incidents["occurred_to"] >= history_start)]
     if history.empty:
-        raise HotspotsError(f"no incidents in the {history_days} days before {start_utc.date()}; choose a period "
-                            "the data covers (--for) or load more incidents")
+        raise NotReadyError(f"no incidents in the {history_days} days before {start_utc.date()}; choose a period "
+                            "the data covers or load more incidents")
     return history
 
 
@@ -131,9 +131,11 @@ def weekly_hotspots(
 
     Parameters
     ----------
-    incidents : stored incidents (see :func:`hotspots.crime.aggregate.read_incidents`), any dates.
+    incidents : stored incidents (see :func:`hotspots.services.ingest.stored_incidents`), any dates.
     cells : sorted uint64 cells of the force area at ``resolution``.
     calendar, period : the period to select for (an index of ``calendar``).
+    resolution, crs : H3 resolution of ``cells``; projected CRS (metres) of geofences and distances.
+    score_source : what scored the cells, in words, when ``scores`` is given.
     scores : a score per cell (hex index) to select from, e.g. the predictor's risk; by default
         a kernel density of the last ``history_days`` before the period, decayed by
         ``half_life_days``, with ``bandwidth_m`` and ``weight`` (count or harm).
@@ -142,6 +144,12 @@ def weekly_hotspots(
         holds fewer; under two, no classes).
     **selection : passed to :func:`hotspots.places.selection.hotspot_select` (budgets, areas,
         previous set, hysteresis, names, ...).
+
+    Returns
+    -------
+    WeeklyHotspots
+        The set with its measures (counts, harm, trend, Gi*, emerging class), the period's dates,
+        the coverage table of the last complete period and the sentence that sums it up.
     """
     start, _ = calendar.bounds(period)
     start_utc = start.tz_convert("UTC")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError, NotReadyError
+from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.crime.aggregate import counted_groups
 from hotspots.ingest.files import (
     IngestOptions,
@@ -37,7 +37,7 @@ def ingest_file(
     """Load one file as one batch (see module docstring)."""
     path = Path(path)
     if not path.is_file():
-        raise HotspotsError(f"{str(path)!r}: no such file")
+        raise ValidationError(f"{str(path)!r}: no such file")
     sha = file_sha256(path)
     earlier = batch_of(store, sha)
     if earlier is not None:
@@ -79,8 +79,25 @@ def stored_incidents(store: Store, offence_groups: list[str] | None = None, sinc
                      name: str = "offence_group") -> pd.DataFrame:
     """Stored incidents of the chosen offence groups; by default recorded crime that patrols do not find.
 
-    Raises a ValidationError naming the valid groups for an unknown one (the option is called ``name``
-    in the message), and, unless ``allow_empty``, a NotReadyError when nothing matches.
+    Parameters
+    ----------
+    store : the store to read.
+    offence_groups : groups to keep; None for recorded crime except offences detected by police.
+    since, until : keep incidents whose interval overlaps [since, until) (aware timestamps).
+    allow_empty : return an empty frame instead of raising when nothing matches.
+    name : what the front end calls ``offence_groups``, for the message naming an unknown group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        INCIDENT_COLUMNS (times aware, positions in WGS84 and the store's projected metres, harm weight).
+
+    Raises
+    ------
+    ValidationError
+        For an unknown group (the message lists the valid ones).
+    NotReadyError
+        When nothing matches, unless ``allow_empty``.
     """
     frame = read_incidents(store, counted_groups(offence_groups, name), since, until)
     if frame.empty and not allow_empty:

@@ -63,6 +63,16 @@ def stored_history(store: Store, area, *, period: str, resolution: int, target: 
     """The stored incidents counted per cell and period for a run, on ``area``'s cells (or around the
     incidents, without one), in the configured calendar.
 
+    Parameters
+    ----------
+    store : the store to read.
+    area : the force area (:class:`hotspots.geo.areas.Area`) or None.
+    period : tactical, week or month. resolution : H3 resolution of the cells.
+    target : the offences to forecast (``knife_syv`` or offence types, comma-separated).
+    cutoff : the first day of the forecast period, or None for the period after the data.
+    layers : point layers (schools, stops, ...) for distance and count features.
+    allow_police_detected : let the target include offences found by police activity.
+
     Returns
     -------
     (CellHistory, int | None)
@@ -77,14 +87,39 @@ def stored_history(store: Store, area, *, period: str, resolution: int, target: 
 
 def train_stored(store: Store, history: CellHistory, forecast: int | None, *, seed: int, backtest_periods: int,
                  progress: Callable[[str], None] | None = None) -> tuple[int, TrainedModel]:
-    """Backtest and train the predictor on ``history`` and register it (not promoted): (version, trained)."""
+    """Backtest and train the predictor on ``history`` and register it (not promoted).
+
+    Parameters
+    ----------
+    store : where the version is registered.
+    history, forecast : as :func:`stored_history` returns them.
+    seed : the model's random seed. backtest_periods : complete periods scored before the fit.
+    progress : called with a line after each test period and after the final fit.
+
+    Returns
+    -------
+    (int, TrainedModel)
+        The registered version and the trained model with its backtest.
+    """
     trained = train(history, forecast, RiskModel(seed=seed), backtest_periods, progress=progress)
     return register(store, trained), trained
 
 
 def backtest_stored(history: CellHistory, forecast: int | None, *, periods: int, seed: int,
                     progress: Callable[[str], None] | None = None) -> BacktestResult:
-    """Rolling-origin backtest of the model beside every baseline, on the periods before ``forecast``."""
+    """Rolling-origin backtest of the model beside every baseline, on the periods before ``forecast``.
+
+    Parameters
+    ----------
+    history, forecast : as :func:`stored_history` returns them.
+    periods : complete periods to score, the latest before ``forecast``.
+    seed : the model's random seed.
+    progress : called with a line after each test period.
+
+    Returns
+    -------
+    BacktestResult
+    """
     if forecast is not None:
         history = history_before(history, forecast)
     return rolling_backtest(history, periods, RiskModel(seed=seed), progress=progress)

@@ -12,7 +12,7 @@ import secrets
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError, ValidationError
+from hotspots.core.errors import IntegrityError, ValidationError
 from hotspots.core.validate import check_choice
 from hotspots.patrol import assign_npus, hour_of_week_profiles, patrol_roster, read_arms
 from hotspots.patrol.clock import PeriodClock
@@ -49,9 +49,10 @@ def issue_roster(store, spec: PatrolResources, *, set_id: int | None = None, sta
     -------
     (Roster, HotspotSet)
     """
-    check_choice(priority, PRIORITIES, "--priority")
+    check_choice(priority, PRIORITIES, "priority")
     if priority == "risk" and cell_scores is None:
-        raise ValidationError("--priority risk needs --scores, a CSV of h3_cell,score such as 'hotspots model forecast' writes")
+        raise ValidationError("priority risk needs cell_scores, a CSV of h3_cell,score such as 'hotspots model forecast' "
+                              "writes", arguments=("priority", "cell_scores"))
     hs = load_set(store, set_id)
     first = start or hs.parameters["period_start"]
     clock = PeriodClock(first, days, timezone)
@@ -86,19 +87,34 @@ def priority_weights(hs, priority: str, cell_scores: pd.Series | None) -> np.nda
     if priority == "harm":
         harm = pd.to_numeric(hot["harm"], errors="coerce")
         if harm.isna().all():
-            raise HotspotsError(f"set {hs.parameters['set_id']} records no harm per hotspot; use --priority score or risk")
+            raise ValidationError(f"set {hs.parameters['set_id']} records no harm per hotspot; use priority score or risk",
+                                  arguments="priority")
         return harm.fillna(0.0).to_numpy(float)
     per_cell = cell_scores.groupby(level=0).sum()
     summed = hs.members.assign(score=hs.members["h3_cell"].map(per_cell).fillna(0.0)).groupby("hotspot_id")["score"].sum()
     if not summed.any():
-        raise HotspotsError("the scores score none of the set's cells; are they at the set's resolution?")
+        raise ValidationError("the scores score none of the set's cells; are they at the set's resolution?")
     return summed.reindex(hot["hotspot_id"], fill_value=0.0).to_numpy(float)
 
 
 def save_roster(store, roster: Roster, *, set_id: int, issued_by: str, reason: str = "",
                 resources: dict | None = None) -> int:
-    """Issue ``roster`` as the next version for its set and start day (one transaction, audited); returns
-    its id. ``roster.issue`` records the roster id, version, set id, who issued it, when and why."""
+    """Issue ``roster`` as the next version for its set and start day (one transaction, audited).
+
+    Parameters
+    ----------
+    store : where the roster is issued.
+    roster : the planned roster; ``roster.issue`` is filled in.
+    set_id : the hotspot set it patrols.
+    issued_by : who issues it (a role or token name, never a person).
+    reason : why a new version replaces an earlier one.
+    resources : the resources document it was planned on, kept with it.
+
+    Returns
+    -------
+    int
+        The roster id.
+    """
     summary = {"units": roster.units.to_dict("records"), "npus": roster.npus.to_dict("records"),
                "warnings": roster.warnings}
     roster.issue = stored_rosters.save_roster(
@@ -121,7 +137,7 @@ def load_roster(store, roster_id: int | None = None) -> Roster:
                     npus=pd.DataFrame(got.summary["npus"]), parameters=got.parameters,
                     warnings=got.summary["warnings"])
     if roster.fingerprint != got.fingerprint:
-        raise HotspotsError(f"roster {got.issue['roster_id']} does not match its fingerprint: the store was altered "
+        raise IntegrityError(f"roster {got.issue['roster_id']} does not match its fingerprint: the store was altered "
                             "outside hotspots; do not issue it, reissue from the plan")
     roster.issue = got.issue
     return roster

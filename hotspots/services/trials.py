@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError, NotReadyError, ValidationError
+from hotspots.core.errors import IntegrityError, NotReadyError, ValidationError
 from hotspots.core.validate import check_choice
 from hotspots.ingest.files import file_sha256
 from hotspots.services.ingest import stored_incidents
@@ -32,7 +32,20 @@ from hotspots.trials.gps import pings_to_visits, read_gps_log
 
 
 def save_allocation(store, alloc: Allocation, *, trial: str, set_id: int, created_by: str, reason: str = "") -> int:
-    """Register ``alloc`` as the next version of ``trial`` (audited in the same transaction); returns its id."""
+    """Register ``alloc`` as the next version of ``trial`` (audited in the same transaction).
+
+    Parameters
+    ----------
+    store : where the allocation is registered.
+    alloc : the randomised allocation; its ``issue`` record is filled in.
+    trial : the trial's name. set_id : the hotspot set whose places were allocated.
+    created_by : who registers it (a role or token name). reason : needed for a second version.
+
+    Returns
+    -------
+    int
+        The allocation id.
+    """
     alloc.issue = stored_trials.save_allocation(
         store, trial=trial, set_id=set_id, created_by=created_by, reason=reason, design=alloc.design, seed=alloc.seed,
         start=alloc.start, fingerprint=alloc.fingerprint, parameters=alloc.parameters, places=alloc.places,
@@ -49,7 +62,7 @@ def load_allocation(store, allocation_id: int | None = None) -> Allocation:
     alloc = Allocation(places=places, treated=got.treated, design=got.design, seed=got.seed,
                        parameters=got.parameters)
     if alloc.fingerprint != got.fingerprint:
-        raise HotspotsError(f"allocation {got.issue['allocation_id']} does not match its fingerprint: the store was "
+        raise IntegrityError(f"allocation {got.issue['allocation_id']} does not match its fingerprint: the store was "
                             "altered outside hotspots; do not evaluate against it")
     alloc.issue = got.issue
     return alloc
@@ -119,7 +132,20 @@ def trial_visits(store, allocation_id: int | None, weeks: int | None = None, *, 
     """GPS visits and planned dosage over the trial's window.
 
     The window is the crossover's periods, else ``weeks`` from the start, else the weeks up to the
-    last stored ping. ``allocation_id`` None means the latest allocation.
+    last stored ping.
+
+    Parameters
+    ----------
+    store : the store to read.
+    allocation_id : the registered allocation; None means the latest.
+    weeks : weeks measured from the start (parallel designs).
+    max_gap_s, min_visit_s : seconds between pings that still count as one stay, and the shortest
+        stay that counts as a visit.
+    timezone : the force's time zone, for local days.
+
+    Returns
+    -------
+    TrialVisits
     """
     alloc = load_allocation(store, allocation_id)
     return _window_visits(store, alloc, load_set(store, alloc.issue["set_id"]), weeks, max_gap_s, min_visit_s,
@@ -137,7 +163,7 @@ def _window_visits(store, alloc: Allocation, hs, weeks, max_gap_s, min_visit_s, 
             last = last_ping(store, since)
             if last is None:
                 raise NotReadyError(f"no GPS pings are stored from {alloc.start} on; load the patrols' GPS logs "
-                                    "first (--gps FILE, or POST /patrol-logs)")
+                                    "first ('hotspots trial dosage --gps FILE', or POST /patrol-logs)")
             weeks = max(1, int(np.ceil((last.tz_convert(timezone).date() - alloc.start).days / 7 + 1e-9)))
         elif weeks < 1:
             raise ValidationError(f"weeks={weeks}: measure at least 1 week of the trial")
@@ -151,6 +177,10 @@ def _window_visits(store, alloc: Allocation, hs, weeks, max_gap_s, min_visit_s, 
 def trial_compliance(store, allocation_id: int | None, weeks: int | None = None, *, max_gap_s: float = 180.0,
                      min_visit_s: float = 120.0, timezone: str = "Europe/London"):
     """Planned against delivered patrol per place of the trial.
+
+    Parameters
+    ----------
+    store, allocation_id, weeks, max_gap_s, min_visit_s, timezone : as for :func:`trial_visits`.
 
     Returns
     -------
@@ -173,8 +203,25 @@ def evaluate_stored_trial(store, allocation_id: int | None, *, weeks: int | None
                           actor: str, detail: dict | None = None) -> dict:
     """Evaluate a registered trial on the stored incidents (and GPS visits, if any); audited as ``actor``.
 
-    ``weeks`` None for a parallel design means every whole week up to the last stored incident.
-    Returns the report of ``trials.evaluate.evaluate_trial``; ``detail`` is added to the audit event.
+    Parameters
+    ----------
+    store : the store to read and audit in.
+    allocation_id : the registered allocation; None means the latest.
+    weeks : weeks of the trial so far; None for a parallel design means every whole week up to
+        the last stored incident.
+    weeks_before : weeks before the start that the estimates compare with (parallel designs).
+    outcome : count (crimes) or harm (Cambridge Crime Harm Index days).
+    draws : randomisation-inference draws. rings : H3 rings of the displacement buffer.
+    seed : seed of the draws.
+    max_gap_s, min_visit_s : as for :func:`trial_visits`.
+    offence_groups : the crimes counted; None for recorded crime except police-detected offences.
+    timezone : the force's time zone.
+    actor : who asked, for the audit event. detail : added to the audit event.
+
+    Returns
+    -------
+    dict
+        The report of :func:`hotspots.trials.evaluate.evaluate_trial`.
     """
     check_choice(outcome, ("count", "harm"), "outcome")
     alloc = load_allocation(store, allocation_id)

@@ -42,8 +42,22 @@ from maps.weekly import weekly_map
 
 def save_set(store: Store, hs: HotspotSet, *, period_label: str, period_start: dt.date, period_end: dt.date,
              resolution: int, score_source: str, coverage: pd.DataFrame, scores: pd.Series | None = None) -> int:
-    """Store ``hs`` as the next version of its period (with the ``scores`` it was chosen from, if given);
-    returns its set_id and records it in ``hs.parameters``."""
+    """Store ``hs`` as the next version of its period (with the ``scores`` it was chosen from, if given).
+
+    Parameters
+    ----------
+    store : where the set is stored.
+    hs : the selected set; its ``parameters`` gain ``set_id``.
+    period_label, period_start, period_end : the period the set is for (end inclusive).
+    resolution : H3 resolution of the cells. score_source : what scored the cells, in words.
+    coverage : the coverage table of the last complete period.
+    scores : score per cell (hex index) the set was chosen from; kept so maps read the same surface.
+
+    Returns
+    -------
+    int
+        The set id.
+    """
     set_id = stored_sets.save_set(
         store, hs.hotspots, hs.members, region_area_m2=hs.region_area_m2, dropped=hs.dropped,
         parameters=hs.parameters, period_label=period_label, period_start=period_start, period_end=period_end,
@@ -147,7 +161,19 @@ def select_hotspots(store: Store, region: Area, calendar: Calendar, *, day: dt.d
 
 def selection_map_page(store: Store, selection: Selection, region: Area, *, areas: NamedAreas | None = None,
                        tiles: str | None = None) -> str:
-    """The weekly map of a set just selected (self-contained HTML)."""
+    """The weekly map of a set just selected, as one self-contained HTML page.
+
+    Parameters
+    ----------
+    store : the store, for last period's incidents and the engagement plans.
+    selection : what :func:`select_hotspots` returned.
+    region : the force area. areas : NPUs or wards drawn as context.
+    tiles : a Folium tile name for when there is a network; default none (the map opens offline).
+
+    Returns
+    -------
+    str
+    """
     result = selection.weekly
     hs = result.hotspot_set
     return weekly_map(hs, region=region.geometry, resolution=selection.resolution, scores=result.scores,
@@ -163,6 +189,21 @@ def set_map_page(store: Store, hs: HotspotSet, region: Area, *, offence_groups: 
     period's incidents from the store, the previous set's dropped hotspots and the engagement plans.
 
     Used by ``hotspots map`` and by the API's map route.
+
+    Parameters
+    ----------
+    store : the store to read.
+    hs : the stored set.
+    region : the force area.
+    offence_groups : the incidents drawn; None for recorded crime except police-detected offences.
+    scores : score per cell to draw instead of the stored surface (sets stored before scores were kept).
+    areas : NPUs or wards drawn as context; with ``npu``, the map is that NPU's.
+    tiles : a Folium tile name for when there is a network; default none.
+
+    Returns
+    -------
+    str
+        The HTML page.
     """
     p = hs.parameters
     calendar = set_calendar(p.get("period_kind", "week"))

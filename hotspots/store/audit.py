@@ -24,7 +24,16 @@ def local_actor() -> str:
 
 
 def record(conn, actor: str, action: str, object_type: str, object_id, detail: dict | None = None) -> None:
-    """Append one event inside the caller's transaction, so the event and the act commit together."""
+    """Append one event inside the caller's transaction, so the event and the act commit together.
+
+    Parameters
+    ----------
+    conn : the open transaction's connection.
+    actor : who acted: ``cli:`` and the operating-system account, or ``api:`` and the token's name.
+    action : what was done (``roster.download``, ``allocation``, ...).
+    object_type, object_id : what it was done to.
+    detail : JSON-serialisable particulars.
+    """
     conn.execute(insert(audit_log).values(at=dt.datetime.now(dt.UTC), actor=actor[:64], action=action,
                                           object_type=object_type, object_id=str(object_id),
                                           detail=json.dumps(detail or {}, sort_keys=True, default=str)))

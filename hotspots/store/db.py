@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.store.schema import store_meta
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed)
     except (ArgumentError, NoSuchModuleError):
-        raise HotspotsError(
+        raise ValidationError(
             f"database_url={url!r} is not a database URL we can use; use sqlite:///PATH or postgresql://USER@HOST/DB"
         ) from None
     if engine.dialect.name == "sqlite":
@@ -89,5 +89,5 @@ def open_store(url: str) -> Store:
     except OperationalError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise HotspotsError(f"cannot open the store at {make_url(url).render_as_string(hide_password=True)}: {reason}") from None
+        raise NotReadyError(f"cannot open the store at {make_url(url).render_as_string(hide_password=True)}: {reason}") from None
     return Store(engine)

@@ -47,7 +47,7 @@ class StoredSet:
 def save_set(store: Store, hotspots: pd.DataFrame, members: pd.DataFrame, *, region_area_m2: float,
              dropped: list[str], parameters: dict, period_label: str, period_start: dt.date, period_end: dt.date,
              resolution: int, score_source: str, coverage: pd.DataFrame, scores: pd.Series | None = None) -> int:
-    """Store a set as the next version of its period, in one transaction; returns its set_id.
+    """Store a set as the next version of its period, in one transaction.
 
     Parameters
     ----------
@@ -62,6 +62,11 @@ def save_set(store: Store, hotspots: pd.DataFrame, members: pd.DataFrame, *, reg
     score_source : what scored the cells, in words.
     coverage : the coverage table of the last complete period.
     scores : score per H3 cell (text ids) that the set was chosen from; cells scoring 0 are not kept.
+
+    Returns
+    -------
+    int
+        The set id.
     """
     frame = hotspots.copy()
     for col in MEASURE_COLUMNS:
@@ -164,8 +169,21 @@ def set_engagement(store: Store, hotspot_id: str, *, owner: str | None = None, s
                    status: str | None = None, next_review: dt.date | None = None, notes: str | None = None) -> dict:
     """Record a new version of a hotspot's engagement plan; fields not given keep their last value.
 
-    ``owner`` is a role or team ("Ladywood NPU inspector"), never a person's name: the store
-    holds no personal data.
+    Parameters
+    ----------
+    store : the store.
+    hotspot_id : a hotspot of any stored set (ids persist across periods).
+    owner : a role or team ("Ladywood NPU inspector"), never a person's name: the store holds no
+        personal data.
+    stakeholders : partners engaged (schools, youth services, ...).
+    status : one of ENGAGEMENT_STATUSES.
+    next_review : the day the plan is next reviewed.
+    notes : free text, kept with the version.
+
+    Returns
+    -------
+    dict
+        The new version of the plan.
     """
     with store.engine.begin() as conn:
         known = conn.execute(select(set_hotspots.c.hotspot_id).where(set_hotspots.c.hotspot_id == hotspot_id)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pandas as pd
 from sqlalchemy import func, select
 
-from hotspots.core.errors import HotspotsError, NotFoundError
+from hotspots.core.errors import NotFoundError, NotReadyError, ValidationError
 from hotspots.store.db import Store
 from hotspots.store.schema import model_events, model_versions
 
@@ -88,7 +88,7 @@ def promote(store: Store, version: int, note: str = "") -> None:
     """Make ``version`` the model that serves forecasts."""
     row = model_row(store, version)
     if promoted_version(store) == row["version"]:
-        raise HotspotsError(f"model version {version} is already the promoted model")
+        raise ValidationError(f"model version {version} is already the promoted model")
     with store.engine.begin() as conn:
         conn.execute(model_events.insert().values(version=row["version"], action="promote",
                                                   at=dt.datetime.now(dt.UTC), note=note))
@@ -98,7 +98,7 @@ def rollback(store: Store, note: str = "") -> int:
     """Return to the model promoted before the current one; returns its version."""
     stack = _stack(store)
     if len(stack) < 2:
-        raise HotspotsError("nothing to roll back to: fewer than two promotions are on record")
+        raise NotReadyError("nothing to roll back to: fewer than two promotions are on record")
     with store.engine.begin() as conn:
         conn.execute(model_events.insert().values(version=stack[-1], action="rollback",
                                                   at=dt.datetime.now(dt.UTC), note=note))

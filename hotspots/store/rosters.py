@@ -22,17 +22,25 @@ ROSTER_LIST_COLUMNS = ["roster_id", "set_id", "period_start", "period_end", "ver
 def save_roster(store: Store, *, set_id: int, issued_by: str, reason: str, resources: dict, parameters: dict,
                 fingerprint: str, summary: dict, visits: pd.DataFrame, dosage: pd.DataFrame) -> dict:
     """Write an issued roster as the next version for its set and start day, in one transaction, audited
-    in the same transaction; returns its issue record (roster_id, version, set_id, issued_by,
-    created_at, reason, fingerprint, resources).
+    in the same transaction.
 
     Parameters
     ----------
+    set_id : the hotspot set the roster patrols.
+    issued_by : who issues it (a role or token name). reason : why it replaces an earlier version.
+    resources : the resources document it was planned on.
     parameters : the roster's choices, with ``start``, ``end`` (ISO days) and ``seed``.
     fingerprint : the digest of its visits and dosage, checked when it is read back.
     summary : units, NPUs and warnings, kept as they were planned.
     visits : one row per visit (visit_no, unit, npu, mode, hotspot_id, starts_at, ends_at, travel_minutes).
     dosage : one row per hotspot (hotspot_id, npu, arm, priority, patrol_days, target_minutes,
         planned_minutes, visits).
+
+    Returns
+    -------
+    dict
+        The issue record: roster_id, version, set_id, issued_by, created_at, reason, fingerprint,
+        resources.
     """
     start = dt.date.fromisoformat(parameters["start"])
     created_at = dt.datetime.now(dt.UTC)

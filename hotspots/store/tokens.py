@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import insert, select, update
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import NotFoundError, ValidationError
 from hotspots.core.validate import check_choice
 from hotspots.store import audit
 from hotspots.store.db import Store
@@ -47,17 +47,31 @@ def token_hash(token: str) -> str:
 
 
 def add_token(store: Store, name: str, role: str, npus: list[str] | None = None, *, actor: str) -> str:
-    """Make a token for ``name`` with ``role``; returns the token, which is never stored or shown again."""
+    """Make a token for ``name`` with ``role``; it is stored only as a hash.
+
+    Parameters
+    ----------
+    store : the store.
+    name : a post or team (1 to 64 characters), never a person's name.
+    role : one of ROLES. npus : for a commander, the NPUs they may see (default all).
+    actor : who made it, for the audit event.
+
+    Returns
+    -------
+    str
+        The token, which is never stored or shown again.
+    """
     check_choice(role, ROLES, "role")
     name = name.strip()
     if not name or len(name) > 64:
-        raise HotspotsError(f"name={name!r}: give 1 to 64 characters naming a post or team, e.g. 'ladywood-inspector'")
+        raise ValidationError(f"name={name!r}: give 1 to 64 characters naming a post or team, e.g. 'ladywood-inspector'", arguments="name")
     if npus and role != "commander":
-        raise HotspotsError(f"--npu limits a commander's view; role={role!r} sees what its role allows")
+        raise ValidationError(f"npus={list(npus)!r}: only a commander's view is limited to NPUs; role={role!r} sees "
+                              "everything its role allows", arguments="npus")
     token = "hs_" + secrets.token_urlsafe(32)
     with store.engine.begin() as conn:
         if conn.execute(select(api_tokens.c.token_id).where(api_tokens.c.name == name)).scalar() is not None:
-            raise HotspotsError(f"name={name!r} already has a token; revoke it first or choose another name")
+            raise ValidationError(f"name={name!r} already has a token; revoke it first or choose another name", arguments="name")
         token_id = conn.execute(insert(api_tokens).values(
             name=name, role=role, npus=json.dumps(sorted(npus or [])), token_sha256=token_hash(token),
             created_at=dt.datetime.now(dt.UTC))).inserted_primary_key[0]
@@ -70,7 +84,7 @@ def revoke_token(store: Store, name: str, *, actor: str) -> None:
         row = conn.execute(select(api_tokens.c.token_id, api_tokens.c.revoked_at)
                            .where(api_tokens.c.name == name)).first()
         if row is None or row.revoked_at is not None:
-            raise HotspotsError(f"name={name!r} has no live token; see 'hotspots users list'")
+            raise NotFoundError(f"name={name!r} has no live token; see 'hotspots users list'")
         conn.execute(update(api_tokens).where(api_tokens.c.token_id == row.token_id)
                      .values(revoked_at=dt.datetime.now(dt.UTC)))
         audit.record(conn, actor, "token.revoke", "token", row.token_id, {"name": name})

@@ -30,30 +30,38 @@ ALLOCATION_LIST_COLUMNS = ["allocation_id", "trial", "version", "set_id", "desig
 def save_allocation(store: Store, *, trial: str, set_id: int, created_by: str, reason: str, design: str, seed: int,
                     start: dt.date, fingerprint: str, parameters: dict, places: pd.DataFrame,
                     treated: np.ndarray) -> dict:
-    """Register an allocation as the next version of ``trial`` (audited in the same transaction);
-    returns its issue record (allocation_id, trial, version, set_id, created_at, created_by, reason,
-    fingerprint).
+    """Register an allocation as the next version of ``trial`` (audited in the same transaction).
 
     Parameters
     ----------
     trial : the trial's name, 1 to 64 characters; a new allocation under it needs a ``reason``.
+    set_id : the hotspot set whose places were allocated.
+    created_by : who registers it (a role or token name).
     design, seed, start, parameters : how the places were randomised, from which seed, from which day.
     fingerprint : the digest of the allocation, checked when it is read back.
     places : one row per place (PLACE_COLUMNS of :mod:`hotspots.trials.allocation`).
     treated : bool array, shape (places, periods): patrolled in each period.
+
+    Returns
+    -------
+    dict
+        The issue record: allocation_id, trial, version, set_id, created_at, created_by, reason,
+        fingerprint.
     """
     trial = trial.strip()
     if not trial or len(trial) > 64:
-        raise ValidationError(f"--name={trial!r}: give the trial a name of 1 to 64 characters, e.g. 'guardian-2025'")
+        raise ValidationError(f"trial={trial!r}: give the trial a name of 1 to 64 characters, e.g. 'guardian-2025'",
+                              arguments="trial")
     created_at = dt.datetime.now(dt.UTC)
     with store.engine.begin() as conn:
         if conn.execute(select(hotspot_sets.c.set_id).where(hotspot_sets.c.set_id == set_id)).scalar() is None:
-            raise NotFoundError(f"--set={set_id!r}: the store holds no such hotspot set; see 'hotspots sets'")
+            raise NotFoundError(f"set_id={set_id!r}: the store holds no such hotspot set; see 'hotspots sets'",
+                                arguments="set_id")
         version = conn.execute(select(func.coalesce(func.max(trial_allocations.c.version), 0))
                                .where(trial_allocations.c.trial == trial)).scalar() + 1
         if version > 1 and not reason:
-            raise ValidationError(f"trial {trial!r} already has an allocation; a new version needs --reason "
-                                  "(why the registered allocation is being replaced)")
+            raise ValidationError(f"trial {trial!r} already has an allocation; a new version needs reason "
+                                  "(why the registered allocation is being replaced)", arguments="reason")
         allocation_id = conn.execute(insert(trial_allocations).values(
             trial=trial, version=version, set_id=set_id, design=design, seed=int(seed),
             start=start, created_at=created_at, created_by=created_by[:64], reason=reason,
@@ -118,10 +126,20 @@ def gps_batch_of(store: Store, sha256: str) -> int | None:
 
 def save_gps_log(store: Store, *, source_file: str, sha256: str, pings: pd.DataFrame, rejects: pd.DataFrame,
                  loaded_by: str) -> dict:
-    """Store one log's pings (unit, at, lon, lat, line) and rejected rows (line, reason, raw) in one
-    transaction, audited; pings already stored (same unit and time) are skipped.
+    """Store one log's pings and rejected rows in one transaction, audited; pings already stored (same
+    unit and time) are skipped.
 
-    Returns the counts: batch_id, read, loaded, already_stored, rejected.
+    Parameters
+    ----------
+    source_file, sha256 : the log's name and digest (a second load of the same file adds nothing).
+    pings : unit, at (aware), lon, lat, line.
+    rejects : line, reason, raw.
+    loaded_by : who loaded it.
+
+    Returns
+    -------
+    dict
+        batch_id, read, loaded, already_stored, rejected.
     """
     with store.engine.begin() as conn:
         stored = _stored_keys(conn, pings)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots.core.config import DEFAULT_FORCE_AREA
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_fraction, check_positive
 from hotspots.crime.offences import harm_weights
 from hotspots.geo import cells as h3cells
@@ -173,7 +173,7 @@ def generate(params: SynthParams | None = None, area: Area | None = None) -> Syn
     check_positive(p.days, "days")
     check_fraction(p.hotspot_share, "hotspot_share")
     if not 0 <= p.branching < 0.95:
-        raise HotspotsError(f"branching={p.branching!r} must be at least 0 and below 0.95 (else the cascade explodes)")
+        raise ValidationError(f"branching={p.branching!r} must be at least 0 and below 0.95 (else the cascade explodes)", arguments="branching")
     area = area or Area.from_file(DEFAULT_FORCE_AREA)
     rng = np.random.default_rng(p.seed)
     crs = BRITISH_NATIONAL_GRID
@@ -304,7 +304,7 @@ def _patrolled(effect: PatrolEffect, lon: np.ndarray, lat: np.ndarray, local: pd
         return np.zeros(lon.size, dtype=bool)
     resolutions = {_resolution(c) for c in cells}
     if len(resolutions) > 1:
-        raise HotspotsError(f"patrol cells mix H3 resolutions {sorted(resolutions)}; give cells of one resolution")
+        raise ValidationError(f"patrol cells mix H3 resolutions {sorted(resolutions)}; give cells of one resolution")
     res = resolutions.pop()
     mine = np.sort(np.unique(cells))
     at = h3cells.points_to_cells(lon, lat, res)

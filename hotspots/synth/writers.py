@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.crime.offences import vocabulary
 from hotspots.geo.areas import Area
 from hotspots.geo.cells import cell_centres
@@ -66,7 +66,7 @@ def write_city(city: SyntheticCity, folder: str | Path, fmt: str = "police-stree
     geoparquet / geojson : points with canonical properties (source_id, datetime, offence, ...).
     """
     if fmt not in FORMATS:
-        raise HotspotsError(f"format={fmt!r} is not a synthetic output; use one of: {', '.join(FORMATS)}")
+        raise ValidationError(f"format={fmt!r} is not a synthetic output; use one of: {', '.join(FORMATS)}", arguments="format")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     inc = city.incidents

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_choice, check_fraction, check_positive
 
 DESIGNS = ("simple", "blocked", "pair", "crossover")
@@ -113,7 +113,7 @@ def places_from_set(hs, risk: str = "harm") -> pd.DataFrame:
     hot = hs.hotspots
     values = pd.to_numeric(hot[risk], errors="coerce")
     if values.isna().all():
-        raise HotspotsError(f"set {hs.parameters.get('set_id')} records no {risk} per hotspot; use risk score")
+        raise ValidationError(f"set {hs.parameters.get('set_id')} records no {risk} per hotspot; use risk score")
     return pd.DataFrame({"place_id": hot["hotspot_id"].astype(str), "npu": hot["area_name"].fillna(""),
                          "risk": values.fillna(0.0)})
 
@@ -152,22 +152,27 @@ def allocate(
     bands : number of risk bands (equal-sized by rank of risk).
     start, periods, period_days : the trial's first day, and for crossover its number of periods
         and their length in days (7 for weeks, 1 for days).
+
+    Returns
+    -------
+    Allocation
+        The places with their block and arm, the (places, periods) treated matrix, and every choice.
     """
     check_choice(design, DESIGNS, "design")
     check_fraction(share, "share")
     check_positive(bands, "bands")
     if "place_id" not in places.columns:
-        raise HotspotsError("places need a place_id column (the hotspot ids of a stored set)")
+        raise ValidationError("places need a place_id column (the hotspot ids of a stored set)")
     if places["place_id"].duplicated().any():
         dup = places.loc[places["place_id"].duplicated(), "place_id"].iloc[0]
-        raise HotspotsError(f"place_id={dup!r} appears twice; each place is allocated once")
+        raise ValidationError(f"place_id={dup!r} appears twice; each place is allocated once", arguments="place_id")
     if len(places) < 2:
-        raise HotspotsError(f"a trial needs at least 2 places; got {len(places)}")
+        raise ValidationError(f"a trial needs at least 2 places; got {len(places)}")
     for s in strata:
         check_choice(s, ("npu", "risk_band"), "strata")
     if design == "crossover":
         if periods < 2:
-            raise HotspotsError(f"periods={periods!r}: a crossover design needs at least 2 periods")
+            raise ValidationError(f"periods={periods!r}: a crossover design needs at least 2 periods", arguments="periods")
         check_positive(period_days, "period_days", "days")
     else:
         periods = 1

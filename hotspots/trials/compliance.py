@@ -18,7 +18,20 @@ COMPLIANCE_COLUMNS = ["hotspot_id", "arm", "planned_minutes", "delivered_minutes
 
 def delivered_by_period(visits: pd.DataFrame, place_ids: list[str], first_day, periods: int,
                         period_days: int) -> np.ndarray:
-    """(n_places, periods) delivered minutes, each visit in the period of its local start date."""
+    """Delivered patrol minutes per place and period, each visit in the period of its local start date.
+
+    Parameters
+    ----------
+    visits : VISIT_COLUMNS of :mod:`hotspots.trials.gps` (hotspot_id, minutes, date, ...).
+    place_ids : the places, in row order.
+    first_day : the local date period 0 starts on.
+    periods, period_days : how many periods, and their length in days.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_places, periods) float, minutes.
+    """
     out = np.zeros((len(place_ids), periods))
     if visits.empty:
         return out

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.trials.allocation import Allocation, redraw
 
 Z95 = float(stats.norm.ppf(0.975))
@@ -40,6 +40,9 @@ class Panel:
     treated : (n, T) bool, patrolled place-periods.
     during : (T,) bool, periods inside the trial (False: before it).
     arm : (n,) bool, place in the treatment arm (parallel designs), or None for crossover.
+    variance : (n, T) float, each outcome's variance if crimes were Poisson: the count itself, or
+        Σ w² of the harm weights for harm (a weighted count's variance is Σ w² N, not Σ w N).
+        None means the outcome is a count.
     """
 
     place_ids: list[str]
@@ -47,12 +50,20 @@ class Panel:
     treated: np.ndarray
     during: np.ndarray
     arm: np.ndarray | None = None
+    variance: np.ndarray | None = None
 
     def __post_init__(self):
         n, t = self.outcome.shape
         if self.treated.shape != (n, t) or self.during.shape != (t,):
-            raise HotspotsError(f"panel shapes disagree: outcome {self.outcome.shape}, treated "
-                                f"{self.treated.shape}, during {self.during.shape}")
+            raise ValidationError(f"panel shapes disagree: outcome {self.outcome.shape}, treated "
+                                  f"{self.treated.shape}, during {self.during.shape}")
+        if self.variance is not None and self.variance.shape != (n, t):
+            raise ValidationError(f"panel shapes disagree: outcome {self.outcome.shape}, variance {self.variance.shape}")
+
+    @property
+    def poisson_variance(self) -> np.ndarray:
+        """Each outcome's variance if crimes were Poisson (see ``variance``)."""
+        return self.outcome if self.variance is None else self.variance
 
 
 def _interval(estimate: float, se: float) -> tuple[float, float]:
@@ -60,24 +71,28 @@ def _interval(estimate: float, se: float) -> tuple[float, float]:
 
 
 def difference_in_differences(panel: Panel) -> dict:
-    """Sums before and during, per arm; DiD in crimes per period and the RIRR, with 95% intervals.
+    """Sums before and during, per arm; DiD in crimes (or harm) per period and the RIRR, with 95% intervals.
 
-    The count DiD is per period, so before and during may differ in length (time weights as in
-    Wheeler's WDD); its variance treats each sum as Poisson. The RIRR is
-    ``(T_during / T_before) / (C_during / C_before)`` with ``var(log) = 1/Tb + 1/Td + 1/Cb + 1/Cd``.
-    Both ignore over-dispersion: :func:`fixed_effects` does not.
+    The DiD is per period, so before and during may differ in length (time weights as in
+    Wheeler's WDD); its variance treats crimes as Poisson: ``Vtd/nd² + Vtb/nb² + Vcd/nd² + Vcb/nb²``
+    with each ``V`` the sum's Poisson variance (the count itself; Σ w² for harm). The RIRR is
+    ``(T_during / T_before) / (C_during / C_before)`` with ``var(log) = Vtb/Tb² + Vtd/Td² + Vcb/Cb²
+    + Vcd/Cd²`` (for counts ``1/Tb + 1/Td + 1/Cb + 1/Cd``, Wilson 2021). Both ignore over-dispersion
+    and the weeks' correlation: :func:`fixed_effects` does not.
     """
     if panel.arm is None:
-        raise HotspotsError("difference in differences needs a parallel design with periods before the trial")
+        raise ValidationError("difference in differences needs a parallel design with periods before the trial")
     before, during = ~panel.during, panel.during
     nb, nd = int(before.sum()), int(during.sum())
     if nb == 0 or nd == 0:
-        raise HotspotsError("difference in differences needs periods both before and during the trial")
-    y = panel.outcome
+        raise ValidationError("difference in differences needs periods both before and during the trial")
+    y, v = panel.outcome, panel.poisson_variance
     tb, td = y[panel.arm][:, before].sum(), y[panel.arm][:, during].sum()
     cb, cd = y[~panel.arm][:, before].sum(), y[~panel.arm][:, during].sum()
+    vtb, vtd = v[panel.arm][:, before].sum(), v[panel.arm][:, during].sum()
+    vcb, vcd = v[~panel.arm][:, before].sum(), v[~panel.arm][:, during].sum()
     did = (td / nd - tb / nb) - (cd / nd - cb / nb)
-    did_se = float(np.sqrt(td / nd**2 + tb / nb**2 + cd / nd**2 + cb / nb**2))
+    did_se = float(np.sqrt(vtd / nd**2 + vtb / nb**2 + vcd / nd**2 + vcb / nb**2))
     out = {"treatment_before": float(tb), "treatment_during": float(td), "control_before": float(cb),
            "control_during": float(cd), "periods_before": nb, "periods_during": nd,
            "did_per_period": float(did), "did_per_period_se": did_se,
@@ -85,7 +100,7 @@ def difference_in_differences(panel: Panel) -> dict:
            "did_total_ci": [v * nd for v in _interval(did, did_se)]}
     if min(tb, td, cb, cd) > 0:
         log_rirr = np.log(td / tb) - np.log(cd / cb)
-        se = float(np.sqrt(1 / tb + 1 / td + 1 / cb + 1 / cd))
+        se = float(np.sqrt(vtb / tb**2 + vtd / td**2 + vcb / cb**2 + vcd / cd**2))
         low, high = _interval(log_rirr, se)
         out.update(rirr=float(np.exp(log_rirr)), rirr_ci=[float(np.exp(low)), float(np.exp(high))],
                    rirr_p=float(2 * stats.norm.sf(abs(log_rirr) / se)))
@@ -158,7 +173,14 @@ def phase_design(place: np.ndarray, is_during: np.ndarray, is_treated: np.ndarra
 
 def phase_model(panel: Panel) -> dict:
     """The primary estimate: Poisson quasi-likelihood on place x phase sums, place and phase effects,
-    over-dispersion from the Pearson chi-square (with its degrees of freedom)."""
+    over-dispersion from the Pearson chi-square (with its degrees of freedom).
+
+    For harm (a panel with ``variance``), the over-dispersion is at least the harm weights' second
+    moment over their first, Σ w² N / Σ w N: a weighted Poisson sum's variance over its mean. The
+    Pearson statistic alone, from a few dozen phase sums, misses the rare grave crimes that make
+    harm variable, and its interval covered a known harm effect only 91% of the time in
+    simulation (tests/test_trial_harm.py); with the floor, 95%.
+    """
     import statsmodels.api as sm
 
     keep = panel.outcome.sum(axis=1) > 0
@@ -166,14 +188,26 @@ def phase_model(panel: Panel) -> dict:
     n = int(keep.sum())
     design = phase_design(place, is_during, is_treated, n)
     if n < 3 or is_treated.all() or not is_treated.any() or design.shape[0] <= design.shape[1]:
-        raise HotspotsError("too few places with crimes, in too few phases, to estimate the effect of patrol")
+        raise ValidationError("too few places with crimes, in too few phases, to estimate the effect of patrol")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # IRLS warns on near-empty places
         fit = sm.GLM(y, design, family=sm.families.Poisson(), offset=np.log(exposure)).fit(scale="X2")
+        floor = weighted_dispersion(panel)
+        source = "Pearson"
+        if floor > fit.scale:
+            fit = sm.GLM(y, design, family=sm.families.Poisson(), offset=np.log(exposure)).fit(scale=floor)
+            source = "harm weights, Σw²/Σw"
     out = _irr(fit, f"Poisson, place and phase fixed effects on place x phase sums, over-dispersion "
-                    f"{fit.scale:.2f} (Pearson); {n} places")
+                    f"{fit.scale:.2f} ({source}); {n} places")
     out["dispersion"] = float(fit.scale)
     return out
+
+
+def weighted_dispersion(panel: Panel) -> float:
+    """Σ w² N / Σ w N for a harm panel (the least over-dispersion a weighted Poisson sum has); 0 for counts."""
+    if panel.variance is None or panel.outcome.sum() <= 0:
+        return 0.0
+    return float(panel.variance.sum() / panel.outcome.sum())
 
 
 def fixed_effects(panel: Panel, count_outcome: bool = True, extra: np.ndarray | None = None,
@@ -195,7 +229,7 @@ def fixed_effects(panel: Panel, count_outcome: bool = True, extra: np.ndarray | 
     y, (x,), rows = _informative(panel, [column])
     n, t = y.shape
     if n < 2 or t < 1 or np.ptp(x) == 0:
-        raise HotspotsError(f"cannot estimate the effect of {name}: it does not vary across places and periods "
+        raise ValidationError(f"cannot estimate the effect of {name}: it does not vary across places and periods "
                             "that had any crime")
     design = _design(n, t, [x])
     groups = np.repeat(np.arange(n), t)
@@ -236,7 +270,7 @@ def randomisation_test(panel: Panel, alloc: Allocation, draws: int = 1000, seed:
     so the p-value is exact whatever the counts' distribution, over-dispersion or correlation.
     """
     if draws < 1:
-        raise HotspotsError(f"draws={draws!r} must be at least 1 (1,000 or more for a reported p-value)")
+        raise ValidationError(f"draws={draws!r} must be at least 1 (1,000 or more for a reported p-value)", arguments="draws")
     rng = np.random.default_rng(seed)
     observed = float(score_statistic(panel.outcome, panel.treated))
     chunks = []
@@ -268,5 +302,5 @@ def dose_response(panel: Panel, minutes: np.ndarray) -> dict:
     """
     hours = np.asarray(minutes, float) / 60.0
     if hours.shape != panel.outcome.shape:
-        raise HotspotsError(f"minutes shape {hours.shape} does not match the panel {panel.outcome.shape}")
+        raise ValidationError(f"minutes shape {hours.shape} does not match the panel {panel.outcome.shape}")
     return fixed_effects(panel, count_outcome=True, extra=hours, name="hours of patrol")

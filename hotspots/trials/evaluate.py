@@ -13,8 +13,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError, NotReadyError
+from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.trials.allocation import Allocation
+from hotspots.trials.calibration import INTERVALS, calibration_for
 from hotspots.trials.compliance import compliance, delivered_by_period
 from hotspots.trials.displacement import buffer_rings, wdd, wdq
 from hotspots.trials.effects import Panel, difference_in_differences, dose_response, fixed_effects, randomisation_test
@@ -25,16 +26,36 @@ def evaluate_trial(alloc: Allocation, members: pd.DataFrame, incidents: pd.DataF
                    during: int | None = None, outcome: str = "count", visits: pd.DataFrame | None = None,
                    planned: pd.DataFrame | None = None, draws: int = 1000, rings: int = 2, seed: int = 0,
                    timezone: str = "Europe/London") -> dict:
-    """Estimate the trial's effects; see the module docstring for periods and the report's content."""
+    """Estimate the trial's effects; see the module docstring for periods and the report's content.
+
+    Parameters
+    ----------
+    alloc : the registered allocation.
+    members : the set's hotspot cells (hotspot_id, h3_cell).
+    incidents : the crimes counted (occurred_from, occurred_to, lon, lat, harm_weight).
+    before : periods before the start (parallel designs; weeks).
+    during : periods since the start; None for a crossover design's own periods.
+    outcome : count (crimes) or harm (Cambridge Crime Harm Index days).
+    visits, planned : GPS visits and planned dosage, for compliance and dose-response; None leaves
+        those sections out.
+    draws : randomisation-inference draws. rings : H3 rings of the displacement buffer.
+    seed : seed of the draws. timezone : the force's time zone, for local days.
+
+    Returns
+    -------
+    dict
+        The report: design and fingerprint, compliance, every estimate with its interval, and what
+        the estimates do and do not show.
+    """
     crossover = alloc.design == "crossover"
     period_days = alloc.period_days if crossover else 7
     periods_during = alloc.treated.shape[1] if crossover else (during or 0)
     if periods_during < 1:
-        raise HotspotsError("--weeks: give the number of weeks the trial has run (at least 1)")
+        raise ValidationError("weeks: give the number of weeks the trial has run (at least 1)", arguments="weeks")
     before = 0 if crossover else before
     if not crossover and before < 1:
-        raise HotspotsError("--weeks-before must be at least 1 for a parallel design: the estimates compare "
-                            "each arm with its own past")
+        raise ValidationError("weeks_before must be at least 1 for a parallel design: the estimates compare "
+                              "each arm with its own past", arguments="weeks_before")
     ids = alloc.places["place_id"].tolist()
     members = members[members["hotspot_id"].isin(ids)]
     table = place_counts(incidents, members, ids, start=alloc.start, before=before, during=periods_during,
@@ -45,9 +66,9 @@ def evaluate_trial(alloc: Allocation, members: pd.DataFrame, incidents: pd.DataF
     during_mask = np.arange(before + periods_during) >= before
     treated = np.zeros_like(table.counts, dtype=bool)
     treated[:, during_mask] = alloc.treated if crossover else alloc.treated[:, :1]
-    y = table.counts if outcome == "count" else table.harm
+    y, variance = table.outcome(outcome)
     arm = None if crossover else alloc.treated[:, 0]
-    panel = Panel(place_ids=ids, outcome=y, treated=treated, during=during_mask, arm=arm)
+    panel = Panel(place_ids=ids, outcome=y, treated=treated, during=during_mask, arm=arm, variance=variance)
     ri = randomisation_test(panel, alloc, draws=draws, seed=seed)
     report = {
         "trial": alloc.issue, "design": {"name": alloc.design, "seed": alloc.seed, **alloc.parameters,
@@ -69,6 +90,7 @@ def evaluate_trial(alloc: Allocation, members: pd.DataFrame, incidents: pd.DataF
         report["displacement"] = _displacement(alloc, members, incidents, table, rings, timezone, outcome)
     if visits is not None:
         report.update(_dosage(alloc, panel, visits, planned, table.first_day, period_days))
+    report["calibration"] = calibration_for(outcome)
     report["reading"] = _reading(report)
     return report
 
@@ -96,11 +118,12 @@ def _displacement(alloc, members, incidents, hot, rings, timezone, outcome) -> d
     ring_cells = buffer_rings(members, dict(zip(ids, arm.tolist(), strict=True)), rings)
     kw = dict(start=alloc.start, before=before, during=during, timezone=timezone)
 
-    def before_during(table, rows) -> tuple[float, float]:
-        y = (table.counts if outcome == "count" else table.harm)[rows]
+    def before_during(table, rows, which: int = 0) -> tuple[float, float]:
+        y = table.outcome(outcome)[which][rows]  # which 0: the sums; 1: their Poisson variances
         return float(y[:, :before].sum()), float(y[:, before:].sum())
 
     t, c = before_during(hot, arm), before_during(hot, ~arm)
+    vt, vc = before_during(hot, arm, 1), before_during(hot, ~arm, 1)
     out = []
     for k in range(1, rings + 1):
         cells = ring_cells[ring_cells["ring"] == k]
@@ -109,11 +132,13 @@ def _displacement(alloc, members, incidents, hot, rings, timezone, outcome) -> d
         zones = pd.DataFrame({"hotspot_id": np.where(cells["treated"].to_numpy(), "T", "C"),
                               "h3_cell": cells["h3_cell"].to_numpy()})
         ring = place_counts(incidents, zones, ["T", "C"], **kw)
-        d, cd = before_during(ring, np.array([True, False])), before_during(ring, np.array([False, True]))
+        in_t, in_c = np.array([True, False]), np.array([False, True])
+        d, cd = before_during(ring, in_t), before_during(ring, in_c)
+        variances = (vt, vc, before_during(ring, in_t, 1), before_during(ring, in_c, 1))
         entry = {"ring": k, "cells_patrolled_buffer": int(cells["treated"].sum()),
                  "cells_control_buffer": int((~cells["treated"]).sum()),
                  "buffer_before": d[0], "buffer_during": d[1], "control_buffer_before": cd[0],
-                 "control_buffer_during": cd[1], "wdd": wdd(t, c, d, cd, time_weights=(before, during)).as_dict()}
+                 "control_buffer_during": cd[1], "wdd": wdd(t, c, d, cd, time_weights=(before, during), variances=variances).as_dict()}
         if min(c) > 0:  # per-week rates, so before and during may differ in length
             entry["wdq"] = wdq(t[0] / before, t[1] / during, d[0] / before, d[1] / during,
                                c[0] / before, c[1] / during).as_dict()
@@ -137,6 +162,26 @@ def _dosage(alloc, panel, visits, planned, first_day, period_days) -> dict:
     return out
 
 
+def _calibration_lines(report: dict) -> list[str]:
+    """How the report's intervals behaved in the project's null simulations, and which not to quote."""
+    cal = report["calibration"]
+    checked = {k: v for k, v in cal["intervals"].items() if k in INTERVALS}
+    if not checked:
+        return [f"No null simulations of the {report['outcome']} outcome are on record (data/trials/"
+                "null_calibration.csv): how often these intervals reject a true null is not known here."]
+    low, high = cal["band"]
+    rates = "; ".join(f"{INTERVALS[k]} {100 * v['type_i_error']:.1f}%" for k, v in checked.items())
+    lines = [f"In the project's own simulated trials with no effect ({cal['design']}), a 5% test should reject "
+             f"5% of the time; these rejected: {rates}."]
+    bad = [INTERVALS[k] for k, v in checked.items() if not v["quote"]]
+    if bad:
+        lines.append(f"Not to be quoted, as they rejected a true null outside {100 * low:.1f}-{100 * high:.1f}% of "
+                     f"the time: {', '.join(bad)}. Weekly models treat a place's weeks as independent and "
+                     "near-repeat crime makes their intervals too narrow; the Wilson and DiD intervals ignore "
+                     "over-dispersion.")
+    return lines
+
+
 def _reading(report: dict) -> list[str]:
     """What the estimates do and do not show, in words an evaluator can quote."""
     est = report["fixed_effects"]["primary"]
@@ -152,9 +197,7 @@ def _reading(report: dict) -> list[str]:
                  "depend on any model of the counts.")
     if low <= 1 <= high:
         lines.append("The interval includes no effect: the trial cannot tell a reduction from chance at this size.")
-    lines.append("The weekly Poisson and negative-binomial intervals treat a place's weeks as independent; near-repeat "
-                 "crime makes them too narrow, so the primary estimate (place sums before and during) and the "
-                 "randomisation test are the ones to quote.")
+    lines += _calibration_lines(report)
     if report.get("left_out_imprecise"):
         lines.append(f"{report['left_out_imprecise']} crimes recorded only by month could not be placed in a "
                      "period and were left out.")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import FormatError, ValidationError
 from hotspots.core.validate import check_file
 from hotspots.trials.outcomes import cell_lookup, locate
 
@@ -32,17 +32,17 @@ _ALIASES = {"unit": ("unit", "callsign", "call_sign", "vehicle"), "timestamp": (
 
 def read_gps_log(path: str | Path, timezone: str = "Europe/London") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pings (PING_COLUMNS, ``at`` in UTC) and rejected rows (REJECT_COLUMNS) of one log file."""
-    path = check_file(path, "gps log")
+    path = check_file(path, "gps")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise HotspotsError(f"gps log {str(path)!r} cannot be read as CSV: {str(exc).splitlines()[0]}") from None
+        raise FormatError(f"gps log {str(path)!r} cannot be read as CSV: {str(exc).splitlines()[0]}") from None
     lower = {c.strip().lower(): c for c in raw.columns}
     chosen = {}
     for need, names in _ALIASES.items():
         found = next((lower[n] for n in names if n in lower), None)
         if found is None:
-            raise HotspotsError(f"gps log {str(path)!r} has no {need} column (columns: {', '.join(raw.columns)}); "
+            raise FormatError(f"gps log {str(path)!r} has no {need} column (columns: {', '.join(raw.columns)}); "
                                 f"it needs unit, timestamp, lon, lat")
         chosen[need] = found
     return parse_pings(raw.rename(columns={v: k for k, v in chosen.items()}), timezone)
@@ -104,9 +104,23 @@ def _raw_lines(frame: pd.DataFrame) -> list[str]:
 
 def pings_to_visits(pings: pd.DataFrame, members: pd.DataFrame, *, max_gap_s: float = 180.0,
                     min_visit_s: float = 120.0, timezone: str = "Europe/London") -> pd.DataFrame:
-    """Visits (VISIT_COLUMNS) of units to hotspots; ``members`` maps hotspot_id to h3_cell."""
+    """Visits of units to hotspots, from their GPS pings.
+
+    Parameters
+    ----------
+    pings : unit, at (aware), lon, lat; one row per ping.
+    members : hotspot_id and h3_cell, the cells of each hotspot.
+    max_gap_s : seconds between consecutive pings inside a hotspot that still count as one stay.
+    min_visit_s : shortest stay, in seconds, that counts as a visit.
+    timezone : the force's time zone, for each visit's local date.
+
+    Returns
+    -------
+    pandas.DataFrame
+        VISIT_COLUMNS (unit, hotspot_id, starts_at, ends_at, minutes, pings, date), one row per visit.
+    """
     if max_gap_s <= 0 or min_visit_s < 0:
-        raise HotspotsError(f"max_gap_s={max_gap_s!r} must be above 0 and min_visit_s={min_visit_s!r} at least 0")
+        raise ValidationError(f"max_gap_s={max_gap_s!r} must be above 0 and min_visit_s={min_visit_s!r} at least 0", arguments="max_gap_s")
     place_ids = list(dict.fromkeys(members["hotspot_id"]))
     if pings.empty:
         return pd.DataFrame(columns=VISIT_COLUMNS)
@@ -118,7 +132,7 @@ def pings_to_visits(pings: pd.DataFrame, members: pd.DataFrame, *, max_gap_s: fl
     inside = inside.sort_values(["unit", "at"], kind="stable")
     at = pd.DatetimeIndex(inside["at"])
     if at.tz is None:
-        raise HotspotsError("ping times must be timezone-aware; read logs with read_gps_log")
+        raise ValidationError("ping times must be timezone-aware; read logs with read_gps_log")
     seconds = at.as_unit("ns").asi8 / 1e9  # asi8 counts in the index's own unit, which may be us
     unit = inside["unit"].to_numpy()
     where = inside["place"].to_numpy()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.crime.aggregate import incident_days
 from hotspots.geo import cells as h3cells
 from hotspots.geo.periods import day_number
@@ -28,6 +28,8 @@ class PlaceCounts:
     """Crimes and harm per place and period.
 
     counts, harm : (n_places, before + during) float.
+    harm_squared : the same shape, Σ w² of the harm weights: a harm sum's variance if crimes are
+        Poisson (Var Σ w N = Σ w² N), as the counts are their own.
     left_out_imprecise : incidents in the places and window whose dates span more than a period.
     first_day : local date of period 0 of the table (``before`` periods before the trial starts).
     """
@@ -40,12 +42,20 @@ class PlaceCounts:
     period_days: int
     first_day: dt.date
     left_out_imprecise: int = 0
+    harm_squared: np.ndarray | None = None
+
+    def outcome(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(values, Poisson variances) of ``name``: count, or harm (Cambridge Crime Harm Index days)."""
+        if name == "count":
+            return self.counts, self.counts
+        squared = self.harm_squared if self.harm_squared is not None else np.zeros_like(self.harm)
+        return self.harm, squared
 
 
 def cell_lookup(members: pd.DataFrame, place_ids: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
     """Sorted uint64 cells, the place index of each, and their H3 resolution."""
     if members.empty:
-        raise HotspotsError("the places have no cells; is the hotspot set empty?")
+        raise ValidationError("the places have no cells; is the hotspot set empty?")
     index = {p: i for i, p in enumerate(place_ids)}
     keep = members["hotspot_id"].isin(index)
     cells = h3cells.from_strings(members.loc[keep, "h3_cell"].tolist())
@@ -58,7 +68,20 @@ def cell_lookup(members: pd.DataFrame, place_ids: list[str]) -> tuple[np.ndarray
 
 
 def locate(lon: np.ndarray, lat: np.ndarray, cells: np.ndarray, owner: np.ndarray, resolution: int) -> np.ndarray:
-    """Index into ``owner`` of the cell holding each point, or -1 where none does."""
+    """Index into ``owner`` of the cell holding each point, or -1 where none does.
+
+    Parameters
+    ----------
+    lon, lat : float (n,), WGS84 degrees.
+    cells : sorted uint64 H3 cells at ``resolution``.
+    owner : (len(cells),) int, the place index of each cell.
+    resolution : H3 resolution of ``cells``.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) int64.
+    """
     if len(lon) == 0 or len(cells) == 0:
         return np.full(len(lon), -1)
     at = h3cells.points_to_cells(np.asarray(lon, float), np.asarray(lat, float), resolution)
@@ -70,14 +93,27 @@ def place_counts(incidents: pd.DataFrame, members: pd.DataFrame, place_ids: list
                  before: int, during: int, period_days: int = 7, timezone: str = "Europe/London") -> PlaceCounts:
     """Count crimes and sum harm per place and period around a trial starting on local day ``start``.
 
-    ``incidents`` has occurred_from, occurred_to (aware), lon, lat and harm_weight, as
-    :func:`hotspots.crime.aggregate.read_incidents` returns them.
+    Parameters
+    ----------
+    incidents : occurred_from, occurred_to (aware), lon, lat and harm_weight, as
+        :func:`hotspots.services.ingest.stored_incidents` returns them.
+    members : hotspot_id and h3_cell. place_ids : the places, in row order.
+    start : the trial's first local day.
+    before, during : periods before the start and from it.
+    period_days : length of a period in days (7: weeks).
+    timezone : the force's time zone, for local days.
+
+    Returns
+    -------
+    PlaceCounts
+        (n_places, before + during) counts and harm, and the incidents left out because their dates
+        span more than a period.
     """
     if period_days < 1 or before < 0 or during < 1:
-        raise HotspotsError(f"period_days={period_days!r}, before={before!r}, during={during!r}: need "
-                            "period_days >= 1, before >= 0 and during >= 1")
+        raise ValidationError(f"period_days={period_days!r}, before={before!r}, during={during!r}: need "
+                            "period_days >= 1, before >= 0 and during >= 1", arguments="period_days")
     n, t = len(place_ids), before + during
-    counts, harm = np.zeros((n, t)), np.zeros((n, t))
+    counts, harm, harm_squared = np.zeros((n, t)), np.zeros((n, t)), np.zeros((n, t))
     first = day_number(start) - before * period_days
     cells, owner, res = cell_lookup(members, place_ids)
     imprecise = 0
@@ -93,9 +129,10 @@ def place_counts(incidents: pd.DataFrame, members: pd.DataFrame, place_ids: list
         weight = incidents["harm_weight"].to_numpy(float)
         np.add.at(counts, (place[ok], p_first[ok]), 1.0)
         np.add.at(harm, (place[ok], p_first[ok]), weight[ok])
+        np.add.at(harm_squared, (place[ok], p_first[ok]), weight[ok] ** 2)
     if imprecise:
         log.warning("%d incidents in the places have dates wider than a %d-day period (month-only records) "
                     "and are left out", imprecise, period_days)
     return PlaceCounts(place_ids=list(place_ids), counts=counts, harm=harm, before=before, during=during,
                        period_days=period_days, first_day=start - dt.timedelta(days=before * period_days),
-                       left_out_imprecise=imprecise)
+                       left_out_imprecise=imprecise, harm_squared=harm_squared)

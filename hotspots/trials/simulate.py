@@ -63,6 +63,21 @@ def as_stored_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(occurred_from=frame["occurred_at"], occurred_to=frame["occurred_at"])
 
 
+def _estimates(fe: dict, did: dict, prefix: str) -> dict:
+    """Each interval's estimate, bounds and p-value, flat, with ``prefix`` (``harm_`` for harm)."""
+    out = {}
+    for key, short in (("primary", "primary"), ("poisson", "poisson"), ("negative_binomial", "nb")):
+        if key in fe:
+            est = fe[key]
+            out.update({f"{prefix}{short}_irr": est["irr"], f"{prefix}{short}_low": est["irr_ci"][0],
+                        f"{prefix}{short}_high": est["irr_ci"][1], f"{prefix}{short}_p": est["p"]})
+    out.update({f"{prefix}rirr": did["rirr"], f"{prefix}rirr_low": (did["rirr_ci"] or [np.nan])[0],
+                f"{prefix}rirr_high": (did["rirr_ci"] or [np.nan, np.nan])[1], f"{prefix}rirr_p": did["rirr_p"],
+                f"{prefix}did": did["did_per_period"], f"{prefix}did_low": did["did_per_period_ci"][0],
+                f"{prefix}did_high": did["did_per_period_ci"][1]})
+    return out
+
+
 def simulate_trial(seed: int, setup: TrialSetup, area) -> dict:
     """One simulated trial's estimates, intervals and planned power."""
     days = 7 * (setup.before + setup.during)
@@ -81,22 +96,24 @@ def simulate_trial(seed: int, setup: TrialSetup, area) -> dict:
         cells = tuple(members.loc[members["hotspot_id"].isin(treated_ids), "h3_cell"])
         city = apply_patrol(city, PatrolEffect(cells=cells, reduction=setup.reduction, first_day=7 * setup.before),
                             seed=seed + 2)
-    counts = place_counts(as_stored_frame(city.incidents), members, ids, **kw).counts
+    table = place_counts(as_stored_frame(city.incidents), members, ids, **kw)
+    counts = table.counts
     during = np.arange(setup.before + setup.during) >= setup.before
     panel = Panel(place_ids=ids, outcome=counts, treated=alloc.treated[:, :1] & during[None, :], during=during,
                   arm=alloc.treated[:, 0])
+    harm, harm_squared = table.outcome("harm")
+    harm_panel = Panel(place_ids=ids, outcome=harm, treated=panel.treated, during=during, arm=panel.arm,
+                       variance=harm_squared)
     fe = fixed_effects(panel)
-    out = {"seed": seed, "crimes": float(counts.sum()), "removed": city.removed_by_patrol,
+    out = {"seed": seed, "crimes": float(counts.sum()), "harm": float(harm.sum()), "removed": city.removed_by_patrol,
            "dispersion": fe["primary"]["dispersion"], "nb_alpha": fe["negative_binomial"]["alpha"]}
-    for key, short in (("primary", "primary"), ("poisson", "poisson"), ("negative_binomial", "nb")):
-        est = fe[key]
-        out.update({f"{short}_irr": est["irr"], f"{short}_low": est["irr_ci"][0], f"{short}_high": est["irr_ci"][1],
-                    f"{short}_p": est["p"]})
-    did = difference_in_differences(panel)
-    out.update(rirr=did["rirr"], rirr_low=(did["rirr_ci"] or [np.nan])[0],
-               rirr_high=(did["rirr_ci"] or [np.nan, np.nan])[1], rirr_p=did["rirr_p"])
+    out.update(_estimates(fe, difference_in_differences(panel), ""))
+    harm_fe = fixed_effects(harm_panel, count_outcome=False)
+    out.update(_estimates(harm_fe, difference_in_differences(harm_panel), "harm_"))
+    out["harm_dispersion"] = harm_fe["primary"]["dispersion"]
     if setup.draws:
         out["ri_p"] = randomisation_test(panel, alloc, draws=setup.draws, seed=seed + 3)["p"]
+        out["harm_ri_p"] = randomisation_test(harm_panel, alloc, draws=setup.draws, seed=seed + 3)["p"]
     if setup.reduction > 0 and setup.power_draws:
         base = baseline(counts[:, : setup.before])
         out["planned_power"] = trial_power(base, alloc, setup.reduction, before=setup.before,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from hotspots.core.errors import HotspotsError, NotReadyError
+from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.crime.aggregate import incident_days
 from hotspots.density.kde import region_cells
 from hotspots.density.kernels import DEFAULT_KERNEL, get_kernel
@@ -66,7 +66,18 @@ class RegionPlan:
 
 def plan_region(dataset: IncidentDataset, cells: np.ndarray, calendar: Calendar, target, config,
                 selection: dict) -> RegionPlan:
-    """The region's span, covariate groups and counts from a streaming pass (no batch is kept)."""
+    """The region's span, covariate groups and counts from a streaming pass (no batch is kept).
+
+    Parameters
+    ----------
+    dataset : the incident data set. cells : sorted uint64 cells of the region.
+    calendar : the run's periods. target : the offences forecast. config : the feature settings.
+    selection : reader filters (``forces``).
+
+    Returns
+    -------
+    RegionPlan
+    """
     resolution = int((cells[0] >> np.uint64(52)) & np.uint64(0xF))
     first, last, first_day, last_day, n, n_target, groups, recorded = None, None, None, None, 0, 0, set(), False
     for table in dataset.batches(FEATURE_COLUMNS, **selection):
@@ -87,7 +98,7 @@ def plan_region(dataset: IncidentDataset, cells: np.ndarray, calendar: Calendar,
         raise NotReadyError("the data set holds no incidents in the region's cells for those forces and dates")
     target.check_recorded(recorded)
     if n_target == 0:
-        raise HotspotsError(f"no incidents of the target ({target.describe()}); choose another --target")
+        raise ValidationError(f"no incidents of the target ({target.describe()}); choose another target", arguments="target")
     chosen = tuple(config.covariate_groups) if config.covariate_groups is not None else covariate_groups_in(groups)
     files = dataset.select_files(selection.get("forces"))
     digest = hashlib.blake2b("\n".join(str(f.relative_to(dataset.root)) for f in files).encode(), digest_size=32)
@@ -120,7 +131,19 @@ class PartJob:
 
 def part_jobs(dataset: IncidentDataset, cells: np.ndarray, config, parent: int,
               zero_rows_per_period: int) -> list[PartJob]:
-    """The parts of a region (cells under each parent), each with its halo found from cell centres."""
+    """The parts of a region (cells under each parent), each with its halo found from cell centres.
+
+    Parameters
+    ----------
+    dataset : the incident data set. cells : sorted uint64 cells of the region.
+    config : the feature settings (their reach sets the halo).
+    parent : H3 resolution of the parts' parent cells.
+    zero_rows_per_period : empty cell-periods the whole sample draws per period, shared by parts.
+
+    Returns
+    -------
+    list of PartJob
+    """
     resolution = int((cells[0] >> np.uint64(52)) & np.uint64(0xF))
     cells_margin, incident_margin = _halo_margin_m(config, resolution)
     lon, lat = h3cells.cell_centres(cells)
@@ -139,7 +162,18 @@ def part_jobs(dataset: IncidentDataset, cells: np.ndarray, config, parent: int,
 def part_history(job: PartJob, calendar, target, config, layers, plan: RegionPlan,
                  selection: dict) -> tuple[CellHistory, np.ndarray]:
     """On a worker: the part's history (its halo cells and their incidents, the region's span and
-    covariate groups), and the rows of the part's own cells in it."""
+    covariate groups), and the rows of the part's own cells in it.
+
+    Parameters
+    ----------
+    job : the part's work order. calendar, target, config, layers : as for the region.
+    plan : the region's plan. selection : reader filters (``forces``).
+
+    Returns
+    -------
+    (CellHistory, numpy.ndarray)
+        The halo's history and the row indices of the part's own cells.
+    """
     frame, _, _ = read_halo(job.key, FEATURE_COLUMNS, job.read_box, selection)
     # Incidents in the same order as the whole region's (by id), so every sum runs alike.
     frame = frame.sort_values("incident_id", ignore_index=True)
@@ -161,10 +195,20 @@ def run_parts(client, function, jobs, *args) -> list:
 
 
 def prepare_region(dataset, cells, calendar, target, config, parent_resolution, selection):
-    """The region's cells checked and sorted, the parts' parent resolution, and the region's plan."""
+    """The region's cells checked and sorted, the parts' parent resolution, and the region's plan.
+
+    Parameters
+    ----------
+    dataset, calendar, target, config, selection : as for :func:`plan_region`.
+    cells : the region's cells (any order). parent_resolution : None for the default.
+
+    Returns
+    -------
+    (numpy.ndarray, int, RegionPlan)
+    """
     cells, resolutions = region_cells(cells)
     if cells.size == 0:
-        raise HotspotsError("cells: the region has no cells; check the area and resolution")
+        raise ValidationError("cells: the region has no cells; check the area and resolution", arguments="cells")
     parent = check_parent_resolution(parent_resolution, int(resolutions[0]))
     plan = plan_region(dataset, cells, calendar, target, config, selection)
     return cells, parent, plan

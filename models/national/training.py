@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import HotspotsError
+from hotspots.core.errors import ValidationError
 from hotspots.geo.periods import Calendar, day_from_number
 from hotspots.national.dataset import IncidentDataset
 from models.backtest import MODEL, BacktestResult
@@ -89,6 +89,11 @@ def train_national(dataset: IncidentDataset, cells, calendar: Calendar, target, 
     selection : ``forces`` (and other reader filters) of the data set.
     client : a ``dask.distributed.Client``; ``None`` runs the parts here.
     progress : called with a line after each step.
+
+    Returns
+    -------
+    TrainedModel
+        As :func:`models.training.train` returns it; its card records the stratified sample.
     """
     config = config or FeatureConfig()
     selection = selection or {}
@@ -100,15 +105,15 @@ def train_national(dataset: IncidentDataset, cells, calendar: Calendar, target, 
     if forecast_period is None:
         forecast_period = int(complete[-1]) + 1 if complete.size else plan.span[1] + 1
     if not plan.span[0] < forecast_period <= plan.span[1] + 1:
-        raise HotspotsError(f"forecast_period={forecast_period} is outside what the data can forecast")
+        raise ValidationError(f"forecast_period={forecast_period} is outside what the data can forecast", arguments="forecast_period")
     periods = covered[(covered >= plan.span[0] + template.warmup_periods) & (covered < forecast_period)]
     if periods.size == 0:
-        raise HotspotsError(f"not enough history to train: a model needs {template.warmup_periods + 1} periods "
+        raise ValidationError(f"not enough history to train: a model needs {template.warmup_periods + 1} periods "
                             "before the one it forecasts; load more history or move the cutoff")
     tests = complete[(complete > periods[0]) & (complete < forecast_period)][-backtest_periods:] \
         if backtest_periods > 0 else np.zeros(0, int)
     if backtest_periods > 0 and tests.size == 0:
-        raise HotspotsError(f"the data is too short to backtest: a test period needs {template.warmup_periods + 1} "
+        raise ValidationError(f"the data is too short to backtest: a test period needs {template.warmup_periods + 1} "
                             "complete periods before it; load more history or use shorter periods")
     jobs = part_jobs(dataset, cells, config, parent, template.zero_rows_per_period)
     t = time.perf_counter()
