@@ -112,7 +112,8 @@ def test_demo_runs_and_reruns(tmp_path):
     table = pd.read_csv(tmp_path / "data" / "cells.csv")
     assert {"h3_cell", "period", "incidents", "harm"} <= set(table.columns)
     assert not (table["offence_group"].isin(["stop_and_search", "anti_social_behaviour", "drugs"])).any()
-    assert "Hotspots for 2017-12-04..2017-12-10" in done.stdout and "Coverage of the last period" in done.stdout
+    assert "Hotspots for 2017-12-04..2017-12-10" in done.stdout and "Coverage of the last complete period" in done.stdout
+    assert "evidence floor: Gi* hot at a false discovery rate of 5%" in done.stdout
     assert "of the area" in done.stdout and "serious youth violence not recorded in this data" in done.stdout
     first = pd.read_csv(tmp_path / "data" / "hotspots.csv")
     assert first["hotspot_id"].is_unique and first["geofence_wkt"].str.startswith("POLYGON").any()
@@ -127,9 +128,10 @@ def test_demo_runs_and_reruns(tmp_path):
     again = hotspots("demo", cwd=tmp_path)
     assert again.stdout.count("nothing added") == 3
     assert pd.read_csv(tmp_path / "data" / "cells.csv").equals(table)
-    # The same week again is a new version with the same hotspots under the same ids.
+    # The same week again is a new version of it, not its successor: the same hotspots, ids and statuses.
     second = pd.read_csv(tmp_path / "data" / "hotspots.csv")
-    assert second["hotspot_id"].tolist() == first["hotspot_id"].tolist() and (second["status"] == "continuing").all()
+    assert second["hotspot_id"].tolist() == first["hotspot_id"].tolist()
+    assert second["status"].tolist() == first["status"].tolist() and "dropped since last period" not in again.stdout
 
     listed = hotspots("sets", cwd=tmp_path)
     assert listed.returncode == 0 and listed.stdout.count("2017-12-04..2017-12-10") == 2

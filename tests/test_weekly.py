@@ -20,7 +20,10 @@ def test_weekly_respects_budgets_and_keeps_ids(weeks):
     for week in weeks:
         hs = week.hotspot_set
         assert len(hs.hotspots) <= 57 and hs.area_share <= 0.014 + 1e-9
-        assert hs.hotspots.groupby("area_name").size().min() >= 2 and hs.hotspots["area_name"].nunique() == 8
+        # Per-NPU minimums are met only where cells clear the evidence floor: the budget is a
+        # ceiling, and the set says why it stopped.
+        assert hs.hotspots["area_name"].nunique() >= 4 and hs.parameters["stopped"]
+        assert hs.parameters["evidence_floor"]["rule"] == "gistar"
         assert hs.hotspots["n_cells"].between(3, 40).all()
     continuing = second.hotspot_set.hotspots["status"] == "continuing"
     assert continuing.mean() > 0.8
@@ -32,7 +35,8 @@ def test_weekly_coverage_beats_chance_on_the_synthetic_city(weeks):
     pai = weeks[0].coverage.set_index("measure")["pai"]
     assert share["all incidents"] > 0.1 and pai["all incidents"] > 5  # true hotspots are in the city
     assert np.isfinite(share["serious youth violence"]) and np.isfinite(share["knife-enabled incidents"])
-    assert weeks[0].sentence.startswith(f"{len(weeks[0].hotspot_set.hotspots)} hotspots, 1.4% of the area")
+    hs = weeks[0].hotspot_set
+    assert weeks[0].sentence.startswith(f"{len(hs.hotspots)} hotspots, {100 * hs.area_share:.1f}% of the area")
 
 
 def test_weekly_describes_each_hotspot(weeks):

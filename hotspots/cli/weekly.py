@@ -28,6 +28,7 @@ from hotspots.density.weighting import WEIGHTS
 from hotspots.geo.areas import NamedAreas
 from hotspots.geo.periods import Calendar
 from hotspots.places.exports import FORMATS, write_hotspots
+from hotspots.places.evidence import DEFAULT_FDR, DEFAULT_FLOOR_RULE, DEFAULT_MIN_EXPECTED, FLOOR_RULES
 from hotspots.places.gistar import DEFAULT_PERMUTATIONS
 from hotspots.places.selection import DEFAULT_AREA_SHARE, DEFAULT_MAX_HOTSPOTS
 from hotspots.places.weekly import (
@@ -95,6 +96,10 @@ def select(
     smooth: Annotated[float, typer.Option(help="Geofence smoothing in metres (0: the cells' outline).")] = DEFAULT_SMOOTH_M,
     permutations: Annotated[int, typer.Option(help="Most Gi* permutations per cell (0: normal approximation).")] = DEFAULT_PERMUTATIONS,
     seed: Annotated[int, typer.Option(help="Seed of the Gi* permutations.")] = 0,
+    evidence: Annotated[str, typer.Option(help="Evidence floor a cell must clear: gistar (Gi* hot after FDR over the history), expected (score of at least --min-expected) or none.")] = DEFAULT_FLOOR_RULE,
+    fdr: Annotated[float, typer.Option(help="False discovery rate of the gistar floor (0.05: hot at 95%).")] = DEFAULT_FDR,
+    min_expected: Annotated[float, typer.Option(help="Least score (expected incidents) of the expected floor.")] = DEFAULT_MIN_EXPECTED,
+    explain: Annotated[bool, typer.Option("--explain", help="Say why each hotspot is in, and why the best cells left out are out.")] = False,
     out_paths: Annotated[list[Path] | None, typer.Option("--out", help="Write the set: .geojson, .gpkg, .kml or .csv (repeatable).")] = None,
     map_path: Annotated[Path | None, typer.Option("--map", help="Write the weekly map (.html).")] = None,
     tiles: TilesOption = None,
@@ -105,6 +110,7 @@ def select(
     """Select this period's hotspots, store the set, print it with its coverage, and write exports and the map."""
     check_resolution(resolution)
     check_choice(weight, WEIGHTS, "--weight")
+    check_choice(evidence, FLOOR_RULES, "--evidence")
     calendar = _calendar(period, anchor)
     for p in out_paths or []:
         if p.suffix.lower() not in FORMATS:
@@ -126,12 +132,16 @@ def select(
         bandwidth_m=bandwidth, weight=weight, history_days=history_days, half_life_days=half_life_days,
         area_share=area_share, max_hotspots=max_hotspots, min_cells=min_cells, max_cells=max_cells, npus=npus,
         npu_min=npu_min, npu_max=npu_max, hysteresis=hysteresis, smooth_m=smooth, permutations=permutations,
-        seed=seed, names=names)
+        seed=seed, names=names, evidence=evidence, fdr=fdr, min_expected=min_expected)
     result, set_id = chosen.weekly, chosen.set_id
     hs = result.hotspot_set
     print_set(hs, f"Hotspots for {result.period_label} (set {set_id}, scored by {result.score_source})")
-    print_coverage(result.coverage, f"Coverage of the last period, {result.last_period_label}")
+    if explain:
+        print_explanation(result)
+    print_coverage(result.coverage, f"Coverage of the last complete period, {result.last_period_label} "
+                                    f"(the data runs to {result.data_through})")
     out.print(result.sentence, highlight=False, soft_wrap=True)
+    out.print(selection_stop_line(hs), highlight=False, soft_wrap=True)
     if hs.dropped:
         out.print(f"dropped since last period: {', '.join(hs.dropped)}", highlight=False)
     _write_outputs(chosen, out_paths, map_path, npus or names, tiles, region, store)
@@ -144,6 +154,32 @@ def _write_outputs(chosen, out_paths, map_path, areas, tiles, region, store) -> 
     if map_path is not None:
         path = write_map(selection_map_page(store, chosen, region, areas=areas, tiles=tiles), map_path)
         out.print(f"weekly map ({path.stat().st_size / 1e6:.2f} MB) written to {path}")
+
+
+def selection_stop_line(hs) -> str:
+    """'12 hotspots, 0.6% of the area: no further cells are significantly hot (floor: ...)'."""
+    p = hs.parameters
+    floor = p.get("evidence_floor") or {}
+    words = f" (evidence floor: {floor['description']}; padding: {floor['padding']})" if floor else ""
+    return f"{hs.summary()}: {p.get('stopped', 'stopped')}{words}"
+
+
+def print_explanation(result) -> None:
+    """Why each hotspot is in, and why the best cells left out are out."""
+    view = Table(title="Why each hotspot is in")
+    for col in ("rank", "id", "score", "incidents over the history", "cells", "best cell Gi*", "q-value"):
+        view.add_column(col, justify="left" if col in ("id", "best cell Gi*") else "right")
+    for r in result.explanation.itertuples(index=False):
+        view.add_row(str(r.rank), r.hotspot_id, f"{r.score:,.2f}", f"{r.history_incidents:,.0f}", str(r.cells),
+                     str(r.best_cell_gi_class), "-" if pd.isna(r.best_cell_q_value) else f"{r.best_cell_q_value:.4f}")
+    out.print(view)
+    left = result.hotspot_set.left_out
+    view = Table(title=f"The best {len(left)} cells left out, and why")
+    for col in ("rank", "cell", "score", "over the floor", "why"):
+        view.add_column(col, justify="left" if col in ("cell", "why") else "right")
+    for r in left.itertuples(index=False):
+        view.add_row(str(r.rank), r.h3_cell, f"{r.score:,.3f}", "yes" if r.over_floor else "no", r.reason)
+    out.print(view)
 
 
 def print_set(hs, title: str, top: int | None = None) -> None:

@@ -9,7 +9,11 @@ order of score and grown into hotspots:
 * a cell next to none starts a new hotspot while there are fewer than ``max_hotspots`` (and
   fewer than its area's quota) and the budget can still pay for ``min_cells``, and at once takes its best free neighbours
   (scored or not) up to ``min_cells``, or is undone if it cannot;
-* nothing is taken beyond ``area_share`` of the region's area.
+* nothing is taken beyond ``area_share`` of the region's area;
+* with an evidence ``floor`` (:mod:`hotspots.places.evidence`), only cells over it are taken,
+  and padding to ``min_cells`` only takes cells over its lower padding floor: the budget and the
+  count are ceilings, and the set records why it stopped (``parameters["stopped"]``) and, in
+  ``left_out``, why the best cells it did not take were left out.
 
 Per-area minimums (every NPU gets its share) are met first by seeding each area's best cells. With ``previous`` and ``hysteresis``,
 last period's cells compete with their score raised by that fraction, so a hotspot is replaced
@@ -28,7 +32,8 @@ from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_fraction
 from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import NamedAreas
-from hotspots.places.geofence import geofence, hotspot_name, street_name
+from hotspots.places.evidence import EvidenceFloor
+from hotspots.places.geofence import geofence, unique_names
 from hotspots.places.gistar import neighbourhood
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,10 @@ DEFAULT_MAX_HOTSPOTS = 57
 #: Columns of a hotspot set's table, in order (geofence is a shapely geometry in WGS84).
 HOTSPOT_COLUMNS = ["hotspot_id", "rank", "name", "area_name", "status", "n_cells", "area_m2", "score",
                    "centroid_lon", "centroid_lat", "geofence"]
+#: Columns of ``HotspotSet.left_out``: the best-ranked cells not taken, and why.
+LEFT_OUT_COLUMNS = ["h3_cell", "rank", "score", "over_floor", "reason"]
+#: How many of the best cells left out a set explains.
+LEFT_OUT_SHOWN = 20
 
 
 @dataclass
@@ -48,7 +57,9 @@ class HotspotSet:
     members : hotspot_id and h3_cell, one row per cell.
     dropped : ids of last period's hotspots that are not in this set.
     region_area_m2 : area of the region the budget is a share of.
-    parameters : every choice made, automatic or not, for the record.
+    parameters : every choice made, automatic or not, for the record (the evidence floor and why
+        selection stopped included).
+    left_out : LEFT_OUT_COLUMNS, the best-ranked cells not taken and why (empty for a stored set).
     """
 
     hotspots: pd.DataFrame
@@ -56,6 +67,7 @@ class HotspotSet:
     region_area_m2: float
     dropped: list[str] = field(default_factory=list)
     parameters: dict = field(default_factory=dict)
+    left_out: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LEFT_OUT_COLUMNS))
 
     def cells_of(self, hotspot_id: str | None = None) -> np.ndarray:
         """uint64 cells of one hotspot, or of all of them."""
@@ -96,8 +108,10 @@ class _Growth:
     """Bookkeeping of the greedy growth: labels per region cell, sizes, budget, quotas."""
 
     def __init__(self, ranking, areas_m2, cell_area_name, indptr, indices, budget_m2, max_hotspots, min_cells,
-                 max_cells, area_max):
+                 max_cells, area_max, pad_ok):
         self.ranking = ranking
+        self.pad_ok = pad_ok
+        self.why: dict[int, str] = {}  # cell -> why it was not taken
         self.label = np.full(areas_m2.size, -1, np.int64)
         self.areas_m2, self.cell_area_name = areas_m2, cell_area_name
         self.indptr, self.indices = indptr, indices
@@ -116,20 +130,27 @@ class _Growth:
     def in_area(self, name) -> int:
         return sum(1 for h in self.size if self.home[h] == name)
 
-    def can_start(self, c: int) -> bool:
+    def cannot_start(self, c: int) -> str | None:
+        """Why cell ``c`` cannot start a new hotspot, or None if it can."""
         if len(self.size) >= self.max_hotspots:
-            return False
+            return "the most hotspots are chosen"
         home = self.cell_area_name[c]
         if home in self.area_max and self.in_area(home) >= self.area_max[home]:
-            return False
-        return self.used_m2 + self.min_cells * self.typical_m2 <= self.budget_m2 + 1e-6
+            return f"its area ({home}) has its most hotspots"
+        if self.used_m2 + self.min_cells * self.typical_m2 > self.budget_m2 + 1e-6:
+            return "the area budget cannot pay for another hotspot"
+        return None
 
     def take(self, c: int, allow_new: bool = True) -> bool:
-        if self.label[c] >= 0 or self.used_m2 + self.areas_m2[c] > self.budget_m2 + 1e-6:
+        if self.label[c] >= 0:
+            return False
+        if self.used_m2 + self.areas_m2[c] > self.budget_m2 + 1e-6:
+            self.why[c] = "the area budget is spent"
             return False
         near = self.adjacent(c)
         if near:
             if sum(self.size[h] for h in near) + 1 > self.max_cells:
+                self.why[c] = "joining would make a hotspot larger than its most cells"
                 return False
             keep = min(near, key=lambda h: (-self.size[h], h))  # the largest absorbs the others
             for h in near - {keep}:
@@ -138,14 +159,20 @@ class _Growth:
                 self.home.pop(h)
             self.label[c] = keep
             self.size[keep] += 1
-        elif allow_new and self.can_start(c):
+        elif allow_new and (why := self.cannot_start(c)) is not None:
+            self.why[c] = why
+            return False
+        elif allow_new:
             h = self.next_label
             self.next_label += 1
             self.label[c] = h
             self.size[h] = 1
             self.home[h] = self.cell_area_name[c]
             self.used_m2 += self.areas_m2[c]
-            return self._reach_min_size(h)
+            if not self._reach_min_size(h):
+                self.why[c] = "too few cells over the padding floor around it to make a hotspot of its least size"
+                return False
+            return True
         else:
             return False
         self.used_m2 += self.areas_m2[c]
@@ -154,14 +181,15 @@ class _Growth:
     def _reach_min_size(self, h: int) -> bool:
         """Grow a new hotspot into its best free neighbours up to ``min_cells``; undo it if it cannot.
 
-        Neighbours that touch another hotspot are not taken (that would merge them), and cells
-        with no score may be taken: a patrol area needs a minimum size whatever the score says.
+        Neighbours that touch another hotspot are not taken (that would merge them), and only
+        cells over the padding floor (``pad_ok``) are: a patrol area needs a least size, but not
+        at the price of an empty street.
         """
         while self.size[h] < self.min_cells:
             own = np.flatnonzero(self.label == h)
             ring = np.unique(np.concatenate([self.indices[self.indptr[c]:self.indptr[c + 1]] for c in own]))
             free = [c for c in ring[np.argsort(-self.ranking[ring], kind="stable")]
-                    if self.label[c] < 0 and self.adjacent(c) == {h}]
+                    if self.label[c] < 0 and self.pad_ok[c] and self.adjacent(c) == {h}]
             if not free or not self.take(free[0], allow_new=False):
                 self.drop(h, np.flatnonzero(self.label == h))
                 return False
@@ -192,6 +220,7 @@ def hotspot_select(
     next_number: int = 1,
     names: NamedAreas | None = None,
     locations: pd.DataFrame | None = None,
+    floor: EvidenceFloor | None = None,
 ) -> HotspotSet:
     """Choose hotspots from a score per cell within the budgets; see the module docstring.
 
@@ -211,6 +240,8 @@ def hotspot_select(
     smooth_m : geofence smoothing distance in metres (0: the cells' exact outline).
     next_number : number of the next new hotspot id (ids are never reused).
     names : named areas (wards) for readable names; ``locations`` (h3_cell, location) adds streets.
+    floor : the evidence floor over ``cells`` (:func:`hotspots.places.evidence.evidence_floor`);
+        None takes any positive score and pads with any cell.
 
     Returns
     -------
@@ -251,11 +282,17 @@ def hotspot_select(
     previous_cells = np.zeros(0, np.uint64) if previous is None else previous.cells_of()
     if hysteresis and previous_cells.size:
         ranking[np.isin(cells, previous_cells)] *= 1.0 + hysteresis
-    order = np.lexsort((cells, -ranking))
-    order = order[ranking[order] > 0]
+    eligible = np.ones(cells.size, bool) if floor is None else np.asarray(floor.eligible, bool)
+    pad_ok = np.ones(cells.size, bool) if floor is None else np.asarray(floor.padding, bool)
+    if eligible.shape != (cells.size,) or pad_ok.shape != (cells.size,):
+        raise ValidationError(f"floor: {eligible.size} cells for a region of {cells.size}; build it on the same cells",
+                              arguments="floor")
+    ranked = np.lexsort((cells, -ranking))
+    ranked = ranked[ranking[ranked] > 0]
+    order = ranked[eligible[ranked]]
     indptr, indices = neighbourhood(cells, 1)
     grow = _Growth(ranking, areas_m2, cell_area_name, indptr, indices, budget_m2, int(max_hotspots), int(min_cells),
-                   int(max_cells) if max_cells else cells.size, maxs)
+                   int(max_cells) if max_cells else cells.size, maxs, pad_ok)
     for name, wanted in mins.items():
         for c in order[cell_area_name[order] == name]:
             if grow.in_area(name) >= wanted:
@@ -269,6 +306,8 @@ def hotspot_select(
         grow.take(c)
 
     label = grow.label
+    stopped = _stop_reason(grow, order, areas_m2, floor)
+    left_out = _left_out(ranked, label, eligible, grow.why, hex_cells, raw)
     chosen = np.flatnonzero(label >= 0)
     members = pd.DataFrame({"label": label[chosen], "cell": cells[chosen], "score": raw[chosen]})
     hotspots = _describe(members, cells, cell_area_name, crs, smooth_m, names, locations)
@@ -280,13 +319,40 @@ def hotspot_select(
     params = {"area_share": area_share, "max_hotspots": int(max_hotspots), "min_cells": int(min_cells),
               "max_cells": max_cells, "area_min": mins, "area_max": maxs, "hysteresis": hysteresis,
               "smooth_m": smooth_m, "region_cells": int(cells.size), "budget_m2": budget_m2,
-              "previous_set": previous.parameters.get("set_id") if previous is not None else None}
+              "previous_set": previous.parameters.get("set_id") if previous is not None else None,
+              "evidence_floor": floor.as_dict() if floor is not None else None, "stopped": stopped}
     result = HotspotSet(hotspots=hotspots[HOTSPOT_COLUMNS], members=members.sort_values(["hotspot_id", "h3_cell"],
-                        ignore_index=True), region_area_m2=region_m2, dropped=dropped, parameters=params)
-    log.info("selected %s (budget %.1f%% = %.3f km²); %d kept their id, %d new, %d dropped", result.summary(),
-             100 * area_share, budget_m2 / 1e6, (result.hotspots["status"] == "continuing").sum(),
+                        ignore_index=True), region_area_m2=region_m2, dropped=dropped, parameters=params,
+                        left_out=left_out)
+    log.info("selected %s (budget %.1f%% = %.3f km²): %s; %d kept their id, %d new, %d dropped", result.summary(),
+             100 * area_share, budget_m2 / 1e6, stopped, (result.hotspots["status"] == "continuing").sum(),
              (result.hotspots["status"] == "new").sum(), len(dropped))
     return result
+
+
+def _stop_reason(grow: _Growth, order: np.ndarray, areas_m2: np.ndarray, floor: EvidenceFloor | None) -> str:
+    """Why selection took no more cells: the budget, the count, or the evidence running out."""
+    untaken = order[grow.label[order] < 0]
+    nothing_left = floor.nothing_left if floor is not None else "no further cells score above zero"
+    if untaken.size == 0:
+        return nothing_left
+    if grow.used_m2 + float(areas_m2[untaken].min()) > grow.budget_m2 + 1e-6:
+        return "the area budget is spent"
+    if len(grow.size) >= grow.max_hotspots:
+        return "the most hotspots are chosen"
+    return f"{nothing_left} that can join or start a hotspot within its limits"
+
+
+def _left_out(ranked, label, eligible, why, hex_cells, raw) -> pd.DataFrame:
+    """The best-ranked cells with a positive score that no hotspot took, and why (LEFT_OUT_COLUMNS)."""
+    rank = np.arange(1, ranked.size + 1)
+    out = ranked[label[ranked] < 0][:LEFT_OUT_SHOWN]
+    position = dict(zip(ranked.tolist(), rank.tolist(), strict=True))
+    return pd.DataFrame({
+        "h3_cell": [hex_cells[c] for c in out], "rank": [position[c] for c in out], "score": raw[out],
+        "over_floor": eligible[out],
+        "reason": [why.get(c, "passed over") if eligible[c] else "below the evidence floor" for c in out.tolist()],
+    }, columns=LEFT_OUT_COLUMNS)
 
 
 def _describe(members, cells, cell_area_name, crs, smooth_m, names, locations) -> pd.DataFrame:
@@ -297,7 +363,7 @@ def _describe(members, cells, cell_area_name, crs, smooth_m, names, locations) -
         # Each incident location to the hotspot its cell is in, once for all hotspots.
         owner = pd.Series(members["label"].to_numpy(), index=h3cells.to_strings(members["cell"].to_numpy()))
         located = locations.assign(label=owner.reindex(locations["h3_cell"]).to_numpy()).dropna(subset=["label"])
-        streets = {lab: street_name(group["location"]) for lab, group in located.groupby("label")}
+        streets = {lab: group["location"] for lab, group in located.groupby("label")}
     for lab, group in members.groupby("label", sort=False):
         member_cells = np.sort(group["cell"].to_numpy(np.uint64))
         idx = np.array([pos[c] for c in member_cells.tolist()])
@@ -310,8 +376,9 @@ def _describe(members, cells, cell_area_name, crs, smooth_m, names, locations) -
     lon = np.array([r["centroid_lon"] for r in rows], float)
     lat = np.array([r["centroid_lat"] for r in rows], float)
     wards = names.name_of(lon, lat) if names is not None else [None] * len(rows)
-    for row, ward in zip(rows, wards, strict=True):
-        row["name"] = hotspot_name(row.pop("street"), ward, row["centroid_lon"], row["centroid_lat"])
+    named = unique_names([row.pop("street") for row in rows], list(wards), lon, lat)
+    for row, name in zip(rows, named, strict=True):
+        row["name"] = name
     frame = pd.DataFrame(rows, columns=["label", "name", "area_name", "n_cells", "area_m2", "score", "centroid_lon",
                                         "centroid_lat", "geofence"])
     frame = frame.sort_values(["score", "centroid_lon"], ascending=[False, True], ignore_index=True)

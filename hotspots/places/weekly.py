@@ -2,9 +2,11 @@
 
 ``weekly_hotspots`` ties the pieces together for one period: it scores every cell of the force
 area from what happened before the period starts (a time-decayed kernel density, or any score
-such as the predictor's risk), selects hotspots within the budgets, keeps last period's ids,
-and describes the set: coverage of the last complete period, each hotspot's counts and harm in
-it, how many of its cells are Gi* hot spots over the history, and its emerging-hotspot class.
+such as the predictor's risk), selects hotspots within the budgets from the cells over the
+evidence floor (by default Gi* hot over the history after FDR; :mod:`hotspots.places.evidence`),
+keeps last period's ids, and describes the set: coverage of the last complete period (one the
+data covers to its last day), each hotspot's counts and harm in it, how many of its cells are
+Gi* hot spots over the history, and its emerging-hotspot class.
 Nothing here reads or writes the store; the CLI and the API do that around it.
 """
 
@@ -25,6 +27,7 @@ from hotspots.geo import cells as h3cells
 from hotspots.geo.periods import Calendar, day_from_number
 from hotspots.places.coverage import coverage_sentence, coverage_table, hotspot_measures
 from hotspots.places.emerging import EMERGING_CLASSES, hotspot_emerging
+from hotspots.places.evidence import DEFAULT_FDR, DEFAULT_FLOOR_RULE, DEFAULT_MIN_EXPECTED, evidence_floor
 from hotspots.places.gistar import DEFAULT_PERMUTATIONS, hotspot_gistar
 from hotspots.places.selection import HotspotSet, hotspot_select
 
@@ -50,7 +53,7 @@ class WeeklyHotspots:
     period_label: str
     period_start: dt.date
     period_end: dt.date  # last day, inclusive
-    last_period_label: str
+    last_period_label: str  # the last complete period before this one, whose coverage is reported
     coverage: pd.DataFrame
     sentence: str
     scores: pd.Series  # score per cell (hex index) the set was chosen from
@@ -58,6 +61,8 @@ class WeeklyHotspots:
     gistar: pd.DataFrame
     emerging: pd.DataFrame | None
     last_period_incidents: pd.DataFrame
+    data_through: dt.date | None = None  # the last local day the history covers
+    explanation: pd.DataFrame | None = None  # per hotspot: why it is in (see ``explain``)
 
 
 def period_weights(incidents: pd.DataFrame, calendar: Calendar, period: int) -> np.ndarray:
@@ -125,6 +130,9 @@ def weekly_hotspots(
     permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = 0,
     emerging_periods: int = DEFAULT_EMERGING_PERIODS,
+    evidence: str = DEFAULT_FLOOR_RULE,
+    fdr: float = DEFAULT_FDR,
+    min_expected: float = DEFAULT_MIN_EXPECTED,
     **selection,
 ) -> WeeklyHotspots:
     """Select and describe the hotspots of ``period`` from the incidents before it.
@@ -142,6 +150,8 @@ def weekly_hotspots(
     gi_k, permutations, seed : Gi* neighbourhood (grid steps), permutations and their seed.
     emerging_periods : periods of history for the emerging-hotspot classes (fewer if the data
         holds fewer; under two, no classes).
+    evidence, fdr, min_expected : the evidence floor (gistar, expected or none) and its value
+        (:func:`hotspots.places.evidence.evidence_floor`).
     **selection : passed to :func:`hotspots.places.selection.hotspot_select` (budgets, areas,
         previous set, hysteresis, names, ...).
 
@@ -162,17 +172,24 @@ def weekly_hotspots(
         locations = pd.DataFrame({"h3_cell": h3cells.to_strings(h3cells.points_to_cells(
             located["lon"].to_numpy(float), located["lat"].to_numpy(float), resolution)),
             "location": located["location"].to_numpy()})
-    hs = hotspot_select(scores, cells, crs=crs, locations=locations, **selection)
+    table = aggregate_cells(history, calendar, resolution, by_offence_group=False)
+    table = table[table["period_start"] < start.date()]
+    counts = table.groupby("h3_cell")["incidents"].sum()
+    gistar = hotspot_gistar(counts, cells, k=gi_k, permutations=permutations, seed=seed)
+    hex_cells = h3cells.to_strings(cells)
+    by_cell = gistar.set_index("h3_cell").reindex(hex_cells)
+    floor = evidence_floor(evidence, scores.groupby(level=0).sum().reindex(hex_cells, fill_value=0.0).to_numpy(float),
+                           counts.reindex(hex_cells, fill_value=0).to_numpy(float),
+                           gi_star_z=by_cell["gi_star_z"].fillna(0.0).to_numpy(float),
+                           q_value=by_cell["q_value"].fillna(1.0).to_numpy(float), fdr=fdr, min_expected=min_expected)
+    hs = hotspot_select(scores, cells, crs=crs, locations=locations, floor=floor, **selection)
 
-    last = period - 1
+    data_through = _last_day(history, calendar.timezone)
+    last = _last_complete_period(calendar, period, data_through)
     last_incidents = _in_period(history, calendar, last)
     coverage = coverage_table(hs.cells_of(), cells, last_incidents, resolution)
     measures = hotspot_measures(hs.members, last_incidents, resolution).set_index("hotspot_id")
 
-    table = aggregate_cells(history, calendar, resolution, by_offence_group=False)
-    table = table[table["period_start"] < start.date()]
-    gistar = hotspot_gistar(table.groupby("h3_cell")["incidents"].sum(), cells, k=gi_k,
-                            permutations=permutations, seed=seed)
     hot = set(gistar.loc[gistar["gi_class"].isin(["hot 99%", "hot 95%"]), "h3_cell"])
     emerging = None
     starts = sorted(table["period_start"].unique())[-emerging_periods:]
@@ -186,13 +203,64 @@ def weekly_hotspots(
     frame["emerging_class"] = _modal_class(hs.members, emerging) if emerging is not None else None
     hs.hotspots = frame.reset_index()
     label = str(calendar.label(np.array([period]))[0])
-    log.info("period %s: %s", label, coverage_sentence(len(hs.hotspots), coverage))
+    sentence = coverage_sentence(len(hs.hotspots), coverage)
+    log.info("period %s: %s; selection stopped: %s", label, sentence, hs.parameters["stopped"])
     return WeeklyHotspots(
         hotspot_set=hs, period=period, period_label=label, period_start=start.date(),
         period_end=day_from_number(int(calendar.end_day(np.array([period]))[0]) - 1),
         last_period_label=str(calendar.label(np.array([last]))[0]), coverage=coverage,
-        sentence=coverage_sentence(len(hs.hotspots), coverage), scores=scores, score_source=score_source,
-        gistar=gistar, emerging=emerging, last_period_incidents=last_incidents)
+        sentence=sentence, scores=scores, score_source=score_source,
+        gistar=gistar, emerging=emerging, last_period_incidents=last_incidents, data_through=data_through,
+        explanation=explain(hs, gistar, counts))
+
+
+def _last_day(history: pd.DataFrame, timezone: str) -> dt.date:
+    """The last local day the incidents cover (the day of the latest end)."""
+    _, end = incident_days(history, timezone)
+    return day_from_number(int(end.max()) - 1)
+
+
+def _last_complete_period(calendar: Calendar, period: int, data_through: dt.date) -> int:
+    """The latest period before ``period`` that the data covers to its last day.
+
+    A week holding one day of data is not complete: its coverage would be a seventh of a week's.
+    """
+    last = period - 1
+    while last > period - 60 and day_from_number(int(calendar.end_day(np.array([last]))[0]) - 1) > data_through:
+        last -= 1
+    return last
+
+
+def explain(hs: HotspotSet, gistar: pd.DataFrame, history_counts: pd.Series) -> pd.DataFrame:
+    """Why each hotspot is in: its rank and score, its incidents over the scoring history, how many
+    of its cells clear the evidence floor's Gi* test, and its best cell's Gi* class and q-value.
+
+    Parameters
+    ----------
+    hs : the selected set.
+    gistar : GISTAR_COLUMNS of the region's cells over the scoring history.
+    history_counts : incidents per cell (hex index) over the scoring history.
+
+    Returns
+    -------
+    pandas.DataFrame
+        hotspot_id, rank, name, score, history_incidents, cells, best_cell_gi_class, best_cell_q_value.
+    """
+    cols = ["hotspot_id", "rank", "name", "score", "history_incidents", "cells", "best_cell_gi_class",
+            "best_cell_q_value"]
+    if hs.members.empty:
+        return pd.DataFrame(columns=cols)
+    gi = gistar.set_index("h3_cell")
+    members = hs.members.assign(incidents=history_counts.reindex(hs.members["h3_cell"], fill_value=0).to_numpy(),
+                                z=gi["gi_star_z"].reindex(hs.members["h3_cell"]).to_numpy(),
+                                q=gi["q_value"].reindex(hs.members["h3_cell"]).to_numpy(),
+                                gi_class=gi["gi_class"].reindex(hs.members["h3_cell"]).to_numpy())
+    best = members.sort_values(["q", "z"], ascending=[True, False]).drop_duplicates("hotspot_id").set_index("hotspot_id")
+    per = members.groupby("hotspot_id").agg(history_incidents=("incidents", "sum"), cells=("h3_cell", "size"))
+    frame = hs.hotspots.set_index("hotspot_id")[["rank", "name", "score"]].join(per)
+    frame["best_cell_gi_class"] = best["gi_class"]
+    frame["best_cell_q_value"] = best["q"]
+    return frame.reset_index().sort_values("rank", ignore_index=True)[cols]
 
 
 @dataclass

@@ -18,6 +18,7 @@ from hotspots.core.config import get_settings
 from hotspots.core.errors import ValidationError
 from hotspots.geo.areas import Area, NamedAreas
 from hotspots.geo.periods import Calendar
+from hotspots.places.evidence import DEFAULT_FDR, DEFAULT_FLOOR_RULE, DEFAULT_MIN_EXPECTED
 from hotspots.places.gistar import DEFAULT_PERMUTATIONS
 from hotspots.places.selection import DEFAULT_AREA_SHARE, DEFAULT_MAX_HOTSPOTS, HOTSPOT_COLUMNS, HotspotSet, id_number
 from hotspots.places.weekly import (
@@ -73,16 +74,27 @@ def load_set(store: Store, set_id: int | None = None, period_label: str | None =
                       region_area_m2=got.region_area_m2, dropped=got.dropped, parameters=got.parameters)
 
 
-def next_hotspot_number(store: Store) -> int:
-    """Number of the next new hotspot id: ids are never reused, across every period."""
-    return max((id_number(i) for i in stored_sets.hotspot_ids(store)), default=0) + 1
+def next_hotspot_number(store: Store, before: dt.date | None = None) -> int:
+    """Number of the next new hotspot id: one past every id used by a set of a period starting before
+    ``before`` (default: every stored set).
+
+    Another version of the same period does not count: a re-run of a week with the same inputs
+    mints the same new ids as its first run did, and the new version replaces it.
+    """
+    if before is None:
+        used = stored_sets.hotspot_ids(store)
+    else:
+        sets = stored_sets.list_sets(store)
+        earlier = sets[pd.to_datetime(sets["period_start"]).dt.date < before]
+        used = stored_sets.hotspot_ids(store, earlier["set_id"].astype(int).tolist())
+    return max((id_number(i) for i in used), default=0) + 1
 
 
 def previous_set(store: Store, start: dt.date) -> HotspotSet | None:
-    """The last set issued for the period starting ``start`` or an earlier one: ids, hysteresis and
-    changes follow it."""
+    """Last period's set: the latest version of the latest period starting before ``start``. Ids,
+    hysteresis and changes follow it; another version of the same period is not its predecessor."""
     sets = stored_sets.list_sets(store)
-    earlier = sets[pd.to_datetime(sets["period_start"]).dt.date <= start]
+    earlier = sets[pd.to_datetime(sets["period_start"]).dt.date < start]
     return load_set(store, int(earlier.iloc[0]["set_id"])) if len(earlier) else None
 
 
@@ -111,7 +123,8 @@ def select_hotspots(store: Store, region: Area, calendar: Calendar, *, day: dt.d
                     max_cells: int = DEFAULT_MAX_CELLS, npus: NamedAreas | None = None, npu_min: int | None = None,
                     npu_max: int | None = None, hysteresis: float = DEFAULT_HYSTERESIS,
                     smooth_m: float = DEFAULT_SMOOTH_M, permutations: int = DEFAULT_PERMUTATIONS, seed: int = 0,
-                    names: NamedAreas | None = None) -> Selection:
+                    names: NamedAreas | None = None, evidence: str = DEFAULT_FLOOR_RULE, fdr: float = DEFAULT_FDR,
+                    min_expected: float = DEFAULT_MIN_EXPECTED) -> Selection:
     """Select the hotspots of the period holding ``day`` (default: the period after the latest
     incident) from the stored incidents before it, and store the set.
 
@@ -130,6 +143,8 @@ def select_hotspots(store: Store, region: Area, calendar: Calendar, *, day: dt.d
     smooth_m : geofence smoothing in metres.
     permutations, seed : Gi* permutations per cell (0: normal approximation) and their seed.
     names : named areas (wards) to name hotspots by.
+    evidence, fdr, min_expected : the evidence floor a cell must clear (gistar, expected or none)
+        and its value; see :mod:`hotspots.places.evidence`.
 
     Returns
     -------
@@ -149,7 +164,8 @@ def select_hotspots(store: Store, region: Area, calendar: Calendar, *, day: dt.d
         history_days=history_days, half_life_days=half_life_days, permutations=permutations, seed=seed,
         area_share=area_share, max_hotspots=max_hotspots, min_cells=min_cells, max_cells=max_cells, areas=npus,
         area_min=npu_min or None, area_max=npu_max, previous=previous, hysteresis=hysteresis, smooth_m=smooth_m,
-        next_number=next_hotspot_number(store), names=names)
+        next_number=next_hotspot_number(store, before=start), names=names, evidence=evidence, fdr=fdr,
+        min_expected=min_expected)
     hs = result.hotspot_set
     hs.parameters.update(period_kind=calendar.kind, period_days=calendar.length_days, history_days=history_days,
                          half_life_days=half_life_days, bandwidth_m=bandwidth_m, weight=weight)

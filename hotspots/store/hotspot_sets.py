@@ -159,10 +159,13 @@ def load_set(store: Store, set_id: int | None = None, period_label: str | None =
                       region_area_m2=head["region_area_m2"], dropped=dropped, parameters=parameters)
 
 
-def hotspot_ids(store: Store) -> list[str]:
-    """Every hotspot id any stored set has used (ids are never reused, across every period)."""
+def hotspot_ids(store: Store, set_ids: list[int] | None = None) -> list[str]:
+    """Every hotspot id the sets ``set_ids`` (default: every stored set) have used."""
+    query = select(set_hotspots.c.hotspot_id).distinct()
+    if set_ids is not None:
+        query = query.where(set_hotspots.c.set_id.in_(set_ids))
     with store.engine.connect() as conn:
-        return list(conn.execute(select(set_hotspots.c.hotspot_id).distinct()).scalars().all())
+        return list(conn.execute(query).scalars().all())
 
 
 def set_engagement(store: Store, hotspot_id: str, *, owner: str | None = None, stakeholders: str | None = None,

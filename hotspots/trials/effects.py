@@ -43,6 +43,8 @@ class Panel:
     variance : (n, T) float, each outcome's variance if crimes were Poisson: the count itself, or
         Σ w² of the harm weights for harm (a weighted count's variance is Σ w² N, not Σ w N).
         None means the outcome is a count.
+    counts : (n, T) float, the crimes behind a weighted outcome (harm), whose over-dispersion
+        the harm inherits; None for counts.
     """
 
     place_ids: list[str]
@@ -51,6 +53,7 @@ class Panel:
     during: np.ndarray
     arm: np.ndarray | None = None
     variance: np.ndarray | None = None
+    counts: np.ndarray | None = None
 
     def __post_init__(self):
         n, t = self.outcome.shape
@@ -175,11 +178,12 @@ def phase_model(panel: Panel) -> dict:
     """The primary estimate: Poisson quasi-likelihood on place x phase sums, place and phase effects,
     over-dispersion from the Pearson chi-square (with its degrees of freedom).
 
-    For harm (a panel with ``variance``), the over-dispersion is at least the harm weights' second
-    moment over their first, Σ w² N / Σ w N: a weighted Poisson sum's variance over its mean. The
-    Pearson statistic alone, from a few dozen phase sums, misses the rare grave crimes that make
-    harm variable, and its interval covered a known harm effect only 91% of the time in
-    simulation (tests/test_trial_harm.py); with the floor, 95%.
+    For harm (a panel with ``variance``), the over-dispersion is at least what a sum of weights over
+    clustered crimes has: ``Var(S)/E(S) = E[w²]/E[w] + (phi_N - 1) E[w]``, with ``phi_N`` the crimes'
+    own over-dispersion (the same model on the counts, when the panel has them) and the weights'
+    moments from every crime in the panel. The Pearson statistic alone, from a few dozen phase
+    sums, misses the rare grave crimes that make harm variable: its interval covered a known harm
+    effect only 91% of the time in simulation (tests/test_trial_harm.py); with the floor, 95%.
     """
     import statsmodels.api as sm
 
@@ -192,22 +196,34 @@ def phase_model(panel: Panel) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # IRLS warns on near-empty places
         fit = sm.GLM(y, design, family=sm.families.Poisson(), offset=np.log(exposure)).fit(scale="X2")
-        floor = weighted_dispersion(panel)
+        count_dispersion = 1.0
+        if panel.variance is not None and panel.counts is not None:
+            counts = phase_cells(panel.counts[keep], panel.treated[keep], panel.during)[0]
+            count_dispersion = float(sm.GLM(counts, design, family=sm.families.Poisson(),
+                                            offset=np.log(exposure)).fit(scale="X2").scale)
+        floor = weighted_dispersion(panel, count_dispersion)
         source = "Pearson"
         if floor > fit.scale:
             fit = sm.GLM(y, design, family=sm.families.Poisson(), offset=np.log(exposure)).fit(scale=floor)
-            source = "harm weights, Σw²/Σw"
+            source = "harm weights' moments and the crimes' over-dispersion"
     out = _irr(fit, f"Poisson, place and phase fixed effects on place x phase sums, over-dispersion "
                     f"{fit.scale:.2f} ({source}); {n} places")
     out["dispersion"] = float(fit.scale)
     return out
 
 
-def weighted_dispersion(panel: Panel) -> float:
-    """Σ w² N / Σ w N for a harm panel (the least over-dispersion a weighted Poisson sum has); 0 for counts."""
+def weighted_dispersion(panel: Panel, count_dispersion: float = 1.0) -> float:
+    """Variance over mean of a harm sum: ``E[w²]/E[w] + (count_dispersion - 1) E[w]``; 0 for counts.
+
+    ``E[w]`` needs the crimes (``panel.counts``); without them only ``Σ w² N / Σ w N``, the floor
+    for Poisson crimes, is known.
+    """
     if panel.variance is None or panel.outcome.sum() <= 0:
         return 0.0
-    return float(panel.variance.sum() / panel.outcome.sum())
+    out = float(panel.variance.sum() / panel.outcome.sum())
+    if panel.counts is not None and panel.counts.sum() > 0 and count_dispersion > 1:
+        out += (count_dispersion - 1.0) * float(panel.outcome.sum() / panel.counts.sum())
+    return out
 
 
 def fixed_effects(panel: Panel, count_outcome: bool = True, extra: np.ndarray | None = None,

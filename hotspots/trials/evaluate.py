@@ -68,7 +68,8 @@ def evaluate_trial(alloc: Allocation, members: pd.DataFrame, incidents: pd.DataF
     treated[:, during_mask] = alloc.treated if crossover else alloc.treated[:, :1]
     y, variance = table.outcome(outcome)
     arm = None if crossover else alloc.treated[:, 0]
-    panel = Panel(place_ids=ids, outcome=y, treated=treated, during=during_mask, arm=arm, variance=variance)
+    panel = Panel(place_ids=ids, outcome=y, treated=treated, during=during_mask, arm=arm,
+                  variance=None if outcome == "count" else variance, counts=None if outcome == "count" else table.counts)
     ri = randomisation_test(panel, alloc, draws=draws, seed=seed)
     report = {
         "trial": alloc.issue, "design": {"name": alloc.design, "seed": alloc.seed, **alloc.parameters,

@@ -103,7 +103,7 @@ def simulate_trial(seed: int, setup: TrialSetup, area) -> dict:
                   arm=alloc.treated[:, 0])
     harm, harm_squared = table.outcome("harm")
     harm_panel = Panel(place_ids=ids, outcome=harm, treated=panel.treated, during=during, arm=panel.arm,
-                       variance=harm_squared)
+                       variance=harm_squared, counts=counts)
     fe = fixed_effects(panel)
     out = {"seed": seed, "crimes": float(counts.sum()), "harm": float(harm.sum()), "removed": city.removed_by_patrol,
            "dispersion": fe["primary"]["dispersion"], "nb_alpha": fe["negative_binomial"]["alpha"]}
