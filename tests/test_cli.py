@@ -114,6 +114,7 @@ def test_demo_runs_and_reruns(tmp_path):
     assert not (table["offence_group"].isin(["stop_and_search", "anti_social_behaviour", "drugs"])).any()
     assert "Hotspots for 2017-12-04..2017-12-10" in done.stdout and "Coverage of the last complete period" in done.stdout
     assert "evidence floor: Gi* hot at a false discovery rate of 5%" in done.stdout
+    assert "Project Guardian's published West Midlands hotspots" in done.stdout
     assert "of the area" in done.stdout and "serious youth violence not recorded in this data" in done.stdout
     first = pd.read_csv(tmp_path / "data" / "hotspots.csv")
     assert first["hotspot_id"].is_unique and first["geofence_wkt"].str.startswith("POLYGON").any()

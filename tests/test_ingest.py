@@ -180,6 +180,21 @@ def test_store_crs_is_fixed_by_the_first_load(store, opts, tmp_path):
         ingest_file(g, store, opts)
 
 
+def test_a_first_file_rejected_whole_does_not_fix_the_crs(store, opts, tmp_path):
+    """Latitude and longitude swapped (the Indian Ocean): every row is outside the force area and
+    rejected, so nothing is stored and the next, good file chooses the projection."""
+    bad = tmp_path / "swapped.csv"
+    bad.write_text(HEADER + street_row("s1", lon="52.4796", lat="-1.8983") + street_row("s2", lon="52.48", lat="-1.9"))
+    report = ingest_file(bad, store, opts)
+    assert report.loaded == 0 and report.rejected == 2
+    assert store.meta("projected_crs") is None and store.meta("h3_resolution") is None
+    good = tmp_path / "good.csv"
+    # A few swapped rows among good ones do not move the projection either.
+    good.write_text(HEADER + street_row("g1") + street_row("g2") + street_row("g3", lon="52.4796", lat="-1.8983"))
+    ingest_file(good, store, opts)
+    assert store.meta("projected_crs") == "EPSG:27700"
+
+
 def test_reused_crime_ids_are_kept_apart(store, opts, tmp_path):
     f = tmp_path / "2024-03-reuse.csv"
     f.write_text(HEADER + street_row("r1") + street_row("r1", lat="52.48") + street_row("r1", lat="52.49")

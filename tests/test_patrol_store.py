@@ -119,3 +119,32 @@ def test_briefings_have_a_page_per_unit_day_with_a_map_and_no_network(tmp_path, 
     assert page.count('<section class="page">') == days and page.count("<svg") == days
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "https://" not in page
     assert "<script" not in page and "OFFICIAL-SENSITIVE" in page
+
+
+def test_exports_are_audited_before_any_byte_is_written(store, weeks, roster, tmp_path, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import hotspots.services.rosters as service
+    from hotspots.core.errors import NotReadyError
+    from hotspots.services.rosters import export_roster
+
+    _, rid = stored(store, weeks, roster)
+    issued, hs = load_roster(store, rid), weeks[0].hotspot_set
+    seen = []
+
+    def csv_after_audit(r, path):
+        seen.append("roster.export" in audit_events(store, "roster", rid)["action"].tolist())
+        return write_csv(r, path)
+
+    monkeypatch.setattr(service, "write_roster_csv", csv_after_audit)
+    written = export_roster(store, issued, hs, tmp_path / "ok", ["csv", "json"], "test:tasking")
+    assert seen == [True] and len(written) == 2
+    # The store refuses the audit row (locked, unreachable): one clear error, and no file at all.
+    def refuse(*args, **kwargs):
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(service, "record", refuse)
+    with pytest.raises(NotReadyError, match="could not be recorded in the audit log .*database is locked.*nothing "
+                                           "was written"):
+        export_roster(store, issued, hs, tmp_path / "refused", ["csv", "ics", "html", "json"], "test:tasking")
+    assert not (tmp_path / "refused").exists()

@@ -23,7 +23,7 @@ def test_weekly_respects_budgets_and_keeps_ids(weeks):
         # Per-NPU minimums are met only where cells clear the evidence floor: the budget is a
         # ceiling, and the set says why it stopped.
         assert hs.hotspots["area_name"].nunique() >= 4 and hs.parameters["stopped"]
-        assert hs.parameters["evidence_floor"]["rule"] == "gistar"
+        assert hs.parameters["evidence_floor"]["rule"] == "expected"
         assert hs.hotspots["n_cells"].between(3, 40).all()
     continuing = second.hotspot_set.hotspots["status"] == "continuing"
     assert continuing.mean() > 0.8

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import Field
 
 from api.deps import ROUTE_RESPONSES, Analyst, CacheDep, RecordId, StoreDep, force_area, require
 from api.schemas import (
@@ -135,7 +136,8 @@ def list_models(store: StoreDep, principal: Analyst) -> list[ModelItem]:
 
 @models_router.get("/compare", response_model=ModelComparison, responses=_NOT_FOUND)
 def compare(store: StoreDep, principal: Analyst,
-            versions: Annotated[list[int], Query(min_length=2, max_length=10, description="Two or more versions.")]
+            versions: Annotated[list[Annotated[int, Field(ge=1, le=2_147_483_647)]],
+                                Query(min_length=2, max_length=10, description="Two or more versions.")]
             ) -> ModelComparison:
     """The stored backtest measures of several versions, side by side (the model's own row of each)."""
     rows = [model_row(store, v) for v in versions]

@@ -17,6 +17,13 @@ from hotspots.geo.areas import Area
 from hotspots.ingest.files import IngestOptions
 from hotspots.services.ingest import ingest_files
 
+#: What the demo's coverage line is to be read against, and what this data cannot show.
+GUARDIAN_CONTEXT = (
+    "For comparison, Project Guardian's published West Midlands hotspots: 57 places, 1.4% of the force area, "
+    "19% of serious youth violence, 18.4% of harm. The shipped sample is central Birmingham only (a share of "
+    "the force area, not of its crime), and police.uk data records neither victim age nor knife use, so "
+    "serious youth violence cannot be counted here.")
+
 
 @app.command()
 def demo(
@@ -43,6 +50,7 @@ def demo(
     # The week after the latest data: each run stores a new version of that week's set.
     select(out_paths=[folder / "hotspots.csv", folder / "hotspots.geojson", folder / "hotspots.kml"],
            map_path=folder / "weekly-map.html", area=str(DEFAULT_FORCE_AREA), resolution=s.h3_resolution, db=db)
+    out.print(GUARDIAN_CONTEXT, highlight=False, soft_wrap=True)
     # The tasking board's job for the same set: the 28 days from its first day, on illustrative resources.
     plan(resources=SHIPPED_DATA / "patrol" / "demo_resources.toml", out_dir=folder / "rosters",
          reason="demo on the shipped sample", db=db)

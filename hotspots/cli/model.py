@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hotspots.cli._common import DbOption, app, err, load_force_area, open_store_at, out, parse_day, settings
 from hotspots.core.errors import ValidationError
+from hotspots.core.tables import write_csv
 from hotspots.ingest.files import IngestOptions, normalise_files
 from hotspots.national.cluster import dask_client
 from hotspots.national.dataset import IncidentDataset
@@ -57,7 +58,7 @@ def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, 
         if len(rejects):
             target = rejects_to or s.data_dir / "rejects" / "model-input.rejects.csv"
             target.parent.mkdir(parents=True, exist_ok=True)
-            rejects.to_csv(target, index=False)
+            write_csv(rejects, target)
             err.print(f"{len(rejects)} rows rejected (file, line and reason in {target})", highlight=False)
         if frame.empty:
             raise ValidationError("no usable incidents in the input files; see the rejects")

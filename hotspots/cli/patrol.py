@@ -24,12 +24,10 @@ from hotspots.core.errors import FormatError, ValidationError
 from hotspots.core.validate import check_file
 from hotspots.geo.areas import NamedAreas
 from hotspots.patrol import PatrolResources
-from hotspots.patrol.exports import roster_stem, write_csv, write_ics, write_json
-from hotspots.services.rosters import issue_roster, load_roster
+from hotspots.services.rosters import export_roster, issue_roster, load_roster
 from hotspots.services.weekly import load_set
-from hotspots.store.audit import local_actor, record
+from hotspots.store.audit import local_actor
 from hotspots.store.rosters import list_rosters
-from maps.briefing import write_briefings
 
 patrol_app = typer.Typer(help="Randomised patrol rosters for hotspot sets: plan, store, export.", no_args_is_help=True)
 app.add_typer(patrol_app, name="patrol")
@@ -153,22 +151,8 @@ def print_roster(roster) -> None:
 
 
 def _export(store, roster, hs, out_dir: Path, formats: list[str]) -> None:
-    """Write the chosen files and audit the download in the store, in that order (a failed write is not logged)."""
-    stem = roster_stem(roster)
-    written: list[Path] = []
-    if "csv" in formats:
-        written.append(write_csv(roster, out_dir / f"{stem}.csv"))
-    if "ics" in formats:
-        written += write_ics(roster, out_dir / "calendars")
-    if "html" in formats:
-
-        written += write_briefings(roster, dict(zip(hs.hotspots["hotspot_id"], hs.hotspots["geofence"], strict=True)),
-                                   out_dir / "briefings")
-    if "json" in formats:
-        written.append(write_json(roster, out_dir / f"{stem}.json"))
-    with store.engine.begin() as conn:
-        record(conn, local_actor(), "roster.export", "roster", roster.issue["roster_id"],
-               {"formats": formats, "files": len(written), "folder": str(out_dir.resolve())})
+    """Audit the download, then write the chosen files (services.rosters.export_roster)."""
+    written = export_roster(store, roster, hs, out_dir, formats, local_actor())
     out.print(f"roster {roster.issue['roster_id']} written to {out_dir} ({len(written)} files: "
               f"{', '.join(formats)}); the download is recorded in the audit log", highlight=False, soft_wrap=True)
 

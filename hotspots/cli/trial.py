@@ -23,6 +23,7 @@ from hotspots.cli._common import (
     stored_incidents,
 )
 from hotspots.core.errors import ValidationError
+from hotspots.core.tables import write_csv
 from hotspots.core.validate import check_choice
 from hotspots.services.trials import (
     evaluate_stored_trial,
@@ -83,7 +84,7 @@ def allocate_command(
     _print_arms(alloc)
     if arms_out is not None:
         arms_out.parent.mkdir(parents=True, exist_ok=True)
-        alloc.patrol_arms().to_csv(arms_out, index=False)
+        write_csv(alloc.patrol_arms(), arms_out)
         out.print(f"arms written to {arms_out} (give it to 'hotspots patrol plan --arms')", highlight=False)
 
 
@@ -185,12 +186,12 @@ def dosage_command(
             out.print(f"  e.g. line {first.line}: {first.reason}", highlight=False, soft_wrap=True, markup=False)
             all_rejects.append(got["rejects"].assign(file=str(path)))
     if rejects_out is not None and all_rejects:
-        pd.concat(all_rejects).to_csv(rejects_out, index=False)
+        write_csv(pd.concat(all_rejects), rejects_out)
     got, table, summary = trial_compliance(store, allocation_id, weeks, max_gap_s=max_gap, min_visit_s=min_visit,
                                            timezone=tz)
     _print_compliance(table, summary, got.alloc, got.weeks)
     if out_csv is not None:
-        table.to_csv(out_csv, index=False)
+        write_csv(table, out_csv)
 
 
 def _print_compliance(table, summary, alloc, weeks) -> None:

@@ -27,8 +27,8 @@ from hotspots.core.validate import check_choice, check_file, check_resolution
 from hotspots.density.weighting import WEIGHTS
 from hotspots.geo.areas import NamedAreas
 from hotspots.geo.periods import Calendar
-from hotspots.places.exports import FORMATS, write_hotspots
 from hotspots.places.evidence import DEFAULT_FDR, DEFAULT_FLOOR_RULE, DEFAULT_MIN_EXPECTED, FLOOR_RULES
+from hotspots.places.exports import FORMATS, write_hotspots
 from hotspots.places.gistar import DEFAULT_PERMUTATIONS
 from hotspots.places.selection import DEFAULT_AREA_SHARE, DEFAULT_MAX_HOTSPOTS
 from hotspots.places.weekly import (

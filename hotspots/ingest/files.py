@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from hotspots.core.errors import ValidationError
+from hotspots.core.tables import write_csv
 from hotspots.core.validate import check_resolution
 from hotspots.crime.offences import harm_weights, vocabulary
 from hotspots.geo.areas import Area
@@ -94,7 +94,8 @@ def ingest_context(crs: str | None, resolution: int | None, rows, opts: IngestOp
     IngestContext
     """
     if crs is None:
-        crs = check_crs(opts.projected_crs) if opts.projected_crs != "auto" else choose_crs(*_sample_lonlat(rows))
+        crs = (check_crs(opts.projected_crs) if opts.projected_crs != "auto"
+               else choose_crs(*_sample_lonlat(rows, opts.force_area)))
     elif opts.projected_crs not in ("auto", crs):
         raise ValidationError(f"projected_crs={opts.projected_crs!r}: this {holder} already holds x/y in {crs}", arguments="projected_crs")
     return IngestContext(
@@ -107,24 +108,26 @@ def ingest_context(crs: str | None, resolution: int | None, rows, opts: IngestOp
     )
 
 
-def _sample_lonlat(rows) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 positions of a first load, to choose the store's CRS from."""
+def _sample_lonlat(rows, force_area=None) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 positions of a first load, to choose the store's CRS from: with a force area, only
+    those inside its bounds (rows outside will be rejected and must not place the projection)."""
     first, second = ("lon", "lat") if "lon" in rows.fields else ("x", "y")
     a = pd.to_numeric(pd.Series(rows.fields[first], dtype=object), errors="coerce").to_numpy(float)
     b = pd.to_numeric(pd.Series(rows.fields[second], dtype=object), errors="coerce").to_numpy(float)
-    return (a, b) if first == "lon" else unproject(a, b, rows.options.get("coord_crs", "EPSG:4326"))
+    lon, lat = (a, b) if first == "lon" else unproject(a, b, rows.options.get("coord_crs", "EPSG:4326"))
+    if force_area is not None:
+        x0, y0, x1, y1 = force_area.geometry.bounds
+        inside = (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+        if inside.any():
+            return lon[inside], lat[inside]
+    return lon, lat
 
 
 def write_rejects(rejects: pd.DataFrame, folder: Path, label: str, source: Path) -> Path:
     """Write a batch's rejected rows as CSV (file, line, reason, raw), atomically, named after
     ``label`` (the batch) and the source file."""
-    folder.mkdir(parents=True, exist_ok=True)
     name = source.name.removesuffix(".gz")
-    target = folder / f"{label}-{Path(name).stem}.rejects.csv"
-    tmp = target.with_suffix(".tmp")
-    rejects.to_csv(tmp, index=False)
-    os.replace(tmp, target)
-    return target
+    return write_csv(rejects, folder / f"{label}-{Path(name).stem}.rejects.csv")
 
 
 def ingest_file_to_dataset(path: str | Path, root: str | Path, force: str, opts: IngestOptions) -> LoadReport:

@@ -15,21 +15,12 @@ import icalendar
 import numpy as np
 import pandas as pd
 
+from hotspots.core.tables import neutralise
 from hotspots.patrol.roster import Roster
 
 MARKING = "OFFICIAL-SENSITIVE"
 CSV_COLUMNS = ["date", "start", "end", "unit", "npu", "mode", "hotspot_id", "hotspot_name", "centroid_lon",
                "centroid_lat", "visit_minutes", "travel_minutes", "starts_at_utc", "ends_at_utc"]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """Text a spreadsheet would evaluate (=, +, -, @ first) gets a leading apostrophe (OWASP's advice)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def safe_name(text: str) -> str:
     """A file-name-safe form of a unit call sign."""
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "unit"

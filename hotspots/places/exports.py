@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 
 from hotspots.core.errors import ValidationError
+from hotspots.core.tables import write_csv
 from hotspots.places.selection import HotspotSet
 
 FORMATS = {".geojson": "GeoJSON", ".gpkg": "GPKG", ".kml": "KML", ".csv": "CSV"}
@@ -35,8 +36,7 @@ def write_hotspots(hs: HotspotSet, path: str | Path, layer: str = "hotspots") ->
     if suffix == ".csv":
         table = pd.DataFrame(frame.drop(columns="geometry"))
         table["geofence_wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=7)
-        table.to_csv(path, index=False, float_format="%.7g")
-        return path
+        return write_csv(table, path, float_format="%.7g")
     if path.exists():
         path.unlink()  # GDAL appends to an existing GeoPackage or KML rather than replacing it
     if suffix == ".kml":

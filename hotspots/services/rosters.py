@@ -8,21 +8,28 @@ risk profiles, the dosage priority and the trial's control arms are chosen in on
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
-from hotspots.core.errors import IntegrityError, ValidationError
+from hotspots.core.errors import IntegrityError, NotReadyError, ValidationError
 from hotspots.core.validate import check_choice
 from hotspots.patrol import assign_npus, hour_of_week_profiles, patrol_roster, read_arms
 from hotspots.patrol.clock import PeriodClock
 from hotspots.patrol.dosage import PRIORITIES
+from hotspots.patrol.exports import roster_stem, write_ics, write_json
+from hotspots.patrol.exports import write_csv as write_roster_csv
 from hotspots.patrol.resources import PatrolResources
 from hotspots.patrol.roster import DOSAGE_COLUMNS, VISIT_COLUMNS, Roster, with_shortfall
+from hotspots.places.selection import HotspotSet
 from hotspots.services.ingest import stored_incidents
 from hotspots.services.weekly import load_set
 from hotspots.store import rosters as stored_rosters
+from hotspots.store.audit import record
 from hotspots.store.incidents import projected_crs
+from maps.briefing import write_briefings
 
 
 def issue_roster(store, spec: PatrolResources, *, set_id: int | None = None, start=None, days: int = 28,
@@ -156,3 +163,50 @@ def _visits_with_places(visits: pd.DataFrame, places: pd.DataFrame, parameters: 
     frame["centroid_lon"] = frame["centroid_lon"].round(6)
     frame["centroid_lat"] = frame["centroid_lat"].round(6)
     return frame[VISIT_COLUMNS]
+
+
+def export_roster(store, roster: Roster, hs: HotspotSet, out_dir: str | Path, formats: list[str],
+                  actor: str) -> list[Path]:
+    """Write an issued roster's files, after its audit event is committed: no event, no file.
+
+    Parameters
+    ----------
+    store : where the event is recorded.
+    roster : the issued roster (its fingerprint already checked by :func:`load_roster`).
+    hs : its hotspot set, for the geofences on the briefings.
+    out_dir : the folder written to.
+    formats : any of csv, ics, html, json.
+    actor : who exports it (``cli:`` and the account).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Raises
+    ------
+    NotReadyError
+        When the event cannot be recorded (the store is locked or unreachable); nothing is written.
+    """
+    out_dir = Path(out_dir)
+    roster_id = roster.issue["roster_id"]
+    try:
+        with store.engine.begin() as conn:
+            record(conn, actor, "roster.export", "roster", roster_id,
+                   {"formats": formats, "folder": str(out_dir.resolve())})
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise NotReadyError(f"roster {roster_id}: the export could not be recorded in the audit log ({reason}); "
+                            "nothing was written, try again") from None
+    stem = roster_stem(roster)
+    written: list[Path] = []
+    if "csv" in formats:
+        written.append(write_roster_csv(roster, out_dir / f"{stem}.csv"))
+    if "ics" in formats:
+        written += write_ics(roster, out_dir / "calendars")
+    if "html" in formats:
+        geofences = dict(zip(hs.hotspots["hotspot_id"], hs.hotspots["geofence"], strict=True))
+        written += write_briefings(roster, geofences, out_dir / "briefings")
+    if "json" in formats:
+        written.append(write_json(roster, out_dir / f"{stem}.json"))
+    return written

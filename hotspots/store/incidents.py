@@ -48,7 +48,8 @@ def write_batch(store: Store, *, source_file: str, sha256: str, reader: str, row
     """Write one file's normalised incidents and rejected rows as one batch, all or nothing.
 
     Incidents whose id is already stored are skipped; the store's projected CRS and H3 resolution
-    are recorded by its first batch.
+    are recorded by its first batch that stores an incident (a file whose rows were all rejected
+    fixes nothing: its CRS was chosen from positions that turned out to be wrong).
 
     Parameters
     ----------
@@ -67,8 +68,9 @@ def write_batch(store: Store, *, source_file: str, sha256: str, reader: str, row
     """
     try:
         with store.engine.begin() as conn:
-            store.set_meta(conn, "projected_crs", projected_crs)
-            store.set_meta(conn, "h3_resolution", str(h3_resolution))
+            if len(incidents_frame):
+                store.set_meta(conn, "projected_crs", projected_crs)
+                store.set_meta(conn, "h3_resolution", str(h3_resolution))
             batch_id = conn.execute(
                 load_batches.insert().values(
                     source_file=source_file, sha256=sha256, reader=reader, loaded_at=dt.datetime.now(dt.UTC),
