@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import UploadFile
+
+from hotspots.core.errors import HotspotsError
 
 
 def save_upload(upload: UploadFile, folder: Path) -> Path:
@@ -18,3 +21,14 @@ def save_upload(upload: UploadFile, folder: Path) -> Path:
     with path.open("wb") as out:
         shutil.copyfileobj(upload.file, out, length=1 << 20)
     return path
+
+
+@contextmanager
+def as_uploaded(saved: Path, filename: str | None):
+    """User errors about ``saved`` name the file as the client sent it, never the server's copy or folder."""
+    try:
+        yield
+    except HotspotsError as exc:
+        client = Path(filename or saved.name).name
+        message = str(exc).replace(str(saved), client).replace(saved.name, client)
+        raise type(exc)(message, arguments=exc.arguments) from None

@@ -299,6 +299,30 @@ def test_evaluators_upload_gps_logs(served):
     assert done.json()["rejects"][0]["line"] == 3
 
 
+def test_truncated_gzip_uploads_are_a_clear_400_and_store_nothing(served):
+    """A download cut short: past its first 4 kB the stream ends. One line naming the file (never the
+    server's upload path), status 400, and nothing of it stored, for incidents and GPS logs alike."""
+    client, tokens, _, url = served
+    import gzip
+    import hashlib
+
+    from hotspots.store.incidents import batch_of
+
+    cut = SAMPLE.read_bytes()[:20_000]
+    done = client.post("/incidents", headers=auth(tokens["analyst"]), files={"file": ("cut.csv.gz", cut)})
+    assert done.status_code == 400, done.text
+    assert done.json()["detail"] == ("cut.csv.gz: the compressed file is truncated (the download or copy was cut "
+                                     "short); nothing of it was stored")
+    assert batch_of(open_store(url), hashlib.sha256(cut).hexdigest()) is None
+    rows = "".join(f"A-{i % 7},2024-11-05T20:{i % 60:02d}:{i % 59:02d}Z,-1.{890 + i % 97},52.{480 + i % 89}\n"
+                   for i in range(20_000))
+    log = gzip.compress(("unit,timestamp,lon,lat\n" + rows).encode())
+    assert len(log) > 12_000
+    done = client.post("/patrol-logs", headers=auth(tokens["evaluator"]), files={"file": ("avl.csv.gz", log[:6000])})
+    assert done.status_code == 400 and done.json()["detail"].startswith("avl.csv.gz: the compressed file is truncated")
+    assert "/" not in done.json()["detail"]
+
+
 def test_bodies_over_the_limit_are_refused_while_streaming(tmp_path):
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     with TestClient(create_app(url, max_upload_bytes=10_000)) as client:

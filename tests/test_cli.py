@@ -55,6 +55,7 @@ def test_starting_the_cli_imports_no_command_module():
     [
         (["ingest", "missing.csv"], "'missing.csv': no such file or folder"),
         (["ingest", "junk.csv"], "junk.csv: not a UTF-8 text file"),
+        (["ingest", "cut.csv.gz"], "cut.csv.gz: the compressed file is truncated"),
         (["ingest", "people.csv"], "people.csv: not a recognised incident file"),
         (["ingest", "--format", "xml", "people.csv"], "format='xml' is not known"),
         (["ingest", "--force-area", "nowhere.gpkg", "people.csv"], "does not exist"),
@@ -79,6 +80,7 @@ def test_starting_the_cli_imports_no_command_module():
 )
 def test_user_errors_are_one_line(args, message, tmp_path):
     (tmp_path / "junk.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe\xfd")
+    (tmp_path / "cut.csv.gz").write_bytes((SAMPLES / "2011-02-west-midlands-street.csv.gz").read_bytes()[:20_000])
     (tmp_path / "people.csv").write_text("name,age\nx,1\n")
     done = hotspots(*args, cwd=tmp_path)
     assert done.returncode == 2, done.stderr

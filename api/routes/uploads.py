@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api.deps import ROUTE_RESPONSES, Analyst, CacheDep, Evaluator, StoreDep, force_area
 from api.schemas import LoadResult, RejectedRow, problem
-from api.uploads import save_upload
+from api.uploads import as_uploaded, save_upload
 from hotspots.core.config import get_settings
 from hotspots.ingest.files import IngestOptions
 from hotspots.services.ingest import ingest_file
@@ -27,8 +27,9 @@ def upload_incidents(store: StoreDep, cache: CacheDep, principal: Analyst,
     """Load one incident file as one all-or-nothing batch; loading the same file again adds nothing."""
     s = get_settings()
     path = save_upload(file, s.data_dir / "uploads")
-    report = ingest_file(path, store, IngestOptions(force_area=force_area(cache), timezone=s.timezone,
-                                                    h3_resolution=s.h3_resolution))
+    with as_uploaded(path, file.filename):
+        report = ingest_file(path, store, IngestOptions(force_area=force_area(cache), timezone=s.timezone,
+                                                        h3_resolution=s.h3_resolution))
     rejects = []
     if report.rejected and report.batch_id is not None:
         with store.engine.connect() as conn:
@@ -50,7 +51,8 @@ def upload_patrol_log(store: StoreDep, principal: Evaluator,
     """Load one GPS log (audited); pings already stored are not added twice."""
     s = get_settings()
     path = save_upload(file, s.data_dir / "uploads")
-    got = load_gps_log(store, path, loaded_by=principal.actor, timezone=s.timezone)
+    with as_uploaded(path, file.filename):
+        got = load_gps_log(store, path, loaded_by=principal.actor, timezone=s.timezone)
     rejects = got.get("rejects")
     return LoadResult(file=file.filename or path.name, batch_id=got["batch_id"], already_loaded=got["already_loaded"],
                       rows_read=got["read"], loaded=got["loaded"], already_stored=got["already_stored"],

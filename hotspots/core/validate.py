@@ -6,10 +6,12 @@ error reads the same whether it comes from the CLI, the API or a notebook.
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from hotspots.core.errors import ValidationError
+from hotspots.core.errors import FormatError, ValidationError
 
 MIN_RESOLUTION = 7
 MAX_RESOLUTION = 11
@@ -51,4 +53,21 @@ def check_file(path: str | Path, name: str) -> Path:
     p = Path(path)
     if not p.is_file():
         raise ValidationError(f"{name}: no such file {str(p)!r}; check the path", arguments=name)
+    return p
+
+
+def check_compressed(path: str | Path, chunk: int = 1 << 20) -> Path:
+    """Read a ``.gz`` file through once: a download cut short or a damaged file is one clear error
+    before any of it is stored, not an EOFError half-way through a batch. Other files pass as they are.
+    The message names the file, never the folder it was uploaded to."""
+    p = Path(path)
+    if p.suffix.lower() != ".gz":
+        return p
+    try:
+        with gzip.open(p, "rb") as stream:
+            while stream.read(chunk):
+                pass
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        what = "truncated (the download or copy was cut short)" if isinstance(exc, EOFError) else "not a valid gzip file"
+        raise FormatError(f"{p.name}: the compressed file is {what}; nothing of it was stored") from None
     return p

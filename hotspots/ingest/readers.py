@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from hotspots.core.errors import FormatError, ValidationError
+from hotspots.core.validate import check_compressed
 
 PERSONAL_COLUMNS = {"gender", "age range", "self-defined ethnicity", "officer-defined ethnicity"}
 
@@ -62,6 +63,7 @@ def open_text(path: Path) -> io.TextIOBase:
             return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
         return open(path, encoding="utf-8-sig", newline="")
 
+    check_compressed(path)
     try:
         with make() as probe:
             probe.read(4096)  # provoke decoding errors here, not half-way through a batch

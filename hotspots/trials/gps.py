@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots.core.errors import FormatError, ValidationError
-from hotspots.core.validate import check_file
+from hotspots.core.validate import check_compressed, check_file
 from hotspots.trials.outcomes import cell_lookup, locate
 
 PING_COLUMNS = ["line", "unit", "at", "lon", "lat"]
@@ -32,17 +32,17 @@ _ALIASES = {"unit": ("unit", "callsign", "call_sign", "vehicle"), "timestamp": (
 
 def read_gps_log(path: str | Path, timezone: str = "Europe/London") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pings (PING_COLUMNS, ``at`` in UTC) and rejected rows (REJECT_COLUMNS) of one log file."""
-    path = check_file(path, "gps")
+    path = check_compressed(check_file(path, "gps"))
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise FormatError(f"gps log {str(path)!r} cannot be read as CSV: {str(exc).splitlines()[0]}") from None
+        raise FormatError(f"gps log {path.name!r} cannot be read as CSV: {str(exc).splitlines()[0]}") from None
     lower = {c.strip().lower(): c for c in raw.columns}
     chosen = {}
     for need, names in _ALIASES.items():
         found = next((lower[n] for n in names if n in lower), None)
         if found is None:
-            raise FormatError(f"gps log {str(path)!r} has no {need} column (columns: {', '.join(raw.columns)}); "
+            raise FormatError(f"gps log {path.name!r} has no {need} column (columns: {', '.join(raw.columns)}); "
                                 f"it needs unit, timestamp, lon, lat")
         chosen[need] = found
     return parse_pings(raw.rename(columns={v: k for k, v in chosen.items()}), timezone)
