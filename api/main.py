@@ -27,9 +27,12 @@ from hotspots.store.jobs import interrupt_orphans
 
 log = logging.getLogger("hotspots.api")
 
-def create_app(database_url: str | None = None, max_upload_bytes: int | None = None) -> FastAPI:
+def create_app(database_url: str | None = None, max_upload_bytes: int | None = None,
+               docs: bool | None = None) -> FastAPI:
     """The app on the store at ``database_url`` (default: the settings' store); bodies over
-    ``max_upload_bytes`` (default: the settings' ``api_max_upload_mb``) are refused with 413."""
+    ``max_upload_bytes`` (default: the settings' ``api_max_upload_mb``) are refused with 413; the
+    OpenAPI document and pages are served only with ``docs`` (default: the settings' ``api_docs``)."""
+    docs = get_settings().api_docs if docs is None else docs
     @asynccontextmanager
     async def lifespan(app: FastAPI):
 
@@ -43,6 +46,8 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
         app.state.store.dispose()
 
     app = FastAPI(title="hotspots", version=version("hotspots"), lifespan=lifespan,
+                  openapi_url="/openapi.json" if docs else None, docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None,
                   description="Hotspots, patrol rosters and trial evaluation for place-based violence reduction. "
                               "Every route but health needs a bearer token; each role sees what its job needs.")
 

@@ -71,7 +71,7 @@ def served(tmp_path_factory, weeks, guardian, force_area):
     files = write_city(generate(SynthParams(seed=3, incidents=30_000), force_area), folder / "city", "geoparquet")
     ingest_files(files, store, IngestOptions(force_area=force_area))
     store.dispose()
-    with TestClient(create_app(url), raise_server_exceptions=False) as client:
+    with TestClient(create_app(url, docs=True), raise_server_exceptions=False) as client:
         yield client, tokens, npu, url
 
 
@@ -95,6 +95,15 @@ def test_no_or_bad_token_is_401(served, headers):
     client, _, _, _ = served
     done = client.get("/hotspot-sets", headers=headers)
     assert done.status_code == 401 and done.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_api_docs_are_off_unless_asked_for(store_url):
+    """By default only /health and /ready answer without a token: no route map for anyone who can reach it."""
+    with TestClient(create_app(store_url)) as client:
+        for path in ("/openapi.json", "/docs", "/redoc"):
+            assert client.get(path).status_code == 404, path
+    with TestClient(create_app(store_url, docs=True)) as client:
+        assert client.get("/openapi.json").status_code == 200 and client.get("/docs").status_code == 200
 
 
 def test_health_needs_no_token_and_says_nothing_more(served):
@@ -196,7 +205,7 @@ def _serve(url, folder, workers=2):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTSPOTS_")} | {"HOTSPOTS_DATA_DIR": str(folder)}
     server = subprocess.Popen([sys.executable, "-m", "hotspots.cli", "serve", "--port", str(port), "--workers",
-                               str(workers), "--db", url], env=env, cwd=folder, stdout=subprocess.DEVNULL,
+                               str(workers), "--docs", "--db", url], env=env, cwd=folder, stdout=subprocess.DEVNULL,
                               stderr=open(folder / "server.log", "wb"))
     for _ in range(150):
         try:

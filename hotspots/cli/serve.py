@@ -49,6 +49,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    docs: Annotated[bool, typer.Option("--docs", help="Serve /openapi.json and /docs without a token (off by default).")] = False,
     db: DbOption = "",
 ):
     """Run the API under uvicorn on the embedded SQLite store, or on PostgreSQL when configured."""
@@ -61,6 +62,8 @@ def serve(
     url = db or settings().resolved_database_url()
     open_store_at(url).dispose()  # migrate once here, not in every worker at the same moment
     os.environ["HOTSPOTS_DATABASE_URL"] = url  # the workers build their app from the settings
+    if docs:
+        os.environ["HOTSPOTS_API_DOCS"] = "true"
     from sqlalchemy.engine import make_url
 
     shown = make_url(url).render_as_string(hide_password=True)

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     projected_crs : metric CRS for distances; ``auto`` picks British National Grid for data in
         Great Britain, else the UTM zone of the data.
     api_max_upload_mb : the API refuses request bodies (uploads) larger than this.
+    api_docs : serve the OpenAPI document and its pages (``/openapi.json``, ``/docs``) without a
+        token; off by default, since they map every route for anyone who can reach the service.
     """
 
     model_config = SettingsConfigDict(env_prefix="HOTSPOTS_", extra="ignore")
@@ -46,6 +48,7 @@ class Settings(BaseSettings):
     force_area: str = str(DEFAULT_FORCE_AREA)
     projected_crs: str = "auto"
     api_max_upload_mb: float = 200.0
+    api_docs: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:
