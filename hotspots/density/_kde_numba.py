@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from hotspots.core.numba_config import JIT, PARALLEL_JIT
+from hotspots.density.kernels import EPANECHNIKOV, QUARTIC, TRIANGULAR, UNIFORM
 
 # Ranges of buckets are widened by this fraction of the reach, so rounding in the range
 # arithmetic never drops a source the kernel would count; the kernel itself decides.
@@ -24,22 +25,95 @@ _RANGE_SLACK = 1e-9
 
 
 @njit(**JIT)
-def _run(shape, sx, sy, sw, lo, hi, cx, cy, inv_h2, reach2):
-    """Σ w p(u²) over sources ``lo:hi`` for the target at (cx, cy); ``shape`` is a kernel's compiled
-    ``p(u²)`` (see hotspots.density.kernels), zero at and beyond the reach.
+def _profile(code, u2, reach2):
+    """Kernel profile p(u²), zero at and beyond the reach (see hotspots.density.kernels); one pair at a time."""
+    if u2 >= reach2:
+        return 0.0
+    if code == QUARTIC:
+        t = 1.0 - u2
+        return t * t
+    if code == EPANECHNIKOV:
+        return 1.0 - u2
+    if code == TRIANGULAR:
+        return 1.0 - math.sqrt(u2)
+    if code == UNIFORM:
+        return 1.0
+    return math.exp(-0.5 * u2)
 
-    numba compiles this loop once per kernel with the shape inlined. The loop reads its slices
-    from index 0: with a start LLVM cannot prove non-negative, numba's negative-index wraparound
-    check stays in the loop and blocks vectorisation (measured 6x slower).
-    """
+
+# One loop per kernel over a contiguous run of sources, each written without branches so LLVM
+# vectorises it; they must give exactly what _profile gives (max(1 - u², 0) is 0 from u² = 1 on).
+# Each loops over slices from index 0: with a start LLVM cannot prove non-negative, numba's
+# negative-index wraparound check stays in the loop and blocks vectorisation (measured 6x slower).
+
+@njit(**JIT)
+def _run_quartic(sx, sy, sw, lo, hi, cx, cy, inv_h2):
     acc = 0.0
     xs, ys, ws = sx[lo:hi], sy[lo:hi], sw[lo:hi]
     for k in range(xs.size):
         dx = xs[k] - cx
         dy = ys[k] - cy
-        u2 = (dx * dx + dy * dy) * inv_h2
-        acc += (ws[k] * shape(u2)) if u2 < reach2 else 0.0
+        t = max(1.0 - (dx * dx + dy * dy) * inv_h2, 0.0)
+        acc += ws[k] * (t * t)
     return acc
+
+
+@njit(**JIT)
+def _run_epanechnikov(sx, sy, sw, lo, hi, cx, cy, inv_h2):
+    acc = 0.0
+    xs, ys, ws = sx[lo:hi], sy[lo:hi], sw[lo:hi]
+    for k in range(xs.size):
+        dx = xs[k] - cx
+        dy = ys[k] - cy
+        acc += ws[k] * max(1.0 - (dx * dx + dy * dy) * inv_h2, 0.0)
+    return acc
+
+
+@njit(**JIT)
+def _run_triangular(sx, sy, sw, lo, hi, cx, cy, inv_h2):
+    acc = 0.0
+    xs, ys, ws = sx[lo:hi], sy[lo:hi], sw[lo:hi]
+    for k in range(xs.size):
+        dx = xs[k] - cx
+        dy = ys[k] - cy
+        acc += ws[k] * max(1.0 - math.sqrt((dx * dx + dy * dy) * inv_h2), 0.0)
+    return acc
+
+
+@njit(**JIT)
+def _run_uniform(sx, sy, sw, lo, hi, cx, cy, inv_h2):
+    acc = 0.0
+    xs, ys, ws = sx[lo:hi], sy[lo:hi], sw[lo:hi]
+    for k in range(xs.size):
+        dx = xs[k] - cx
+        dy = ys[k] - cy
+        acc += ws[k] if (dx * dx + dy * dy) * inv_h2 < 1.0 else 0.0
+    return acc
+
+
+@njit(**JIT)
+def _run_any(code, sx, sy, sw, lo, hi, cx, cy, inv_h2, reach2):
+    acc = 0.0
+    xs, ys, ws = sx[lo:hi], sy[lo:hi], sw[lo:hi]
+    for k in range(xs.size):
+        dx = xs[k] - cx
+        dy = ys[k] - cy
+        acc += ws[k] * _profile(code, (dx * dx + dy * dy) * inv_h2, reach2)
+    return acc
+
+
+@njit(**JIT)
+def _run(code, sx, sy, sw, lo, hi, cx, cy, inv_h2, reach2):
+    """Σ w p(u²) over sources ``lo:hi`` for the target at (cx, cy)."""
+    if code == QUARTIC:
+        return _run_quartic(sx, sy, sw, lo, hi, cx, cy, inv_h2)
+    if code == EPANECHNIKOV:
+        return _run_epanechnikov(sx, sy, sw, lo, hi, cx, cy, inv_h2)
+    if code == TRIANGULAR:
+        return _run_triangular(sx, sy, sw, lo, hi, cx, cy, inv_h2)
+    if code == UNIFORM:
+        return _run_uniform(sx, sy, sw, lo, hi, cx, cy, inv_h2)
+    return _run_any(code, sx, sy, sw, lo, hi, cx, cy, inv_h2, reach2)
 
 
 @njit(**JIT)
@@ -114,7 +188,7 @@ def bucket_sort(x, y, w, x0, y0, size, ncols, nrows, n_chunks):
 
 @njit(**PARALLEL_JIT)
 def density_sums(tx, ty, block_order, block, sx, sy, sw, starts, x0, y0, size, ncols, nrows,
-                 shape, bandwidth, reach):
+                 code, bandwidth, reach):
     """Σ w p(|t - s|² / h²) at each target, over bucket-sorted sources.
 
     ``block_order`` lists blocks of ``block`` consecutive targets in the order threads take
@@ -127,7 +201,7 @@ def density_sums(tx, ty, block_order, block, sx, sy, sw, starts, x0, y0, size, n
     block_order : int64, block indices in the order threads take them. block : targets per block.
     sx, sy, sw, starts : the sources as :func:`bucket_sort` returns them.
     x0, y0, size, ncols, nrows : the bucket grid (metres, metres, metres, counts).
-    shape : a kernel's compiled profile ``p(u²)`` (:attr:`hotspots.density.kernels.Kernel.compiled`).
+    code : the kernel's registered code (:attr:`hotspots.density.kernels.Kernel.code`).
     bandwidth : ``h``, metres. reach : bandwidths at and beyond which the kernel is zero.
 
     Returns
@@ -153,7 +227,7 @@ def density_sums(tx, ty, block_order, block, sx, sy, sw, starts, x0, y0, size, n
                 c_lo, c_hi = _row_span(r, cx, cy, x0, y0, size, ncols, pad)
                 if c_lo > c_hi:
                     continue
-                acc += _run(shape, sx, sy, sw, starts[r * ncols + c_lo], starts[r * ncols + c_hi + 1],
+                acc += _run(code, sx, sy, sw, starts[r * ncols + c_lo], starts[r * ncols + c_hi + 1],
                             cx, cy, inv_h2, reach2)
             out[t] = acc
     return out

@@ -101,7 +101,7 @@ def _kernel_sums(x, y, w, tx, ty, kernel: Kernel, bandwidth: float, ordered: boo
     if order is not None:
         tx, ty = np.ascontiguousarray(tx[order]), np.ascontiguousarray(ty[order])
     sums = density_sums(tx, ty, _block_order(tx.size), _TARGETS_PER_BLOCK, sx, sy, sw, starts, grid.x0, grid.y0,
-                        grid.size, grid.ncols, grid.nrows, kernel.compiled, float(bandwidth), kernel.reach)
+                        grid.size, grid.ncols, grid.nrows, kernel.code, float(bandwidth), kernel.reach)
     if order is None:
         return sums
     return _unsort(sums, order)
