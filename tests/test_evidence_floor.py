@@ -6,7 +6,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from test_selection import BNG, bumps, halves
+from test_selection import BNG, bumps, halves, region  # noqa: F401 (region is a fixture)
 from weekly_fixtures import CALENDAR
 
 from hotspots.core.errors import ValidationError
@@ -16,12 +16,6 @@ from hotspots.places.geofence import PLACEHOLDERS, unique_names
 from hotspots.places.selection import hotspot_select
 from hotspots.places.weekly import DEFAULT_HYSTERESIS, weekly_hotspots
 from hotspots.services.weekly import next_hotspot_number, previous_set, save_set
-
-
-@pytest.fixture(scope="module")
-def region():
-    centre = h3cells.points_to_cells(np.array([-1.8983]), np.array([52.4796]), 10)
-    return h3cells.k_ring(centre, 30)
 
 
 def floor_over(region, hot_cells: int, scores: pd.Series):

@@ -20,9 +20,10 @@ from hotspots.services.ingest import ingest_files
 #: What the demo's coverage line is to be read against, and what this data cannot show.
 GUARDIAN_CONTEXT = (
     "For comparison, Project Guardian's published West Midlands hotspots: 57 places, 1.4% of the force area, "
-    "19% of serious youth violence, 18.4% of harm. The shipped sample is central Birmingham only (a share of "
-    "the force area, not of its crime), and police.uk data records neither victim age nor knife use, so "
-    "serious youth violence cannot be counted here.")
+    "19% of serious youth violence, 18.4% of harm. This week is scored from the 2017 central Birmingham "
+    "sample alone (the force-wide file is from 2011, outside the scoring year), so its shares are of that "
+    "sample, not of the force; and police.uk data records neither victim age nor knife use, so serious "
+    "youth violence cannot be counted here.")
 
 
 @app.command()

@@ -48,8 +48,9 @@ class PlaceCounts:
         """(values, Poisson variances) of ``name``: count, or harm (Cambridge Crime Harm Index days)."""
         if name == "count":
             return self.counts, self.counts
-        squared = self.harm_squared if self.harm_squared is not None else np.zeros_like(self.harm)
-        return self.harm, squared
+        if self.harm_squared is None:  # a zero variance would make any harm interval falsely exact
+            raise ValidationError("harm_squared is unknown: count the places with place_counts, which sums Σ w²")
+        return self.harm, self.harm_squared
 
 
 def cell_lookup(members: pd.DataFrame, place_ids: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
