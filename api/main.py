@@ -15,13 +15,16 @@ from importlib.metadata import version
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api import web
 from api.cache import RenderCache
+from api.deps import force_area
 from api.headers import SECURITY_HEADERS
 from api.jobs import JobRunner
 from api.limits import BodyLimit
 from api.routes import audit, health, hotspots, models, rosters, trials, uploads
+from api.schedule import ScheduleClock
 from hotspots.core.config import get_settings
-from hotspots.core.errors import HotspotsError, IntegrityError, NotFoundError, NotReadyError
+from hotspots.core.errors import ForbiddenError, HotspotsError, IntegrityError, NotFoundError, NotReadyError
 from hotspots.store import open_store
 from hotspots.store.jobs import interrupt_orphans
 
@@ -33,15 +36,21 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
     ``max_upload_bytes`` (default: the settings' ``api_max_upload_mb``) are refused with 413; the
     OpenAPI document and pages are served only with ``docs`` (default: the settings' ``api_docs``)."""
     docs = get_settings().api_docs if docs is None else docs
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-
-
         app.state.store = open_store(database_url or get_settings().resolved_database_url())
         app.state.cache = RenderCache()
         app.state.jobs = JobRunner(app.state.store)
         interrupt_orphans(app.state.store)
+        settings = get_settings()
+        clock = None
+        if settings.schedule_weekly or settings.schedule_resources:
+            clock = ScheduleClock(app.state.store, lambda: force_area(app.state.cache))
+            clock.start()
         yield
+        if clock is not None:
+            clock.stop()
         app.state.jobs.stop()
         app.state.store.dispose()
 
@@ -60,19 +69,32 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
 
     @app.exception_handler(HotspotsError)
     async def user_error(request: Request, exc: HotspotsError):
-        code = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, NotReadyError | IntegrityError) else 400
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+        if web.is_page(request):
+            return web.error_page(request, str(exc), error_status(exc))
+        return JSONResponse({"detail": str(exc)}, status_code=error_status(exc))
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if web.is_page(request):
+            return web.error_page(request, "An internal error stopped this page; it has been logged.", 500)
         return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
 
     for router in (health.router, hotspots.router, hotspots.engagement_router, rosters.router, trials.router,
                    uploads.router, models.jobs_router, models.models_router, models.forecasts_router, audit.router):
         app.include_router(router)
+    web.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes or _settings_limit())
     return app
+
+
+def error_status(exc: HotspotsError) -> int:
+    """The HTTP status of a user error, by its type."""
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, ForbiddenError):
+        return 403
+    return 409 if isinstance(exc, NotReadyError | IntegrityError) else 400
 
 
 def _settings_limit() -> int:

@@ -58,6 +58,10 @@ class BacktestResult:
     def verdict(self) -> str:
         """One sentence: does the model beat the best baseline on PAI at 1.4% of the area?"""
         s = self.summary
+        if s[HEADLINE].isna().all():
+            return ("PAI at 1.4% of the area is undefined in every test period (none held an incident of the "
+                    "target), so this backtest cannot say whether the model beats the baselines; choose a cutoff "
+                    "inside the data, or a broader target.")
         best = self.best_baseline()
         model, other = s.loc[MODEL, HEADLINE], s.loc[best, HEADLINE]
         n = int(s.loc[MODEL, "periods"])

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy import select
 
 from api.deps import ROUTE_RESPONSES, AnyRole, CacheDep, CommanderOnly, RecordId, StoreDep, force_area
 from api.headers import MAP_CSP
@@ -25,11 +24,10 @@ from api.schemas import (
 )
 from hotspots.core.errors import ValidationError
 from hotspots.places.exports import hotspot_frame
-from hotspots.services.weekly import load_set, set_map_page
-from hotspots.store.audit import record
-from hotspots.store.hotspot_sets import engagement, set_engagement
+from hotspots.services.weekly import load_set, set_map_page, visible_to
+from hotspots.services.weekly import update_engagement as record_engagement
+from hotspots.store.hotspot_sets import engagement
 from hotspots.store.hotspot_sets import list_sets as stored_sets
-from hotspots.store.schema import set_hotspots
 
 router = APIRouter(prefix="/hotspot-sets", tags=["commanders"], responses=ROUTE_RESPONSES)
 
@@ -92,12 +90,7 @@ def set_map(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRo
 
 def _visible(hs, principal):
     """The set as the caller may see it: a commander limited to NPUs sees only their hotspots."""
-    if principal.role != "commander" or not principal.npus:
-        return hs
-    keep = hs.hotspots["area_name"].isin(principal.npus)
-    hs.hotspots = hs.hotspots[keep].reset_index(drop=True)
-    hs.members = hs.members[hs.members["hotspot_id"].isin(hs.hotspots["hotspot_id"])].reset_index(drop=True)
-    return hs
+    return visible_to(hs, principal.npus if principal.role == "commander" else ())
 
 
 engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"], responses=ROUTE_RESPONSES)
@@ -116,19 +109,9 @@ def engagement_plans(store: StoreDep, principal: AnyRole,
 def update_engagement(hotspot_id: str, change: EngagementUpdate, store: StoreDep,
                       principal: CommanderOnly) -> EngagementPlan:
     """Record a new version of a hotspot's engagement plan (commanders, within their NPUs); audited."""
-    if principal.npus and not _hotspot_in_npus(store, hotspot_id, principal.npus):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"hotspot {hotspot_id!r} is outside your NPUs")
-    saved = set_engagement(store, hotspot_id, **change.model_dump())
-    with store.engine.begin() as conn:
-        record(conn, principal.actor, "engagement.update", "hotspot", hotspot_id,
-               {"plan_version": saved["plan_version"], "status": saved["status"]})
+    npus = principal.npus if principal.role == "commander" else ()
+    saved = record_engagement(store, hotspot_id, actor=principal.actor, npus=npus, **change.model_dump())
     return EngagementPlan(**_plain(saved))
-
-
-def _hotspot_in_npus(store, hotspot_id: str, npus) -> bool:
-    with store.engine.connect() as conn:
-        areas = set(conn.execute(select(set_hotspots.c.area_name).where(set_hotspots.c.hotspot_id == hotspot_id)).scalars())
-    return bool(areas & set(npus))
 
 
 def _plain(record: dict) -> dict:

@@ -24,24 +24,21 @@ from api.schemas import (
     ModelComparison,
     ModelItem,
     Promotion,
-    RunSettings,
     TrainRequest,
     problem,
 )
 from hotspots.services.models import (
-    backtest_stored,
+    backtest_job,
     forecast_promoted,
     model_row,
+    promote_audited,
     promoted_version,
-    stored_history,
-    train_stored,
+    rollback_audited,
+    train_job,
 )
 from hotspots.services.models import (
     list_models as stored_models,
 )
-from hotspots.services.models import promote as promote_version
-from hotspots.services.models import rollback as roll
-from hotspots.store.audit import record
 from hotspots.store.jobs import get_job
 from hotspots.store.jobs import list_jobs as stored_jobs
 from hotspots.store.tokens import Principal
@@ -58,39 +55,11 @@ _NOT_FOUND = {404: problem("No such record in the store.")}
 _USER_ERROR = {400: problem("A user error, in one line.")}
 
 
-def _history(store, cache, run: RunSettings):
-    """The stored incidents counted for a run, on the force area (or around the incidents, without one)."""
-    return stored_history(store, force_area(cache), period=run.period, resolution=run.resolution, target=run.target,
-                          cutoff=run.cutoff, allow_police_detected=run.allow_police_detected)
-
-
-def _steps(total: int, report):
-    """A progress callback counting lines out of ``total`` steps (never 100% before the job ends)."""
-    done = [0]
-
-    def step(line: str) -> None:
-        done[0] += 1
-        report(min(done[0] / total, 0.99), line)
-
-    return step
-
-
 @jobs_router.post("/train", response_model=Job, status_code=202, responses=_USER_ERROR)
 def start_training(body: TrainRequest, request: Request, store: StoreDep, cache: CacheDep, principal: Analyst) -> Job:
     """Backtest and train a model on the stored incidents, then register it (not promoted). Audited."""
     check_run(body.period, body.resolution, body.target, body.allow_police_detected)  # a 400 now, not a failed job later
-
-    def work(report):
-        report(0.0, "counting incidents per cell and period")
-        history, forecast = _history(store, cache, body)
-        version, trained = train_stored(store, history, forecast, seed=body.seed,
-                                        backtest_periods=body.backtest_periods,
-                                        progress=_steps(body.backtest_periods + 1, report))
-        first, last = trained.forecast_bounds()
-        result = {"version": version, "forecast_start": first, "forecast_end": last,
-                  "backtest": trained.backtest.to_dict() if trained.backtest is not None else None}
-        return result, f"model version {version} stored; not promoted"
-
+    work = train_job(store, force_area(cache), body.model_dump())
     return _job(request, store, "train", body.model_dump(mode="json"), principal, work)
 
 
@@ -99,14 +68,7 @@ def start_backtest(body: BacktestRequest, request: Request, store: StoreDep, cac
                    principal: Analyst) -> Job:
     """Rolling-origin backtest of the model beside every baseline on the stored incidents. Audited."""
     check_run(body.period, body.resolution, body.target, body.allow_police_detected)
-
-    def work(report):
-        report(0.0, "counting incidents per cell and period")
-        history, forecast = _history(store, cache, body)
-        result = backtest_stored(history, forecast, periods=body.periods, seed=body.seed,
-                                 progress=_steps(body.periods, report))
-        return result.to_dict(), result.verdict()
-
+    work = backtest_job(store, force_area(cache), body.model_dump())
     return _job(request, store, "backtest", body.model_dump(mode="json"), principal, work)
 
 
@@ -161,18 +123,14 @@ def model(version: RecordId, store: StoreDep, principal: Analyst) -> ModelCard:
 @models_router.post("/{version}/promote", response_model=ModelItem, responses={**_NOT_FOUND, **_USER_ERROR})
 def promote(version: RecordId, body: Promotion, store: StoreDep, principal: Analyst) -> ModelItem:
     """Make a version the one that serves forecasts. Audited."""
-    promote_version(store, version, body.note)
-    with store.engine.begin() as conn:
-        record(conn, principal.actor, "model.promote", "model", version, {"note": body.note})
+    promote_audited(store, version, body.note, actor=principal.actor)
     return ModelItem(**model_row(store, version), promoted=True)
 
 
 @models_router.post("/rollback", response_model=ModelItem, responses=_USER_ERROR)
 def rollback(body: Promotion, store: StoreDep, principal: Analyst) -> ModelItem:
     """Return to the version promoted before the current one. Audited."""
-    version = roll(store, body.note)
-    with store.engine.begin() as conn:
-        record(conn, principal.actor, "model.rollback", "model", version, {"note": body.note})
+    version = rollback_audited(store, body.note, actor=principal.actor)
     return ModelItem(**model_row(store, version), promoted=True)
 
 

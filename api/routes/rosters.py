@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, Path, Response
 from fastapi.responses import HTMLResponse
 
 from api.deps import ROUTE_RESPONSES, CacheDep, RecordId, StoreDep, Tasking
 from api.headers import NO_STORE, PAGE_CSP
 from api.schemas import RosterCreate, RosterItem, problem
 from hotspots.core.config import get_settings
-from hotspots.core.errors import ValidationError
+from hotspots.core.errors import NotFoundError, ValidationError
 from hotspots.patrol import PatrolResources
 from hotspots.patrol.exports import csv_text, roster_document, roster_stem, safe_name, unit_calendar
 from hotspots.services.rosters import issue_roster, load_roster
@@ -67,14 +67,7 @@ def create_roster(body: RosterCreate, store: StoreDep, principal: Tasking, respo
 def download(roster_id: RecordId, fmt: Literal["csv", "json"], store: StoreDep, cache: CacheDep,
              principal: Tasking) -> Response:
     """A roster as CSV (one row per visit, spreadsheet formulas neutralised) or JSON; the download is audited."""
-    def render():
-        roster = _load(store, cache, roster_id)
-        if fmt == "csv":
-            return csv_text(roster).encode(), f"{roster_stem(roster)}.csv"
-        return json.dumps(roster_document(roster), default=str).encode(), f"{roster_stem(roster)}.json"
-
-    body, name = cache.get(("roster-file", roster_id, fmt), render)
-    return _file(store, principal, roster_id, body, name, fmt, {"format": fmt})
+    return roster_file(store, cache, roster_id, fmt, None, principal.actor)
 
 
 Unit = Annotated[str, Path(max_length=32, description="The unit's call sign.")]
@@ -86,9 +79,7 @@ _NO_UNIT = problem("No such roster, or no such unit on it.")
                        404: _NO_UNIT})
 def calendar(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, principal: Tasking) -> Response:
     """One unit's visits as iCalendar (RFC 5545); the download is audited."""
-    roster = _unit_roster(store, cache, roster_id, unit)
-    name = f"{roster_stem(roster)}-{safe_name(unit)}.ics"
-    return _file(store, principal, roster_id, unit_calendar(roster, unit), name, "ics", {"format": "ics", "unit": unit})
+    return roster_file(store, cache, roster_id, "ics", unit, principal.actor)
 
 
 @router.get("/{roster_id}/briefings/{unit}", response_class=HTMLResponse,
@@ -96,30 +87,40 @@ def calendar(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, 
                        404: _NO_UNIT})
 def briefing(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, principal: Tasking) -> Response:
     """One unit's printable briefing: a page per patrol day with its visits and an SVG map; audited."""
-    roster = _unit_roster(store, cache, roster_id, unit)
-    hot = load_set(store, roster.issue["set_id"]).hotspots
-    page = unit_briefing(roster, unit, dict(zip(hot["hotspot_id"], hot["geofence"], strict=True)))
-    name = f"{roster_stem(roster)}-{safe_name(unit)}-briefing.html"
-    return _file(store, principal, roster_id, page.encode(), name, "html", {"format": "html", "unit": unit})
+    return roster_file(store, cache, roster_id, "html", unit, principal.actor)
 
 
-def _unit_roster(store, cache, roster_id: int, unit: str):
+def roster_file(store, cache, roster_id: int, fmt: str, unit: str | None, actor: str) -> Response:
+    """An issued roster as a download, after its audit event is committed (no event, no file): the whole
+    roster as CSV or JSON, or one unit's calendar (ics) or printable briefing (html)."""
     roster = _load(store, cache, roster_id)
-    if unit not in set(roster.visits["unit"]):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"roster {roster_id} has no unit {unit!r}")
-    return roster
+    stem = roster_stem(roster)
+    if unit is None:
+        def render():
+            if fmt == "csv":
+                return csv_text(roster).encode(), f"{stem}.csv"
+            return json.dumps(roster_document(roster), default=str).encode(), f"{stem}.json"
+
+        body, name = cache.get(("roster-file", roster_id, fmt), render)
+        detail = {"format": fmt}
+    else:
+        if unit not in set(roster.visits["unit"]):
+            raise NotFoundError(f"roster {roster_id} has no unit {unit!r}")
+        if fmt == "ics":
+            body, name = unit_calendar(roster, unit), f"{stem}-{safe_name(unit)}.ics"
+        else:
+            hot = load_set(store, roster.issue["set_id"]).hotspots
+            body = unit_briefing(roster, unit, dict(zip(hot["hotspot_id"], hot["geofence"], strict=True))).encode()
+            name = f"{stem}-{safe_name(unit)}-briefing.html"
+        detail = {"format": fmt, "unit": unit}
+    with store.engine.begin() as conn:
+        record(conn, actor, "roster.download", "roster", roster_id, detail)
+    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "html":
+        headers["Content-Security-Policy"] = PAGE_CSP
+    return Response(content=body, media_type=_MEDIA[fmt], headers=headers)
 
 
 def _load(store, cache, roster_id: int):
     """The issued roster, its fingerprint checked on first load; kept, since it can never change."""
     return cache.get(("roster", roster_id), lambda: load_roster(store, roster_id))
-
-
-def _file(store, principal, roster_id: int, body: bytes, name: str, fmt: str, detail: dict) -> Response:
-    """The download, after its audit event is committed (no event, no file)."""
-    with store.engine.begin() as conn:
-        record(conn, principal.actor, "roster.download", "roster", roster_id, detail)
-    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
-    if fmt == "html":
-        headers["Content-Security-Policy"] = PAGE_CSP
-    return Response(content=body, media_type=_MEDIA[fmt], headers=headers)

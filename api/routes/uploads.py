@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
-from sqlalchemy import select
 
 from api.deps import ROUTE_RESPONSES, Analyst, CacheDep, Evaluator, StoreDep, force_area
 from api.schemas import LoadResult, RejectedRow, problem
 from api.uploads import as_uploaded, save_upload
 from hotspots.core.config import get_settings
 from hotspots.ingest.files import IngestOptions
-from hotspots.services.ingest import ingest_file
+from hotspots.services.ingest import ingest_upload
 from hotspots.services.trials import load_gps_log
-from hotspots.store.audit import record
-from hotspots.store.schema import rejected_rows
 
 router = APIRouter(tags=["uploads"], responses=ROUTE_RESPONSES)
 _ERRORS = {400: problem("A user error, in one line."), 413: problem("The upload is over the size limit.")}
@@ -28,21 +25,13 @@ def upload_incidents(store: StoreDep, cache: CacheDep, principal: Analyst,
     s = get_settings()
     path = save_upload(file, s.data_dir / "uploads")
     with as_uploaded(path, file.filename):
-        report = ingest_file(path, store, IngestOptions(force_area=force_area(cache), timezone=s.timezone,
-                                                        h3_resolution=s.h3_resolution))
-    rejects = []
-    if report.rejected and report.batch_id is not None:
-        with store.engine.connect() as conn:
-            rows = conn.execute(select(rejected_rows.c.line, rejected_rows.c.reason, rejected_rows.c.raw)
-                                .where(rejected_rows.c.batch_id == report.batch_id)
-                                .order_by(rejected_rows.c.line).limit(100)).all()
-        rejects = [RejectedRow(line=r.line, reason=r.reason, raw=r.raw) for r in rows]
-    with store.engine.begin() as conn:
-        record(conn, principal.actor, "incidents.upload", "batch", report.batch_id,
-               {"file": file.filename, "loaded": report.loaded, "rejected": report.rejected})
+        report, rejects = ingest_upload(path, store, IngestOptions(force_area=force_area(cache), timezone=s.timezone,
+                                                                  h3_resolution=s.h3_resolution),
+                                        filename=file.filename or path.name, actor=principal.actor)
     return LoadResult(file=file.filename or path.name, batch_id=report.batch_id,
                       already_loaded=bool(report.skipped_reason), rows_read=report.rows_read, loaded=report.loaded,
-                      already_stored=report.already_stored, rejected=report.rejected, rejects=rejects)
+                      already_stored=report.already_stored, rejected=report.rejected,
+                      rejects=[RejectedRow(**r) for r in rejects])
 
 
 @router.post("/patrol-logs", response_model=LoadResult, responses=_ERRORS)

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     api_max_upload_mb : the API refuses request bodies (uploads) larger than this.
     api_docs : serve the OpenAPI document and its pages (``/openapi.json``, ``/docs``) without a
         token; off by default, since they map every route for anyone who can reach the service.
+    web_idle_minutes : a browser session ends after this many minutes without a request.
+    web_sign_in_attempts : failed sign-ins from one address within 15 minutes before further
+        attempts from it are refused until the window passes.
+    schedule_weekly : when the service computes each week's hotspot set on its own, as a day and a
+        local time (``MON 06:00``); empty: never (the default).
+    schedule_resources : patrol resources (TOML) for the roster draft the service prepares at each
+        tactical period's start; empty: no drafts.
     """
 
     model_config = SettingsConfigDict(env_prefix="HOTSPOTS_", extra="ignore")
@@ -49,6 +56,10 @@ class Settings(BaseSettings):
     projected_crs: str = "auto"
     api_max_upload_mb: float = 200.0
     api_docs: bool = False
+    web_idle_minutes: float = 30.0
+    web_sign_in_attempts: int = 5
+    schedule_weekly: str = ""
+    schedule_resources: str = ""
 
     def resolved_database_url(self) -> str:
         if self.database_url:

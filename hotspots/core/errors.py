@@ -55,6 +55,10 @@ class NotFoundError(HotspotsError):
     """The store holds no such record (the API answers 404)."""
 
 
+class ForbiddenError(HotspotsError):
+    """The caller's role or NPUs do not cover this record (the API answers 403)."""
+
+
 class IntegrityError(HotspotsError):
     """A stored record no longer matches the fingerprint taken when it was issued: it was altered
     outside hotspots and must not be used (the API answers 409)."""

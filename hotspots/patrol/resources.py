@@ -87,10 +87,19 @@ class PatrolResources:
     def from_file(cls, path: str | Path) -> PatrolResources:
         p = check_file(path, "resources")
         try:
-            spec = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
             raise FormatError(f"resources={str(p)!r} is not valid TOML: {exc}", arguments="resources") from None
-        return cls.from_dict(spec, where=p.name)
+        return cls.from_text(text, where=p.name, shown=repr(str(p)))
+
+    @classmethod
+    def from_text(cls, text: str, where: str = "resources", shown: str = "") -> PatrolResources:
+        """Resources from TOML text (an uploaded or typed file); ``where`` names it in messages."""
+        try:
+            spec = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise FormatError(f"resources={shown or where} is not valid TOML: {exc}", arguments="resources") from None
+        return cls.from_dict(spec, where=where)
 
     @classmethod
     def from_dict(cls, spec: dict, where: str = "resources") -> PatrolResources:

@@ -25,8 +25,9 @@ from hotspots.ingest.files import (
 )
 from hotspots.ingest.normalise import normalise
 from hotspots.ingest.readers import read
+from hotspots.store.audit import record
 from hotspots.store.db import Store
-from hotspots.store.incidents import batch_of, projected_crs, read_incidents, write_batch
+from hotspots.store.incidents import batch_of, batch_rejects, projected_crs, read_incidents, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,32 @@ def ingest_file(
     if len(result.rejects) and opts.rejects_dir is not None:
         report.rejects_csv = write_rejects(result.rejects, Path(opts.rejects_dir), f"batch{stored.batch_id:05d}", path)
     return report
+
+
+def ingest_upload(path: Path, store: Store, opts: IngestOptions, *, filename: str, actor: str,
+                  shown_rejects: int = 100) -> tuple[LoadReport, list[dict]]:
+    """Load an uploaded file as :func:`ingest_file` does, audited as ``actor``.
+
+    Parameters
+    ----------
+    path : the saved upload. store, opts : as for :func:`ingest_file`.
+    filename : the file's name as the client sent it (for the audit event).
+    actor : who uploaded it.
+    shown_rejects : how many rejected rows to return (all are kept in the store).
+
+    Returns
+    -------
+    (LoadReport, list[dict])
+        The report and the first ``shown_rejects`` rejected rows (line, reason, raw), in line order.
+    """
+    report = ingest_file(path, store, opts)
+    rejects = []
+    if report.rejected and report.batch_id is not None:
+        rejects = batch_rejects(store, report.batch_id, shown_rejects)
+    with store.engine.begin() as conn:
+        record(conn, actor, "incidents.upload", "batch", report.batch_id,
+               {"file": filename, "loaded": report.loaded, "rejected": report.rejected})
+    return report, rejects
 
 
 def ingest_files(

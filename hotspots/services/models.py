@@ -15,6 +15,7 @@ import pandas as pd
 from hotspots.core.config import get_settings
 from hotspots.core.errors import NotReadyError
 from hotspots.services.ingest import stored_frame
+from hotspots.store.audit import record
 from hotspots.store.db import Store
 from hotspots.store.model_registry import (
     add_version,
@@ -33,9 +34,12 @@ from models.registry import StoredModel, forecast_table, stored_model, version_r
 from models.runs import build_history, region_cells
 from models.training import TrainedModel, history_before, train
 
-__all__ = ["StoredModel", "backtest_stored", "events", "forecast_promoted", "list_models", "load_model",
-           "load_promoted", "model_row", "promote", "promoted_version", "register", "rollback", "stored_history",
-           "train_stored"]
+__all__ = ["StoredModel", "backtest_job", "backtest_stored", "events", "forecast_promoted", "list_models",
+           "load_model", "load_promoted", "model_row", "promote", "promote_audited", "promoted_version", "register",
+           "rollback", "rollback_audited", "stored_history", "train_job", "train_stored"]
+
+#: What a background job does: given a progress callback (share 0..1, one line), its result and a last line.
+Report = Callable[[float, str], None]
 
 
 def register(store: Store, trained: TrainedModel) -> int:
@@ -140,3 +144,64 @@ def forecast_promoted(store: Store, area, day: dt.date | None = None) -> tuple[S
                           stored.crs, stored.feature_config, stored.layers)
     period = stored.calendar.period_of(day) if day else history.next_period()
     return stored, forecast_table(history.cells, stored.model.predict(history, period), stored.calendar, period)
+
+
+def _steps(total: int, report: Report) -> Callable[[str], None]:
+    """A progress callback counting lines out of ``total`` steps (never 100% before the job ends)."""
+    done = [0]
+
+    def step(line: str) -> None:
+        done[0] += 1
+        report(min(done[0] / total, 0.99), line)
+
+    return step
+
+
+def train_job(store: Store, area, run: dict) -> Callable[[Report], tuple[dict, str]]:
+    """The work of a training job (for a job runner): count the stored incidents for ``run``
+    (period, resolution, target, cutoff, allow_police_detected, seed, backtest_periods), backtest,
+    train and register the model; its result is the new version and its backtest."""
+    def work(report: Report) -> tuple[dict, str]:
+        report(0.0, "counting incidents per cell and period")
+        history, forecast = _history(store, area, run)
+        version, trained = train_stored(store, history, forecast, seed=run["seed"],
+                                        backtest_periods=run["backtest_periods"],
+                                        progress=_steps(run["backtest_periods"] + 1, report))
+        first, last = trained.forecast_bounds()
+        result = {"version": version, "forecast_start": first, "forecast_end": last,
+                  "backtest": trained.backtest.to_dict() if trained.backtest is not None else None}
+        return result, f"model version {version} stored; not promoted"
+
+    return work
+
+
+def backtest_job(store: Store, area, run: dict) -> Callable[[Report], tuple[dict, str]]:
+    """The work of a backtest job: as :func:`train_job`, with ``periods`` test periods and no model stored."""
+    def work(report: Report) -> tuple[dict, str]:
+        report(0.0, "counting incidents per cell and period")
+        history, forecast = _history(store, area, run)
+        result = backtest_stored(history, forecast, periods=run["periods"], seed=run["seed"],
+                                 progress=_steps(run["periods"], report))
+        return result.to_dict(), result.verdict()
+
+    return work
+
+
+def _history(store: Store, area, run: dict):
+    return stored_history(store, area, period=run["period"], resolution=run["resolution"], target=run["target"],
+                          cutoff=run["cutoff"], allow_police_detected=run["allow_police_detected"])
+
+
+def promote_audited(store: Store, version: int, note: str, *, actor: str) -> None:
+    """Promote ``version`` (see :func:`promote`) and record who did it and why."""
+    promote(store, version, note)
+    with store.engine.begin() as conn:
+        record(conn, actor, "model.promote", "model", version, {"note": note})
+
+
+def rollback_audited(store: Store, note: str, *, actor: str) -> int:
+    """Roll back to the previously promoted version (see :func:`rollback`), audited; returns it."""
+    version = rollback(store, note)
+    with store.engine.begin() as conn:
+        record(conn, actor, "model.rollback", "model", version, {"note": note})
+    return version

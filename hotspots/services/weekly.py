@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from hotspots.core.config import get_settings
-from hotspots.core.errors import ValidationError
+from hotspots.core.errors import ForbiddenError, ValidationError
 from hotspots.geo.areas import Area, NamedAreas
 from hotspots.geo.periods import Calendar
 from hotspots.places.evidence import DEFAULT_FDR, DEFAULT_FLOOR_RULE, DEFAULT_MIN_EXPECTED
@@ -35,8 +35,9 @@ from hotspots.places.weekly import (
 )
 from hotspots.services.ingest import stored_incidents
 from hotspots.store import hotspot_sets as stored_sets
+from hotspots.store.audit import record
 from hotspots.store.db import Store
-from hotspots.store.hotspot_sets import MEASURE_COLUMNS, engagement, set_scores_of
+from hotspots.store.hotspot_sets import MEASURE_COLUMNS, engagement, set_engagement, set_scores_of
 from hotspots.store.incidents import projected_crs
 from maps.weekly import weekly_map
 
@@ -234,3 +235,61 @@ def set_map_page(store: Store, hs: HotspotSet, region: Area, *, offence_groups: 
                       engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas, npu=npu,
                       title=f"Hotspots {p['period_label']}" + (f", {npu}" if npu else ""), subtitle=context.sentence,
                       tiles=tiles)
+
+
+def visible_to(hs: HotspotSet, npus: tuple[str, ...]) -> HotspotSet:
+    """The set as a commander limited to ``npus`` may see it (every hotspot when ``npus`` is empty)."""
+    if not npus:
+        return hs
+    keep = hs.hotspots["area_name"].isin(npus)
+    hs.hotspots = hs.hotspots[keep].reset_index(drop=True)
+    hs.members = hs.members[hs.members["hotspot_id"].isin(hs.hotspots["hotspot_id"])].reset_index(drop=True)
+    return hs
+
+
+def update_engagement(store: Store, hotspot_id: str, *, actor: str, npus: tuple[str, ...] = (), **change) -> dict:
+    """Record a new version of a hotspot's engagement plan, audited as ``actor``; a commander limited to
+    ``npus`` may change only the plans of hotspots in them (ForbiddenError otherwise).
+
+    ``change`` holds the fields of :func:`hotspots.store.hotspot_sets.set_engagement`; the ones not
+    given keep their last value. Returns the new version.
+    """
+    if npus and not set(stored_sets.hotspot_areas(store, hotspot_id)) & set(npus):
+        raise ForbiddenError(f"hotspot {hotspot_id!r} is outside your NPUs")
+    saved = set_engagement(store, hotspot_id, **change)
+    with store.engine.begin() as conn:
+        record(conn, actor, "engagement.update", "hotspot", hotspot_id,
+               {"plan_version": saved["plan_version"], "status": saved["status"]})
+    return saved
+
+
+@dataclass
+class PeriodView:
+    """What a commander reads for one stored set: the hotspots they may see with their engagement
+    plans, the previous set's hotspots that dropped out, the coverage table, and the plans' history."""
+
+    hotspot_set: HotspotSet
+    dropped: pd.DataFrame
+    coverage: pd.DataFrame
+    plans: pd.DataFrame
+    plan_history: pd.DataFrame
+
+    @property
+    def change(self) -> dict:
+        """How many hotspots are new, continuing and dropped since the previous set."""
+        status = self.hotspot_set.hotspots["status"].value_counts()
+        return {"new": int(status.get("new", 0)), "continuing": int(status.get("continuing", 0)),
+                "dropped": len(self.dropped)}
+
+
+def period_view(store: Store, set_id: int | None, npus: tuple[str, ...] = ()) -> PeriodView:
+    """The stored set ``set_id`` (default: the latest) as a commander limited to ``npus`` sees it."""
+    hs = visible_to(load_set(store, set_id), npus)
+    previous_id = hs.parameters.get("previous_set")
+    dropped = pd.DataFrame(columns=HOTSPOT_COLUMNS)
+    if previous_id:
+        before = visible_to(load_set(store, previous_id), npus).hotspots
+        dropped = before[~before["hotspot_id"].isin(hs.hotspots["hotspot_id"])].drop(columns=["geofence"])
+    ids = hs.hotspots["hotspot_id"].tolist()
+    return PeriodView(hs, dropped.reset_index(drop=True), hs.parameters["coverage"], engagement(store, ids),
+                      engagement(store, ids, history=True))

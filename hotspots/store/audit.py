@@ -39,9 +39,27 @@ def record(conn, actor: str, action: str, object_type: str, object_id, detail: d
                                           detail=json.dumps(detail or {}, sort_keys=True, default=str)))
 
 
-def audit_events(store: Store, object_type: str | None = None, object_id=None, newest: int | None = None) -> pd.DataFrame:
-    """Events in order, optionally for one kind of object or one object, and only the ``newest`` so many."""
+def audit_events(store: Store, object_type: str | None = None, object_id=None, newest: int | None = None, *,
+                 action: str | None = None, actor: str | None = None) -> pd.DataFrame:
+    """Events in order (oldest first), optionally filtered.
+
+    Parameters
+    ----------
+    store : the store.
+    object_type, object_id : only events on this kind of object, or this one object.
+    newest : only the newest so many.
+    action, actor : only this action (``roster.download``), or this actor.
+
+    Returns
+    -------
+    pandas.DataFrame
+        AUDIT_COLUMNS.
+    """
     query = select(audit_log).order_by(audit_log.c.event_id.desc())
+    if action:
+        query = query.where(audit_log.c.action == action)
+    if actor:
+        query = query.where(audit_log.c.actor == actor)
     if object_type is not None:
         query = query.where(audit_log.c.object_type == object_type)
     if object_id is not None:

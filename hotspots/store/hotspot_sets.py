@@ -168,6 +168,13 @@ def hotspot_ids(store: Store, set_ids: list[int] | None = None) -> list[str]:
         return list(conn.execute(query).scalars().all())
 
 
+def hotspot_areas(store: Store, hotspot_id: str) -> list[str]:
+    """The NPUs (area names) a hotspot id has had in any stored set; empty for an unknown id."""
+    with store.engine.connect() as conn:
+        return sorted({a for a in conn.execute(select(set_hotspots.c.area_name)
+                                               .where(set_hotspots.c.hotspot_id == hotspot_id)).scalars() if a})
+
+
 def set_engagement(store: Store, hotspot_id: str, *, owner: str | None = None, stakeholders: str | None = None,
                    status: str | None = None, next_review: dt.date | None = None, notes: str | None = None) -> dict:
     """Record a new version of a hotspot's engagement plan; fields not given keep their last value.

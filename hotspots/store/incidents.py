@@ -120,3 +120,12 @@ def read_incidents(
 def projected_crs(store: Store) -> str:
     """The projected CRS the store's x/y are in (British National Grid before any load)."""
     return store.meta("projected_crs") or "EPSG:27700"
+
+
+def batch_rejects(store: Store, batch_id: int, limit: int) -> list[dict]:
+    """The first ``limit`` rejected rows of a batch, in line order: line, reason, raw."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(rejected_rows.c.line, rejected_rows.c.reason, rejected_rows.c.raw)
+                            .where(rejected_rows.c.batch_id == batch_id)
+                            .order_by(rejected_rows.c.line).limit(limit)).mappings().all()
+    return [dict(r) for r in rows]

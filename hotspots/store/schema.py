@@ -385,3 +385,38 @@ jobs = Table(
     Column("worker", String(80), nullable=False),
     Index("ix_jobs_status", "status"),
 )
+
+# Browser sessions: the cookie's value is stored only as a SHA-256 hash, like API tokens. A session
+# belongs to a token, so revoking the token ends its sessions; signing out ends one server-side.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("session_id", Integer, primary_key=True, autoincrement=True),
+    Column("session_sha256", String(64), nullable=False, unique=True),
+    Column("token_id", Integer, ForeignKey("api_tokens.token_id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+)
+
+# The weekly cycle's runs: one row per kind and period, claimed by a unique key before the work, so
+# two workers (or a restart) never run the same period twice.
+scheduled_runs = Table(
+    "scheduled_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_label", String(32), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("worker", String(80), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("set_id", Integer, ForeignKey("hotspot_sets.set_id")),
+    Column("seed", BigInteger),
+    Column("roster_id", Integer, ForeignKey("rosters.roster_id")),
+    Column("finished_at", UTCDateTime),
+    UniqueConstraint("kind", "period_start"),
+)

@@ -101,6 +101,9 @@ def principal_for(store: Store, token: str) -> Principal | None:
     with store.engine.connect() as conn:
         row = conn.execute(select(api_tokens).where(api_tokens.c.token_sha256 == token_hash(token),
                                                     api_tokens.c.revoked_at.is_(None))).mappings().first()
-    if row is None:
-        return None
+    return None if row is None else principal_of(row)
+
+
+def principal_of(row) -> Principal:
+    """The principal of an ``api_tokens`` row (a mapping)."""
     return Principal(token_id=row["token_id"], name=row["name"], role=row["role"], npus=tuple(json.loads(row["npus"])))
