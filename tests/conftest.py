@@ -17,7 +17,7 @@ POSTGRES_URL = os.environ.get("HOTSPOTS_TEST_POSTGRES_URL", "postgresql+psycopg:
 SAMPLES = SHIPPED_DATA / "samples"
 
 # The synthetic year and its weekly hotspot sets are built once per session.
-pytest_plugins = ["weekly_fixtures", "model_fixtures", "patrol_fixtures", "national_fixtures"]
+pytest_plugins = ["weekly_fixtures", "model_fixtures", "patrol_fixtures", "national_fixtures", "web_fixtures"]
 
 
 def _postgres_reachable() -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jinja2
+import pandas as pd
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
@@ -43,7 +44,8 @@ def page(request: Request, template: str, *, title: str, status: int = 200, for_
 
 
 def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """None, NaN or NaT (what a data frame row holds where nothing is known)."""
+    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
 
 def _number(value, digits: int = 0) -> str:
