@@ -27,6 +27,10 @@ PAGES = {"/commander": {"commander"}, "/commander/sets/1/map": {"commander"}, "/
          "/tasking": {"tasking"}, "/tasking/rosters/1": {"tasking"}, "/evaluator": {"evaluator"}, "/admin": set()}
 
 
+PAGES_OF = {"commander": "/commander", "analyst": "/analyst", "tasking": "/tasking", "evaluator": "/evaluator",
+            "admin": "/admin"}
+
+
 @pytest.fixture(scope="module")
 def site(sample_site, tmp_path_factory):
     url, tokens, npu = copy_site(sample_site, tmp_path_factory.mktemp("web"))
@@ -80,6 +84,23 @@ def test_each_role_opens_its_pages_and_is_refused_the_others(site, role):
         else:
             assert done.status_code == 403, path
             assert "This page is for the" in done.text and "Traceback" not in done.text
+
+
+@pytest.mark.parametrize("role", ["commander", "analyst", "tasking", "evaluator", "admin"])
+def test_every_form_field_has_a_label_and_every_page_says_whom_it_is_for(site, role):
+    """WCAG basics checked on the markup: a label (or aria-label) for each control, the page's role named,
+    a skip link first, and a title on the framed map."""
+    client, tokens, *_ = site
+    sign_in(client, tokens[role])
+    html = client.get(PAGES_OF[role]).text
+    labelled = set(re.findall(r'<label for="([^"]+)"', html))
+    for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", html):
+        if 'type="hidden"' in tag:
+            continue
+        own = re.search(r'id="([^"]+)"', tag)
+        assert "aria-label=" in tag or (own and own.group(1) in labelled), tag
+    assert '<p class="for-role">For ' in html and html.index('class="skip"') < html.index("<main")
+    assert "<iframe" not in html or re.search(r'<iframe[^>]+title="Map of the', html)
 
 
 def test_wrong_tokens_are_audited_and_then_throttled(site):

@@ -46,7 +46,15 @@ function uploadWithProgress(form) {
   });
 }
 
+function openLinkedPlan() {
+  // After a plan is saved the page returns to it (#HS-0003): open it so the new version shows.
+  const target = window.location.hash ? document.getElementById(window.location.hash.slice(1)) : null;
+  if (target && target.tagName === "DETAILS") target.open = true;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  openLinkedPlan();
+  window.addEventListener("hashchange", openLinkedPlan);
   const job = document.getElementById("job");
   if (job && (job.dataset.status === "queued" || job.dataset.status === "running")) followJob(job);
   for (const form of document.querySelectorAll("form[data-upload-progress]")) uploadWithProgress(form);

@@ -58,6 +58,11 @@ def _when(value) -> str:
     """A stored UTC time in the service's local zone, to the minute."""
     if _missing(value):
         return ""
-    if isinstance(value, dt.datetime):
+    if isinstance(value, str):  # records read back from JSON keep their times as ISO text
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%d %H:%M %Z")
     return str(value)
