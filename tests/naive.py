@@ -25,8 +25,9 @@ def kernel_sums(x, y, w, tx, ty, kernel: Kernel, bandwidth: float) -> np.ndarray
 
 def bucket_sort(x, y, w, x0, y0, size, ncols, nrows):
     """Points inside the grid with non-zero weight, ordered by row-major bucket, stable."""
-    col = np.floor((x - x0) / size)
-    row = np.floor((y - y0) / size)
+    inv = 1.0 / size  # the kernel's arithmetic: a point on a bucket edge lands in the same bucket
+    col = np.floor((x - x0) * inv)
+    row = np.floor((y - y0) * inv)
     keep = (col >= 0) & (col < ncols) & (row >= 0) & (row < nrows) & (w != 0)
     key = (row * ncols + col)[keep].astype(np.int64)
     order = np.argsort(key, kind="stable")
@@ -173,7 +174,8 @@ def weight_near(x, y, w, tx, ty, x0, y0, size, ncols, nrows, radius, slack):
     A bucket row is reached when the disc meets its strip; a bucket in it when its x-interval
     meets the disc's chord at the strip's nearest edge. Shape (len(tx),).
     """
-    col, row = np.floor((x - x0) / size), np.floor((y - y0) / size)
+    inv = 1.0 / size  # the kernel's bucket arithmetic, so a point on a bucket edge lands where it does there
+    col, row = np.floor((x - x0) * inv), np.floor((y - y0) * inv)
     keep = (col >= 0) & (col < ncols) & (row >= 0) & (row < nrows) & (w != 0)
     col, row, w = col[keep], row[keep], w[keep]
     pad = radius * (1.0 + slack)

@@ -11,7 +11,7 @@ import sys
 import naive
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -106,6 +106,8 @@ def test_lookup_labels_read_the_table(points, table, centres):
 
 @settings(max_examples=40, deadline=None)
 @given(points=_points(0, 120), targets=_points(1, 20), radius=st.floats(10.0, 2000.0))
+@example(points=(np.array([-1757.0]), np.array([0.0]), np.array([1.0])),  # a point exactly on a bucket edge
+         targets=(np.array([-1757.0, 0.0]), np.zeros(2), np.zeros(2)), radius=1756.5870270312257)
 def test_weight_near_bounds_the_weight_within_reach(points, targets, radius):
     x, y, w = points
     tx, ty, _ = targets
