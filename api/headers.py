@@ -8,9 +8,10 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
-#: The weekly map is one self-contained page: its own inline code and styles, no network.
+#: The weekly map is one self-contained page: its own inline code and styles, no network. It runs
+#: sandboxed (an origin of its own), so even a script that got into it could not act as the reader.
 MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
-           "font-src data:; frame-ancestors 'none'")
+           "font-src data:; frame-ancestors 'none'; sandbox allow-scripts")
 
 #: Printable pages (briefings, evaluation reports): inline styles and SVG, no scripts at all.
 PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"

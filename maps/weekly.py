@@ -97,8 +97,11 @@ def _hotspot_layer(frame: pd.DataFrame, name: str, colour: str, dash: str | None
     for col in ("incidents", "harm", "knife_enabled", "serious_youth_violence"):
         if col in table.columns:
             table[col] = [v if v == "-" else f"{float(v):,.1f}" for v in table[col]]
+    # Folium's tooltips and popups insert properties as HTML: text from the data (hotspot names come
+    # from street and ward names in the incident files) is escaped here, so it shows as text.
     features = [{"type": "Feature", "geometry": shapely.geometry.mapping(g),
-                 "properties": {k: (str(v) if not isinstance(v, int | float) else v) for k, v in row.items()}}
+                 "properties": {k: (html.escape(str(v)) if not isinstance(v, int | float) else v)
+                                for k, v in row.items()}}
                 for g, row in zip(frame["geofence"], table.to_dict("records"), strict=True)]
     style = {"color": colour, "weight": 2.5, "fillOpacity": 0.08, "fillColor": colour}
     if dash:
@@ -112,7 +115,7 @@ def _hotspot_layer(frame: pd.DataFrame, name: str, colour: str, dash: str | None
 
 
 def _outline_layer(geometries, names, name: str, colour: str, weight: float, show: bool = True) -> folium.GeoJson:
-    features = [{"type": "Feature", "properties": {"name": str(n)},
+    features = [{"type": "Feature", "properties": {"name": html.escape(str(n))},
                  "geometry": shapely.geometry.mapping(shapely.simplify(g, _OUTLINE_TOLERANCE_DEG, preserve_topology=True))}
                 for g, n in zip(geometries, names, strict=True)]
     return folium.GeoJson({"type": "FeatureCollection", "features": features}, name=name, show=show,

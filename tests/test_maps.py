@@ -7,6 +7,7 @@ import shutil
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from maps import weekly_map, write_map
@@ -94,3 +95,63 @@ def test_map_draws_in_headless_chromium(page, tmp_path):
     assert drawn > 0
     # Not blank: many distinct colours (surface ramp, geofences, legend), not one background.
     assert len(np.unique(shot.reshape(-1, 3), axis=0)) > 50
+
+
+def test_script_planted_in_the_data_never_runs_in_the_map(weeks, force_area, npus, tmp_path):
+    """Every free-text field a map shows (hotspot and area names, trend, engagement status) carries
+    script; opened in Chromium with every tooltip and popup shown, none of it runs, and it reads as text.
+    The page is opened from a file, without the service's CSP, so escaping alone is what is tested."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    planted = ['<img src=x onerror="window.__pwned=1">', "<script>window.__pwned=2</script>",
+               '"><svg onload="window.__pwned=3">', "<b onmouseover=window.__pwned=4>hover</b>"]
+    first, second = weeks
+    hs = second.hotspot_set
+    hs.hotspots = hs.hotspots.copy()
+    n = len(hs.hotspots)
+    hs.hotspots["name"] = [planted[i % 4] for i in range(n)]
+    hs.hotspots["area_name"] = [planted[(i + 1) % 4] for i in range(n)]
+    hs.hotspots["emerging_class"] = planted[2]
+    plans = pd.DataFrame({"hotspot_id": hs.hotspots["hotspot_id"], "status": planted[3], "next_review": planted[0]})
+    page = weekly_map(hs, region=force_area.geometry, resolution=10, scores=second.scores,
+                      incidents=second.last_period_incidents, previous=first.hotspot_set, areas=npus,
+                      engagement=plans, title=planted[1], subtitle=planted[0])
+    chromium, driver_path = _chromium()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
+                "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        driver.get(write_map(page, tmp_path / "planted.html").as_uri())
+        deadline = time.time() + 20
+        while time.time() < deadline and not driver.execute_script(
+                "return document.querySelectorAll('.leaflet-interactive').length"):
+            time.sleep(0.2)
+        shown = driver.execute_script("""
+            // Hover and click every feature, as a commander would: the parent layer renders its
+            // tooltip and popup for it. Keep what each showed.
+            const shown = [];
+            for (const key of Object.keys(window)) {
+              const layer = window[key];
+              if (!key.startsWith('geo_json_') || !layer || !layer.eachLayer) continue;
+              layer.eachLayer((l) => {
+                const at = l.getBounds ? l.getBounds().getCenter() : l.getLatLng();
+                l.fire('mouseover', {latlng: at, layer: l}, true);
+                l.fire('click', {latlng: at, layer: l}, true);
+                for (const box of document.querySelectorAll('.leaflet-popup-content, .leaflet-tooltip')) {
+                  shown.push(box.innerText);
+                }
+              });
+            }
+            return shown;""")
+        time.sleep(0.5)
+        pwned = driver.execute_script("return window.__pwned === undefined ? null : window.__pwned")
+        injected = driver.execute_script("return document.querySelectorAll('img[src=\"x\"], b[onmouseover]').length")
+    finally:
+        driver.quit()
+    assert len(shown) > 0 and pwned is None and injected == 0
+    text = "\n".join(shown)
+    assert "<img src=x" in text and "<script>" in text  # shown as text, not run as markup

@@ -319,3 +319,34 @@ def test_sessions_work_the_same_on_both_stores(store_url):
         client.post("/sign-out", data={"csrf_token": csrf(page.text)})
         assert client.get("/admin", follow_redirects=False).status_code == 303
     assert audit_events(store, action="web.sign_out")["actor"].tolist() == ["api:admin-post"]
+
+
+def test_the_weekly_cycles_runs_show_with_their_times_and_a_draft_is_issued_from_the_page(site, monkeypatch):
+    """What the schedule did appears on the pages (tests/test_schedule.py drives the schedule itself)."""
+    import datetime as dt
+
+    from hotspots.core.config import SHIPPED_DATA
+    from hotspots.store.schedule import claim_run, finish_run
+
+    client, tokens, _, url = site
+    store = open_store(url)
+    due = dt.datetime(2017, 12, 4, 6, 0, tzinfo=dt.UTC)
+    run = claim_run(store, "weekly-set", dt.date(2017, 12, 4), "2017-12-04..2017-12-10", due, "host:1")
+    finish_run(store, run, "done", "set 1 stored", set_id=1)
+    draft = claim_run(store, "roster-draft", dt.date(2017, 12, 4), "2017-12-04..2017-12-31", due, "host:1",
+                      set_id=1, seed=2024)
+    finish_run(store, draft, "waiting", "waiting for a tasking board to issue it")
+    sign_in(client, tokens["commander"])
+    page = client.get("/commander").text
+    assert 'id="weekly-cycle"' in page and "2017-12-04 06:00 GMT" in page and 'href="/commander?set_id=1"' in page
+    monkeypatch.setenv("HOTSPOTS_SCHEDULE_RESOURCES", str(SHIPPED_DATA / "patrol" / "demo_resources.toml"))
+    get_settings.cache_clear()
+    sign_in(client, tokens["tasking"])
+    page = client.get("/tasking")
+    assert "Issue draft for 2017-12-04..2017-12-31" in page.text
+    done = client.post(f"/tasking/drafts/{draft}/issue", data={"csrf_token": csrf(page.text)}, follow_redirects=False)
+    assert done.status_code == 303
+    roster = load_roster(store, int(done.headers["location"].rsplit("/", 1)[1]))
+    assert roster.parameters["seed"] == 2024 and roster.issue["issued_by"] == "api:tasking-post"
+    again = client.post(f"/tasking/drafts/{draft}/issue", data={"csrf_token": csrf(page.text)})
+    assert again.status_code == 400 and "can be issued once" in again.text

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import StoreDep
 from api.web.render import page
-from api.web.session import FormSession, page_for
+from api.web.session import FormSession, mark_page, page_for
 from hotspots.store.audit import audit_events
 from hotspots.store.sessions import Session
 from hotspots.store.tokens import ROLES, add_token, list_tokens, revoke_token
 
-router = APIRouter(prefix="/admin", include_in_schema=False)
+router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(mark_page)])
 Admin = Annotated[Session, page_for()]
 
 

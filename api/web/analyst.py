@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from api.deps import CacheDep, RecordId, StoreDep, force_area
 from api.uploads import as_uploaded, save_upload
 from api.web.forms import form_day
 from api.web.render import page
-from api.web.session import FormSession, page_for
+from api.web.session import FormSession, mark_page, page_for
 from hotspots.core.config import get_settings
 from hotspots.core.errors import ValidationError
 from hotspots.ingest.files import IngestOptions
@@ -32,7 +32,7 @@ from maps.charts import bar_chart_svg
 from models.backtest import HEADLINE, MODEL
 from models.runs import check_run
 
-router = APIRouter(prefix="/analyst", include_in_schema=False)
+router = APIRouter(prefix="/analyst", include_in_schema=False, dependencies=[Depends(mark_page)])
 Analyst = Annotated[Session, page_for("analyst")]
 PERIODS = ("tactical", "week", "month")
 

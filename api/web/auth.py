@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import StoreDep
@@ -16,6 +16,7 @@ from api.web.session import (
     SIGN_IN_COOKIE,
     FormSession,
     client_of,
+    mark_page,
     new_sign_in_token,
     set_cookie,
     sign_in_token_matches,
@@ -24,7 +25,7 @@ from hotspots.core.config import get_settings
 from hotspots.store.sessions import end_session, live_session, recent_failures, record_failed_sign_in, start_session
 from hotspots.store.tokens import principal_for
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_page)])
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
 
 

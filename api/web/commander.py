@@ -5,21 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import CacheDep, RecordId, StoreDep, force_area
 from api.headers import FRAMED_MAP
 from api.web.forms import form_day
 from api.web.render import page
-from api.web.session import FormSession, page_for
+from api.web.session import FormSession, mark_page, page_for
 from hotspots.core.errors import NotReadyError, ValidationError
+from hotspots.services.schedule import WEEKLY_SET
 from hotspots.services.weekly import load_set, period_view, set_map_page, update_engagement, visible_to
 from hotspots.store.hotspot_sets import ENGAGEMENT_STATUSES
 from hotspots.store.hotspot_sets import list_sets as stored_sets
+from hotspots.store.schedule import list_runs
 from hotspots.store.sessions import Session
 
-router = APIRouter(prefix="/commander", include_in_schema=False)
+router = APIRouter(prefix="/commander", include_in_schema=False, dependencies=[Depends(mark_page)])
 Commander = Annotated[Session, page_for("commander")]
 
 
@@ -41,7 +43,8 @@ def commander_page(request: Request, store: StoreDep, session: Commander, set_id
                 hotspots=rows.to_dict("records"), dropped=view.dropped.to_dict("records"), change=view.change,
                 coverage=view.coverage.to_dict("records"), plans=_plans(view.plans, rows["hotspot_id"]),
                 history=_by_hotspot(view.plan_history.to_dict("records")),
-                statuses=ENGAGEMENT_STATUSES, npus=_npus(session))
+                statuses=ENGAGEMENT_STATUSES, npus=_npus(session),
+                runs=list_runs(store, WEEKLY_SET, newest=5).to_dict("records"))
 
 
 def _plans(current, hotspot_ids) -> dict[str, dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import RecordId, StoreDep
@@ -13,7 +13,7 @@ from api.headers import PAGE_CSP
 from api.uploads import as_uploaded, save_upload
 from api.web.forms import form_day, form_seed
 from api.web.render import page
-from api.web.session import FormSession, page_for
+from api.web.session import FormSession, mark_page, page_for
 from hotspots.core.config import get_settings
 from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.services.trials import (
@@ -29,7 +29,7 @@ from hotspots.store.trials import list_allocations
 from hotspots.trials.allocation import DESIGNS
 from maps.trial_report import render
 
-router = APIRouter(prefix="/evaluator", include_in_schema=False)
+router = APIRouter(prefix="/evaluator", include_in_schema=False, dependencies=[Depends(mark_page)])
 Evaluator = Annotated[Session, page_for("evaluator")]
 
 

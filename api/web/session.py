@@ -43,9 +43,14 @@ class PageRefused(Exception):
         self.role_needed = role_needed
 
 
+def mark_page(request: Request) -> None:
+    """Errors on this request are rendered as pages, not JSON (every page router depends on this)."""
+    request.state.page = True
+
+
 def current_session(request: Request, store: StoreDep) -> Session:
     """The live session of the request's cookie; without one, the sign-in page."""
-    request.state.page = True  # errors on this request are rendered as pages, not JSON
+    mark_page(request)
     cookie = request.cookies.get(SESSION_COOKIE)
     idle = dt.timedelta(minutes=get_settings().web_idle_minutes)
     session = live_session(store, cookie, idle) if cookie else None

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from api.deps import CacheDep, RecordId, StoreDep
 from api.routes.rosters import roster_file
 from api.web.forms import form_day, form_seed
 from api.web.render import page
-from api.web.session import FormSession, page_for
+from api.web.session import FormSession, mark_page, page_for
 from hotspots.core.config import SHIPPED_DATA, get_settings
 from hotspots.core.errors import FormatError, ValidationError
 from hotspots.patrol import PatrolResources
@@ -24,7 +24,7 @@ from hotspots.store.rosters import list_rosters
 from hotspots.store.schedule import list_runs
 from hotspots.store.sessions import Session
 
-router = APIRouter(prefix="/tasking", include_in_schema=False)
+router = APIRouter(prefix="/tasking", include_in_schema=False, dependencies=[Depends(mark_page)])
 Tasking = Annotated[Session, page_for("tasking")]
 EXAMPLE_RESOURCES = SHIPPED_DATA / "patrol" / "demo_resources.toml"
 MAX_RESOURCES_BYTES = 200_000
