@@ -3,6 +3,7 @@
 The same jobs are walked in a real browser in tests/test_web_browser.py; these tests pin the rules
 (cookies, refusals, audit) precisely and quickly."""
 
+import datetime as dt
 import re
 import time
 
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 from web_fixtures import copy_site
 
 from api.main import create_app
-from hotspots.core.config import get_settings
+from hotspots.core.config import SHIPPED_DATA, get_settings
 from hotspots.geo import cells as h3cells
 from hotspots.services.rosters import load_roster
 from hotspots.services.weekly import load_set
@@ -20,7 +21,8 @@ from hotspots.store import open_store
 from hotspots.store.audit import audit_events
 from hotspots.store.hotspot_sets import engagement
 from hotspots.store.rosters import list_rosters
-from hotspots.store.tokens import ROLES, add_token
+from hotspots.store.schedule import claim_run, finish_run
+from hotspots.store.tokens import ROLES, add_token, revoke_token
 
 #: page -> roles that may open it (admin opens everything)
 PAGES = {"/commander": {"commander"}, "/commander/sets/1/map": {"commander"}, "/analyst": {"analyst"},
@@ -197,7 +199,7 @@ def test_tasking_issues_a_roster_and_every_download_is_audited(site):
     client, tokens, _, url = site
     sign_in(client, tokens["tasking"])
     page = client.get("/tasking")
-    example = re.search(r'<textarea id="resources" name="resources"[^>]*>(.*?)</textarea>', page.text, re.S).group(1)
+    example = re.search(r'<textarea id="resources" name="resources"[^>]*>(.*?)</textarea>', page.text, re.DOTALL).group(1)
     done = client.post("/tasking/rosters", follow_redirects=False, data={
         "csrf_token": csrf(page.text), "set_id": "1", "days": "7", "seed": "42", "priority": "harm",
         "resources": example.replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&"), "reason": "web"})
@@ -270,7 +272,7 @@ def test_evaluators_register_upload_and_read_compliance(site, tmp_path):
 
 
 def test_admins_add_users_see_the_token_once_and_filter_the_audit_log(site):
-    client, tokens, _, url = site
+    client, tokens, _, _ = site
     sign_in(client, tokens["admin"])
     page = client.get("/admin")
     made = client.post("/admin/users", data={"csrf_token": csrf(page.text), "name": "perry-barr-inspector",
@@ -288,13 +290,11 @@ def test_admins_add_users_see_the_token_once_and_filter_the_audit_log(site):
 
 
 def test_revoking_a_token_ends_its_open_sessions(site):
-    client, tokens, _, url = site
+    client, _, _, url = site
     store = open_store(url)
     temporary = add_token(store, "relief-analyst", "analyst", actor="test")
     sign_in(client, temporary)
     assert client.get("/analyst").status_code == 200
-    from hotspots.store.tokens import revoke_token
-
     revoke_token(store, "relief-analyst", actor="test")
     assert client.get("/analyst", follow_redirects=False).headers["location"] == "/sign-in"
 
@@ -323,11 +323,6 @@ def test_sessions_work_the_same_on_both_stores(store_url):
 
 def test_the_weekly_cycles_runs_show_with_their_times_and_a_draft_is_issued_from_the_page(site, monkeypatch):
     """What the schedule did appears on the pages (tests/test_schedule.py drives the schedule itself)."""
-    import datetime as dt
-
-    from hotspots.core.config import SHIPPED_DATA
-    from hotspots.store.schedule import claim_run, finish_run
-
     client, tokens, _, url = site
     store = open_store(url)
     due = dt.datetime(2017, 12, 4, 6, 0, tzinfo=dt.UTC)

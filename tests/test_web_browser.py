@@ -27,7 +27,7 @@ PAGES = {"commander": "/commander", "analyst": "/analyst", "tasking": "/tasking"
 @pytest.fixture(scope="module")
 def server(sample_site, tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
-    url, tokens, npu = copy_site(sample_site, folder)
+    url, tokens, _ = copy_site(sample_site, folder)
     port, process = _serve(url, folder, workers=1)
     yield f"http://127.0.0.1:{port}", tokens, url, folder
     _stop(process)
@@ -54,11 +54,13 @@ def browser(tmp_path):
 
 
 def wait_for(driver, condition, limit_s=30.0, what="the page"):
+    from selenium.common.exceptions import WebDriverException
+
     deadline = time.time() + limit_s
     while time.time() < deadline:
         try:
             found = condition(driver)
-        except Exception:  # the element may not be there yet, or be replaced mid-check
+        except WebDriverException:  # the element may not be there yet, or be replaced mid-check
             found = None
         if found:
             return found
@@ -176,7 +178,7 @@ def test_analyst_uploads_trains_with_live_progress_compares_and_promotes(server,
         wait_for(browser, lambda d: "/analyst/jobs/" in d.current_url, what="the job page")
         seen = set()
 
-        def finished(d):
+        def finished(d, seen=seen):
             seen.add(by_css(d, "#job-status").text)
             return by_css(d, "#job-status").text in ("done", "failed")
 
@@ -253,7 +255,7 @@ def test_evaluator_registers_an_allocation_uploads_gps_and_reads_compliance(serv
 def test_admin_adds_a_user_reads_the_audit_log_and_revokes(server, browser):
     from selenium.webdriver.support.ui import Select
 
-    base, tokens, url, _ = server
+    base, tokens, _, _ = server
     sign_in(browser, base, tokens["admin"])
     by_css(browser, "#name").send_keys("sutton-inspector")
     Select(by_css(browser, "#role")).select_by_visible_text("commander")
