@@ -1,5 +1,9 @@
 """Response headers: the security headers every response gets, and the page policies that relax them."""
 
+import base64
+import hashlib
+import re
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -8,10 +12,23 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
-#: The weekly map is one self-contained page: its own inline code and styles, no network. It runs
-#: sandboxed (an origin of its own), so even a script that got into it could not act as the reader.
-MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
-           "font-src data:; frame-ancestors 'none'; sandbox allow-scripts")
+#: The weekly map is one self-contained page: its own inline code and styles, no network. Only its own
+#: script elements run, by hash: an event handler in markup smuggled in through the data (``<img
+#: onerror=...>`` in a popup) is refused by the browser. The page runs sandboxed (an origin of its own),
+#: so nothing in it could act as the signed-in reader.
+_MAP_POLICY = ("default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; img-src data:; "
+               "font-src data:; frame-ancestors {ancestors}; sandbox allow-scripts")
+_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def map_headers(page: str, framed: bool = False) -> dict[str, str]:
+    """The headers of a weekly map page: a CSP allowing exactly the page's own inline scripts (by
+    SHA-256) and, with ``framed``, framing by this site's pages (the commander's page)."""
+    hashes = sorted({"'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+                     for body in _SCRIPT.findall(page)}) or ["'none'"]
+    policy = _MAP_POLICY.format(hashes=" ".join(hashes), ancestors="'self'" if framed else "'none'")
+    return {"Content-Security-Policy": policy} | ({"X-Frame-Options": "SAMEORIGIN"} if framed else {})
+
 
 #: Printable pages (briefings, evaluation reports): inline styles and SVG, no scripts at all.
 PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
@@ -20,10 +37,6 @@ PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-
 #: posted only to this site.
 WEB_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
            "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-
-#: The weekly map as the commander's page frames it: the map's own policy, framed by this site only.
-FRAMED_MAP = {"Content-Security-Policy": MAP_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'"),
-              "X-Frame-Options": "SAMEORIGIN"}
 
 #: Rosters are operationally sensitive: nothing between the service and the reader may keep a copy.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

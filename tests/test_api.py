@@ -367,22 +367,13 @@ def test_engagement_plans_read_by_all_updated_by_commanders_within_their_npus(se
 
 def test_the_served_weekly_map_draws_in_headless_chromium(served, tmp_path):
     """The map from a real server, opened in Chromium with the commander's token: drawn, no console errors."""
-    from test_maps import _chromium
+    from test_maps import headless_chromium
 
     _, tokens, _, url = served
-    chromium, driver_path = _chromium()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
 
     port, server = _serve(url, tmp_path, workers=1)
     try:
-        options = webdriver.ChromeOptions()
-        options.binary_location = chromium
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
-                    "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-            options.add_argument(arg)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        driver = webdriver.Chrome(service=Service(driver_path), options=options)
+        driver = headless_chromium(loopback=True)
         try:
             driver.execute_cdp_cmd("Network.enable", {})
             driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": auth(tokens["commander"])})

@@ -66,20 +66,31 @@ def _chromium():
     pytest.skip("Chromium is not installed here; scripts/install-browser installs it")
 
 
-def test_map_draws_in_headless_chromium(page, tmp_path):
-    from PIL import Image
+def headless_chromium(window: str = "1200,900", loopback: bool = False, downloads=None):
+    """A headless Chromium with no network (with ``loopback``, 127.0.0.1 only), its console logged,
+    and downloads (if a folder is given) saved there without asking."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     chromium, driver_path = _chromium()
-    path = write_map(page, tmp_path / "weekly.html")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
-                "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND"):  # no network, on purpose
+    rules = "MAP * ~NOTFOUND" + (", EXCLUDE 127.0.0.1" if loopback else "")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={window}",
+                "--disable-dev-shm-usage", f"--host-resolver-rules={rules}"):  # no network, on purpose
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    if downloads is not None:
+        options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                                  "download.prompt_for_download": False})
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+def test_map_draws_in_headless_chromium(page, tmp_path):
+    from PIL import Image
+
+    path = write_map(page, tmp_path / "weekly.html")
+    driver = headless_chromium()
     try:
         driver.get(path.as_uri())
         deadline = time.time() + 20
@@ -101,9 +112,6 @@ def test_script_planted_in_the_data_never_runs_in_the_map(weeks, force_area, npu
     """Every free-text field a map shows (hotspot and area names, trend, engagement status) carries
     script; opened in Chromium with every tooltip and popup shown, none of it runs, and it reads as text.
     The page is opened from a file, without the service's CSP, so escaping alone is what is tested."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     planted = ['<img src=x onerror="window.__pwned=1">', "<script>window.__pwned=2</script>",
                '"><svg onload="window.__pwned=3">', "<b onmouseover=window.__pwned=4>hover</b>"]
     first, second = weeks
@@ -117,13 +125,7 @@ def test_script_planted_in_the_data_never_runs_in_the_map(weeks, force_area, npu
     page = weekly_map(hs, region=force_area.geometry, resolution=10, scores=second.scores,
                       incidents=second.last_period_incidents, previous=first.hotspot_set, areas=npus,
                       engagement=plans, title=planted[1], subtitle=planted[0])
-    chromium, driver_path = _chromium()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
-                "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = headless_chromium()
     try:
         driver.get(write_map(page, tmp_path / "planted.html").as_uri())
         deadline = time.time() + 20

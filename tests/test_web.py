@@ -7,14 +7,12 @@ import datetime as dt
 import re
 import time
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from web_fixtures import copy_site
+from web_fixtures import copy_site, gps_log
 
 from api.main import create_app
 from hotspots.core.config import SHIPPED_DATA, get_settings
-from hotspots.geo import cells as h3cells
 from hotspots.services.rosters import load_roster
 from hotspots.services.weekly import load_set
 from hotspots.store import open_store
@@ -164,6 +162,19 @@ def test_sessions_end_after_the_idle_time(site, monkeypatch):
     assert client.get("/evaluator", follow_redirects=False).headers["location"] == "/sign-in"
 
 
+def test_the_framed_map_runs_only_its_own_scripts_sandboxed(site):
+    client, tokens, *_ = site
+    sign_in(client, tokens["commander"])
+    framed = client.get("/commander/sets/1/map")
+    policy = framed.headers["Content-Security-Policy"]
+    scripts = re.findall(r"<script>(.*?)</script>", framed.text, re.DOTALL)
+    script_src = next(p for p in policy.split("; ") if p.startswith("script-src"))
+    assert scripts and script_src.count("'sha256-") == len(set(scripts)) and "unsafe" not in script_src
+    assert "sandbox allow-scripts" in policy and "frame-ancestors 'self'" in policy
+    assert framed.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert 'sandbox="allow-scripts"' in client.get("/commander").text
+
+
 def test_the_json_api_does_not_accept_the_session_cookie(site):
     client, tokens, *_ = site
     sign_in(client, tokens["tasking"])
@@ -249,14 +260,8 @@ def test_evaluators_register_upload_and_read_compliance(site, tmp_path):
         "csrf_token": csrf(page.text), "trial": "web-trial", "set_id": "1", "design": "blocked", "seed": "9"})
     assert done.status_code == 303, done.text
     store = open_store(url)
-    roster, members = load_roster(store, 1), load_set(store, 1).members
-    cell = members.groupby("hotspot_id")["h3_cell"].first()
-    pings = []
-    for v in roster.visits.head(30).itertuples():
-        lon, lat = h3cells.cell_centres(h3cells.from_strings([cell[v.hotspot_id]]))
-        pings += [(v.unit, (v.starts_at + pd.Timedelta(seconds=k)).isoformat(), float(lon[0]), float(lat[0]))
-                  for k in range(0, 15 * 60, 30)]
-    log = pd.DataFrame(pings, columns=["unit", "timestamp", "lon", "lat"]).to_csv(index=False) + "A-1,never,0,0\n"
+    pings = gps_log(store, 30)
+    log = pings.to_csv(index=False) + "A-1,never,0,0\n"
     loaded = client.post("/evaluator/patrol-logs", data={"csrf_token": csrf(page.text)},
                          files={"file": ("avl.csv", log.encode(), "text/csv")})
     assert f'id="loaded">{len(pings):,}<' in loaded.text and 'id="rejected">1<' in loaded.text

@@ -8,14 +8,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from test_api import _serve, _stop
-from test_maps import _chromium
-from web_fixtures import copy_site
+from test_maps import headless_chromium
+from web_fixtures import copy_site, gps_log
 
-from hotspots.geo import cells as h3cells
-from hotspots.services.rosters import load_roster
 from hotspots.services.weekly import load_set
 from hotspots.store import open_store
 from hotspots.store.audit import audit_events
@@ -35,19 +32,7 @@ def server(sample_site, tmp_path_factory):
 
 @pytest.fixture
 def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver_path = _chromium()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,800",
-                "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = headless_chromium("1280,800", loopback=True, downloads=tmp_path)
     driver.implicitly_wait(0)
     yield driver
     driver.quit()
@@ -171,7 +156,7 @@ def test_analyst_uploads_trains_with_live_progress_compares_and_promotes(server,
         target = by_css(browser, "#target")
         target.clear()
         target.send_keys("Violence and sexual offences,Robbery")
-        for field, value in (("period", "month"), ("resolution", "8"), ("cutoff", "2017-10-01"), ("periods", "2"),
+        for field, value in (("period", "month"), ("resolution", "7"), ("cutoff", "2017-10-01"), ("periods", "1"),
                              ("seed", seed)):
             browser.execute_script("arguments[0].value = arguments[1]", by_css(browser, f"#{field}"), value)
         by_css(browser, "#run-form button[type=submit]").click()
@@ -230,16 +215,9 @@ def test_evaluator_registers_an_allocation_uploads_gps_and_reads_compliance(serv
     by_css(browser, "form[action='/evaluator/allocations'] button").click()
     wait_for(browser, lambda d: all_css(d, "#arms"), what="the allocation")
     allocation_url = browser.current_url
-    store = open_store(url)
-    roster, members = load_roster(store, 1), load_set(store, 1).members
-    cell = members.groupby("hotspot_id")["h3_cell"].first()
-    rows = []
-    for v in roster.visits.head(20).itertuples():
-        lon, lat = h3cells.cell_centres(h3cells.from_strings([cell[v.hotspot_id]]))
-        rows += [(v.unit, (v.starts_at + pd.Timedelta(seconds=k)).isoformat(), float(lon[0]), float(lat[0]))
-                 for k in range(0, 15 * 60, 30)]
+    rows = gps_log(open_store(url), 20)
     log = folder / "avl.csv"
-    pd.DataFrame(rows, columns=["unit", "timestamp", "lon", "lat"]).to_csv(log, index=False)
+    rows.to_csv(log, index=False)
     browser.get(base + "/evaluator")
     by_css(browser, "#gps-file").send_keys(str(log))
     by_css(browser, "form[action='/evaluator/patrol-logs'] button").click()

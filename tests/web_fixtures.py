@@ -4,15 +4,17 @@ role and one commander limited to a single NPU. Tests copy the pristine file bef
 
 import shutil
 
+import pandas as pd
 import pytest
 
 from hotspots.core.config import DEFAULT_NAMED_AREAS, SHIPPED_DATA
+from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import NamedAreas
 from hotspots.ingest.files import IngestOptions
 from hotspots.patrol import PatrolResources
 from hotspots.services.ingest import ingest_files
-from hotspots.services.rosters import issue_roster
-from hotspots.services.weekly import select_hotspots, set_calendar
+from hotspots.services.rosters import issue_roster, load_roster
+from hotspots.services.weekly import load_set, select_hotspots, set_calendar
 from hotspots.store import open_store
 from hotspots.store.tokens import ROLES, add_token
 
@@ -44,3 +46,16 @@ def copy_site(sample_site, folder):
     path, tokens, npu = sample_site
     shutil.copy(path, folder / "site.sqlite")
     return f"sqlite:///{folder / 'site.sqlite'}", tokens, npu
+
+
+def gps_log(store, visits: int) -> pd.DataFrame:
+    """A GPS log that delivers roster 1's first ``visits`` visits: a ping every 30 s for 15 minutes at a
+    member cell of each visited hotspot (unit, timestamp, lon, lat)."""
+    roster, members = load_roster(store, 1), load_set(store, 1).members
+    cell = members.groupby("hotspot_id")["h3_cell"].first()
+    rows = []
+    for v in roster.visits.head(visits).itertuples():
+        lon, lat = h3cells.cell_centres(h3cells.from_strings([cell[v.hotspot_id]]))
+        rows += [(v.unit, (v.starts_at + pd.Timedelta(seconds=k)).isoformat(), float(lon[0]), float(lat[0]))
+                 for k in range(0, 15 * 60, 30)]
+    return pd.DataFrame(rows, columns=["unit", "timestamp", "lon", "lat"])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import ROUTE_RESPONSES, AnyRole, CacheDep, CommanderOnly, RecordId, StoreDep, force_area
-from api.headers import MAP_CSP
+from api.headers import map_headers
 from api.schemas import (
     Coverage,
     CoverageRow,
@@ -85,7 +85,7 @@ def set_map(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRo
     if region is None:
         raise ValidationError("a map needs the force area; set HOTSPOTS_FORCE_AREA to its boundary file")
     page = set_map_page(store, hs, region)
-    return HTMLResponse(page, headers={"Content-Security-Policy": MAP_CSP})
+    return HTMLResponse(page, headers=map_headers(page))
 
 
 def _visible(hs, principal):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import CacheDep, RecordId, StoreDep, force_area
-from api.headers import FRAMED_MAP
+from api.headers import map_headers
 from api.web.forms import form_day
 from api.web.render import page
 from api.web.session import FormSession, mark_page, page_for
@@ -69,7 +69,8 @@ def framed_map(set_id: RecordId, store: StoreDep, cache: CacheDep, session: Comm
     region = force_area(cache)
     if region is None:
         raise ValidationError("a map needs the force area; set HOTSPOTS_FORCE_AREA to its boundary file")
-    return HTMLResponse(set_map_page(store, hs, region), headers=FRAMED_MAP)
+    page = set_map_page(store, hs, region)
+    return HTMLResponse(page, headers=map_headers(page, framed=True))
 
 
 @router.post("/engagement/{hotspot_id}")
