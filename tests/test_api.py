@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -95,6 +96,32 @@ def test_no_or_bad_token_is_401(served, headers):
     client, _, _, _ = served
     done = client.get("/hotspot-sets", headers=headers)
     assert done.status_code == 401 and done.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_limited_commander_reads_only_their_npus_plans_and_map_layers(served):
+    """Object level: plans of other NPUs' hotspots, and the map's dropped hotspots, incidents and surface
+    outside their hotspots, are not in what a commander limited to one NPU reads."""
+    client, tokens, npu, _ = served
+    doc = client.get("/hotspot-sets/1/geojson", headers=auth(tokens["commander"])).json()
+    inside = next(f["properties"]["hotspot_id"] for f in doc["features"] if f["properties"]["area_name"] == npu)
+    outside = next(f["properties"]["hotspot_id"] for f in doc["features"] if f["properties"]["area_name"] != npu)
+    for hotspot in (inside, outside):
+        change = {"status": "drafted", "notes": f"plan of {hotspot}"}
+        assert client.put(f"/engagement-plans/{hotspot}", json=change,
+                          headers=auth(tokens["commander"])).status_code == 200
+    mine = {p["hotspot_id"] for p in client.get("/engagement-plans", headers=auth(tokens["limited"])).json()}
+    assert inside in mine and outside not in mine
+    assert client.get(f"/engagement-plans?hotspot_id={outside}", headers=auth(tokens["limited"])).json() == []
+    everyone = {p["hotspot_id"] for p in client.get("/engagement-plans", headers=auth(tokens["commander"])).json()}
+    assert {inside, outside} <= everyone
+    whole = client.get("/hotspot-sets/1/map", headers=auth(tokens["commander"])).text
+    limited = client.get("/hotspot-sets/1/map", headers=auth(tokens["limited"])).text
+    assert outside in whole and outside not in limited and inside in limited
+
+    def incidents(page):
+        return int(re.search(r"Incidents last period \((\d+)\)", page).group(1))
+
+    assert incidents(limited) < incidents(whole)
 
 
 def test_api_docs_are_off_unless_asked_for(store_url):

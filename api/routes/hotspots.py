@@ -24,9 +24,8 @@ from api.schemas import (
 )
 from hotspots.core.errors import ValidationError
 from hotspots.places.exports import hotspot_frame
-from hotspots.services.weekly import load_set, set_map_page, visible_to
+from hotspots.services.weekly import load_set, set_map_page, visible_plans, visible_to
 from hotspots.services.weekly import update_engagement as record_engagement
-from hotspots.store.hotspot_sets import engagement
 from hotspots.store.hotspot_sets import list_sets as stored_sets
 
 router = APIRouter(prefix="/hotspot-sets", tags=["commanders"], responses=ROUTE_RESPONSES)
@@ -80,17 +79,21 @@ def set_coverage(set_id: RecordId, store: StoreDep, principal: AnyRole) -> Cover
                        404: problem("No such record in the store.")})
 def set_map(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRole) -> HTMLResponse:
     """The weekly map of a set (self-contained HTML); a commander limited to NPUs gets only their hotspots."""
-    hs = _visible(load_set(store, set_id), principal)
     region = force_area(cache)
     if region is None:
         raise ValidationError("a map needs the force area; set HOTSPOTS_FORCE_AREA to its boundary file")
-    page = set_map_page(store, hs, region)
+    page = set_map_page(store, load_set(store, set_id), region, npus=_npus(principal))
     return HTMLResponse(page, headers=map_headers(page))
+
+
+def _npus(principal) -> tuple[str, ...]:
+    """The NPUs a caller is limited to: a commander's, if any; no other role is limited."""
+    return principal.npus if principal.role == "commander" else ()
 
 
 def _visible(hs, principal):
     """The set as the caller may see it: a commander limited to NPUs sees only their hotspots."""
-    return visible_to(hs, principal.npus if principal.role == "commander" else ())
+    return visible_to(hs, _npus(principal))
 
 
 engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"], responses=ROUTE_RESPONSES)
@@ -99,8 +102,8 @@ engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"], r
 @engagement_router.get("", response_model=list[EngagementPlan])
 def engagement_plans(store: StoreDep, principal: AnyRole,
                      hotspot_id: str | None = Query(None, max_length=16)) -> list[EngagementPlan]:
-    """Current engagement plan of each hotspot (or of one)."""
-    frame = engagement(store, [hotspot_id] if hotspot_id else None)
+    """Current engagement plan of each hotspot (or of one); a commander limited to NPUs reads only theirs."""
+    frame = visible_plans(store, _npus(principal), hotspot_id)
     return [EngagementPlan(**_plain(r)) for r in frame.to_dict("records")]
 
 
@@ -109,8 +112,7 @@ def engagement_plans(store: StoreDep, principal: AnyRole,
 def update_engagement(hotspot_id: str, change: EngagementUpdate, store: StoreDep,
                       principal: CommanderOnly) -> EngagementPlan:
     """Record a new version of a hotspot's engagement plan (commanders, within their NPUs); audited."""
-    npus = principal.npus if principal.role == "commander" else ()
-    saved = record_engagement(store, hotspot_id, actor=principal.actor, npus=npus, **change.model_dump())
+    saved = record_engagement(store, hotspot_id, actor=principal.actor, npus=_npus(principal), **change.model_dump())
     return EngagementPlan(**_plain(saved))
 
 

@@ -15,7 +15,7 @@ from api.web.render import page
 from api.web.session import FormSession, mark_page, page_for
 from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.services.schedule import WEEKLY_SET
-from hotspots.services.weekly import load_set, period_view, set_map_page, update_engagement, visible_to
+from hotspots.services.weekly import load_set, period_view, set_map_page, update_engagement
 from hotspots.store.hotspot_sets import ENGAGEMENT_STATUSES
 from hotspots.store.hotspot_sets import list_sets as stored_sets
 from hotspots.store.schedule import list_runs
@@ -65,11 +65,10 @@ def _by_hotspot(records: list[dict]) -> dict[str, list[dict]]:
 @router.get("/sets/{set_id}/map", response_class=HTMLResponse)
 def framed_map(set_id: RecordId, store: StoreDep, cache: CacheDep, session: Commander) -> HTMLResponse:
     """The weekly map of a set, for the commander's page to frame (this site only)."""
-    hs = visible_to(load_set(store, set_id), _npus(session))
     region = force_area(cache)
     if region is None:
         raise ValidationError("a map needs the force area; set HOTSPOTS_FORCE_AREA to its boundary file")
-    page = set_map_page(store, hs, region)
+    page = set_map_page(store, load_set(store, set_id), region, npus=_npus(session))
     return HTMLResponse(page, headers=map_headers(page, framed=True))
 
 

@@ -13,9 +13,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
+import shapely
 
 from hotspots.core.config import get_settings
 from hotspots.core.errors import ForbiddenError, ValidationError
+from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import Area, NamedAreas
 from hotspots.geo.periods import Calendar
 from hotspots.places.evidence import DEFAULT_FDR, DEFAULT_FLOOR_RULE, DEFAULT_MIN_EXPECTED
@@ -29,6 +31,7 @@ from hotspots.places.weekly import (
     DEFAULT_MAX_CELLS,
     DEFAULT_MIN_CELLS,
     DEFAULT_SMOOTH_M,
+    MapContext,
     WeeklyHotspots,
     map_context,
     weekly_hotspots,
@@ -201,7 +204,7 @@ def selection_map_page(store: Store, selection: Selection, region: Area, *, area
 
 def set_map_page(store: Store, hs: HotspotSet, region: Area, *, offence_groups: list[str] | None = None,
                  scores: pd.Series | None = None, areas: NamedAreas | None = None, npu: str | None = None,
-                 tiles: str | None = None) -> str:
+                 tiles: str | None = None, npus: tuple[str, ...] = ()) -> str:
     """The weekly map of a stored set: the surface stored with it (or ``scores`` given again), last
     period's incidents from the store, the previous set's dropped hotspots and the engagement plans.
 
@@ -216,12 +219,15 @@ def set_map_page(store: Store, hs: HotspotSet, region: Area, *, offence_groups: 
     scores : score per cell to draw instead of the stored surface (sets stored before scores were kept).
     areas : NPUs or wards drawn as context; with ``npu``, the map is that NPU's.
     tiles : a Folium tile name for when there is a network; default none.
+    npus : for a reader limited to these NPUs, the map holds only what lies in their hotspots: the
+        hotspots, last period's incidents and the surface inside them, and their dropped hotspots.
 
     Returns
     -------
     str
         The HTML page.
     """
+    hs = visible_to(hs, npus)
     p = hs.parameters
     calendar = set_calendar(p.get("period_kind", "week"))
     if scores is None:
@@ -229,12 +235,37 @@ def set_map_page(store: Store, hs: HotspotSet, region: Area, *, offence_groups: 
         scores = stored if len(stored) else None
     incidents = stored_incidents(store, offence_groups, allow_empty=True, name="offence_group")
     context = map_context(incidents, hs, calendar, scores)
-    previous = load_set(store, p["previous_set"]) if p.get("previous_set") else None
+    previous = visible_to(load_set(store, p["previous_set"]), npus) if p.get("previous_set") else None
+    if npus:
+        context = _inside_hotspots(context, hs)
     return weekly_map(hs, region=region.geometry, resolution=p["resolution"], scores=context.scores,
                       incidents=context.incidents, previous=previous,
                       engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas, npu=npu,
                       title=f"Hotspots {p['period_label']}" + (f", {npu}" if npu else ""), subtitle=context.sentence,
                       tiles=tiles)
+
+
+def _inside_hotspots(context: MapContext, hs: HotspotSet) -> MapContext:
+    """The map's incidents and surface cut to the hotspots' geofences (a reader limited to NPUs)."""
+    fence = shapely.union_all(hs.hotspots["geofence"].to_numpy())
+    incidents = context.incidents
+    if incidents is not None and len(incidents):
+        incidents = incidents[shapely.contains_xy(fence, incidents["lon"].to_numpy(), incidents["lat"].to_numpy())]
+    scores = context.scores
+    if scores is not None and len(scores):
+        lon, lat = h3cells.cell_centres(h3cells.from_strings(scores.index.astype(str).tolist()))
+        scores = scores[shapely.contains_xy(fence, lon, lat)]
+    return MapContext(scores=scores, incidents=incidents, sentence=context.sentence)
+
+
+def visible_plans(store: Store, npus: tuple[str, ...] = (), hotspot_id: str | None = None) -> pd.DataFrame:
+    """The current engagement plans (of one hotspot, or all) that a reader limited to ``npus`` may read:
+    those of hotspots placed in their NPUs (every plan when ``npus`` is empty)."""
+    ids = [hotspot_id] if hotspot_id else None
+    if npus:
+        allowed = stored_sets.hotspots_in_areas(store, npus)
+        ids = sorted(allowed if ids is None else set(ids) & allowed)
+    return engagement(store, ids)
 
 
 def visible_to(hs: HotspotSet, npus: tuple[str, ...]) -> HotspotSet:

@@ -175,6 +175,13 @@ def hotspot_areas(store: Store, hotspot_id: str) -> list[str]:
                                                .where(set_hotspots.c.hotspot_id == hotspot_id)).scalars() if a})
 
 
+def hotspots_in_areas(store: Store, area_names) -> set[str]:
+    """Ids of the hotspots that any stored set placed in one of ``area_names`` (NPUs)."""
+    with store.engine.connect() as conn:
+        return set(conn.execute(select(set_hotspots.c.hotspot_id).distinct()
+                                .where(set_hotspots.c.area_name.in_(list(area_names)))).scalars())
+
+
 def set_engagement(store: Store, hotspot_id: str, *, owner: str | None = None, stakeholders: str | None = None,
                    status: str | None = None, next_review: dt.date | None = None, notes: str | None = None) -> dict:
     """Record a new version of a hotspot's engagement plan; fields not given keep their last value.
