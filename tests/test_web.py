@@ -350,3 +350,18 @@ def test_the_weekly_cycles_runs_show_with_their_times_and_a_draft_is_issued_from
     assert roster.parameters["seed"] == 2024 and roster.issue["issued_by"] == "api:tasking-post"
     again = client.post(f"/tasking/drafts/{draft}/issue", data={"csrf_token": csrf(page.text)})
     assert again.status_code == 400 and "can be issued once" in again.text
+
+
+def test_an_npu_limit_must_name_an_npu_the_stored_sets_know(store, weeks):
+    """Before any set, any name is taken; after, a misspelt NPU is refused with the names it may mean."""
+    from hotspots.core.errors import ValidationError
+    from hotspots.services.weekly import save_set
+
+    add_token(store, "early-inspector", "commander", ["Anywhere"], actor="test")
+    week = weeks[0]
+    save_set(store, week.hotspot_set, period_label=week.period_label, period_start=week.period_start,
+             period_end=week.period_end, resolution=10, score_source=week.score_source, coverage=week.coverage)
+    known = week.hotspot_set.parameters["areas"]
+    assert known and add_token(store, "npu-inspector", "commander", [known[0]], actor="test").startswith("hs_")
+    with pytest.raises(ValidationError, match=rf"npus=\['{known[0][:-1]}'\]: no stored hotspot set knows .*did you mean"):
+        add_token(store, "typo-inspector", "commander", [known[0][:-1]], actor="test")

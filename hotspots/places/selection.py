@@ -317,7 +317,7 @@ def hotspot_select(
     members = pd.DataFrame({"hotspot_id": pd.Series(ids, index=hotspots["label"]).loc[members["label"]].to_numpy(),
                             "h3_cell": h3cells.to_strings(members["cell"].to_numpy())})
     params = {"area_share": area_share, "max_hotspots": int(max_hotspots), "min_cells": int(min_cells),
-              "max_cells": max_cells, "area_min": mins, "area_max": maxs, "hysteresis": hysteresis,
+              "max_cells": max_cells, "areas": area_names, "area_min": mins, "area_max": maxs, "hysteresis": hysteresis,
               "smooth_m": smooth_m, "region_cells": int(cells.size), "budget_m2": budget_m2,
               "previous_set": previous.parameters.get("set_id") if previous is not None else None,
               "evidence_floor": floor.as_dict() if floor is not None else None, "stopped": stopped}

@@ -175,6 +175,15 @@ def hotspot_areas(store: Store, hotspot_id: str) -> list[str]:
                                                .where(set_hotspots.c.hotspot_id == hotspot_id)).scalars() if a})
 
 
+def known_area_names(store: Store) -> set[str]:
+    """Every NPU (area) name a stored set knows: those its selection counted in, and its hotspots' own."""
+    with store.engine.connect() as conn:
+        names = {a for a in conn.execute(select(set_hotspots.c.area_name).distinct()).scalars() if a}
+        for text in conn.execute(select(hotspot_sets.c.parameters)).scalars():
+            names.update(json.loads(text).get("areas") or [])
+    return names
+
+
 def hotspots_in_areas(store: Store, area_names) -> set[str]:
     """Ids of the hotspots that any stored set placed in one of ``area_names`` (NPUs)."""
     with store.engine.connect() as conn:

@@ -7,6 +7,7 @@ enough to store them: there is nothing to guess, unlike a password.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import secrets
@@ -19,6 +20,7 @@ from hotspots.core.errors import NotFoundError, ValidationError
 from hotspots.core.validate import check_choice
 from hotspots.store import audit
 from hotspots.store.db import Store
+from hotspots.store.hotspot_sets import known_area_names
 from hotspots.store.schema import api_tokens
 
 ROLES = ("commander", "analyst", "tasking", "evaluator", "admin")
@@ -68,6 +70,7 @@ def add_token(store: Store, name: str, role: str, npus: list[str] | None = None,
     if npus and role != "commander":
         raise ValidationError(f"npus={list(npus)!r}: only a commander's view is limited to NPUs; role={role!r} sees "
                               "everything its role allows", arguments="npus")
+    _check_npus(store, npus or [])
     token = "hs_" + secrets.token_urlsafe(32)
     with store.engine.begin() as conn:
         if conn.execute(select(api_tokens.c.token_id).where(api_tokens.c.name == name)).scalar() is not None:
@@ -77,6 +80,18 @@ def add_token(store: Store, name: str, role: str, npus: list[str] | None = None,
             created_at=dt.datetime.now(dt.UTC))).inserted_primary_key[0]
         audit.record(conn, actor, "token.add", "token", token_id, {"name": name, "role": role, "npus": npus or []})
     return token
+
+
+def _check_npus(store: Store, npus: list[str]) -> None:
+    """An NPU limit must name NPUs the stored sets know (a misspelt one would show the commander nothing).
+    Before any set is stored there is nothing to check against, and any name is taken."""
+    known = known_area_names(store) if npus else set()
+    unknown = [n for n in npus if known and n not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=3)
+        hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known NPUs: {', '.join(sorted(known)[:12])}"
+        raise ValidationError(f"npus={unknown!r}: no stored hotspot set knows {'this NPU' if len(unknown) == 1 else 'these NPUs'}; "
+                              f"{hint}", arguments="npus")
 
 
 def revoke_token(store: Store, name: str, *, actor: str) -> None:
