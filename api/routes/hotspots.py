@@ -47,7 +47,7 @@ def list_sets(store: StoreDep, principal: AnyRole) -> list[HotspotSetItem]:
 @router.get("/{set_id}/geojson", response_model=FeatureCollection, responses={404: problem("No such record in the store.")})
 def set_geojson(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRole) -> JSONResponse:
     """A set's hotspots with their geofences (WGS84), ranked; filtered to the caller's NPUs if it has any."""
-    npus = principal.npus if principal.role == "commander" else ()
+    npus = principal.npus
 
     def render() -> bytes:
         hs = _visible(load_set(store, set_id), principal)
@@ -82,18 +82,14 @@ def set_map(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRo
     region = force_area(cache)
     if region is None:
         raise ValidationError("a map needs the force area; set HOTSPOTS_FORCE_AREA to its boundary file")
-    page = set_map_page(store, load_set(store, set_id), region, npus=_npus(principal))
+    page = set_map_page(store, load_set(store, set_id), region, npus=principal.npus)
     return HTMLResponse(page, headers=map_headers(page))
 
 
-def _npus(principal) -> tuple[str, ...]:
-    """The NPUs a caller is limited to: a commander's, if any; no other role is limited."""
-    return principal.npus if principal.role == "commander" else ()
-
-
 def _visible(hs, principal):
-    """The set as the caller may see it: a commander limited to NPUs sees only their hotspots."""
-    return visible_to(hs, _npus(principal))
+    """The set as the caller may see it: a commander limited to NPUs sees only their hotspots (only
+    commanders' tokens carry NPUs: 'users add' refuses them for other roles)."""
+    return visible_to(hs, principal.npus)
 
 
 engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"], responses=ROUTE_RESPONSES)
@@ -103,7 +99,7 @@ engagement_router = APIRouter(prefix="/engagement-plans", tags=["commanders"], r
 def engagement_plans(store: StoreDep, principal: AnyRole,
                      hotspot_id: str | None = Query(None, max_length=16)) -> list[EngagementPlan]:
     """Current engagement plan of each hotspot (or of one); a commander limited to NPUs reads only theirs."""
-    frame = visible_plans(store, _npus(principal), hotspot_id)
+    frame = visible_plans(store, principal.npus, hotspot_id)
     return [EngagementPlan(**_plain(r)) for r in frame.to_dict("records")]
 
 
@@ -112,7 +108,7 @@ def engagement_plans(store: StoreDep, principal: AnyRole,
 def update_engagement(hotspot_id: str, change: EngagementUpdate, store: StoreDep,
                       principal: CommanderOnly) -> EngagementPlan:
     """Record a new version of a hotspot's engagement plan (commanders, within their NPUs); audited."""
-    saved = record_engagement(store, hotspot_id, actor=principal.actor, npus=_npus(principal), **change.model_dump())
+    saved = record_engagement(store, hotspot_id, actor=principal.actor, npus=principal.npus, **change.model_dump())
     return EngagementPlan(**_plain(saved))
 
 

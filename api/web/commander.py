@@ -25,17 +25,13 @@ router = APIRouter(prefix="/commander", include_in_schema=False, dependencies=[D
 Commander = Annotated[Session, page_for("commander")]
 
 
-def _npus(session: Session) -> tuple[str, ...]:
-    return session.principal.npus if session.principal.role == "commander" else ()
-
-
 @router.get("")
 def commander_page(request: Request, store: StoreDep, session: Commander, set_id: int | None = None):
     """The chosen set (default: the latest) as this commander may see it."""
     sets = stored_sets(store)
     if sets.empty:
         raise NotReadyError("no hotspot set is stored yet; the weekly run (or 'hotspots select') makes one")
-    view = period_view(store, set_id, _npus(session))
+    view = period_view(store, set_id, session.principal.npus)
     hs = view.hotspot_set
     rows = hs.hotspots.drop(columns=["geofence"])
     return page(request, "commander.html", title=f"Hotspots {hs.parameters['period_label']}",
@@ -43,7 +39,7 @@ def commander_page(request: Request, store: StoreDep, session: Commander, set_id
                 hotspots=rows.to_dict("records"), dropped=view.dropped.to_dict("records"), change=view.change,
                 coverage=view.coverage.to_dict("records"), plans=_plans(view.plans, rows["hotspot_id"]),
                 history=_by_hotspot(view.plan_history.to_dict("records")),
-                statuses=ENGAGEMENT_STATUSES, npus=_npus(session),
+                statuses=ENGAGEMENT_STATUSES, npus=session.principal.npus,
                 runs=list_runs(store, WEEKLY_SET, newest=5).to_dict("records"))
 
 
@@ -68,7 +64,7 @@ def framed_map(set_id: RecordId, store: StoreDep, cache: CacheDep, session: Comm
     region = force_area(cache)
     if region is None:
         raise ValidationError("a map needs the force area; set HOTSPOTS_FORCE_AREA to its boundary file")
-    page = set_map_page(store, load_set(store, set_id), region, npus=_npus(session))
+    page = set_map_page(store, load_set(store, set_id), region, npus=session.principal.npus)
     return HTMLResponse(page, headers=map_headers(page, framed=True))
 
 
@@ -81,7 +77,7 @@ def edit_plan(hotspot_id: str, store: StoreDep, commander: Commander, form: Form
     review = form_day(next_review, "next_review")
     if status not in ENGAGEMENT_STATUSES:
         raise ValidationError(f"status={status!r}: choose one of {', '.join(ENGAGEMENT_STATUSES)}")
-    update_engagement(store, hotspot_id, actor=commander.principal.actor, npus=_npus(commander), status=status,
+    update_engagement(store, hotspot_id, actor=commander.principal.actor, npus=commander.principal.npus, status=status,
                       owner=owner.strip(), stakeholders=stakeholders.strip(), next_review=review, notes=notes.strip())
     return RedirectResponse(f"/commander?set_id={set_id}#{hotspot_id}", status_code=303)
 
