@@ -205,3 +205,33 @@ def test_reused_crime_ids_are_kept_apart(store, opts, tmp_path):
     assert ids == ["r1", "r1#2", "r1#3"]
     assert any("reuse the Crime ID" in w for w in report.warnings)
     assert any("repeat an earlier row exactly" in w for w in report.warnings)
+
+
+def test_damaged_rows_are_rejected_with_line_and_reason_on_every_store(store, opts, tmp_path):
+    """A line feature, a year nobody recorded (2999, past what a timestamp holds), and a NUL byte
+    (which PostgreSQL text refuses): each row is rejected with its line and reason, the rest is stored."""
+    from hotspots.store.schema import rejected_rows
+
+    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,"
+              "Last outcome category,Context\n")
+    good = ",2017-03,WMP,WMP,-1.91,52.48,On or near Y,E01,B,Robbery,,\n"
+    csv = tmp_path / "damaged.csv"
+    csv.write_text(header + ",2999-01,WMP,WMP,-1.9,52.48,On or near X,E01,B,Robbery,,\n" + good
+                   + ",2017-03,WMP,WMP,-1.9,52.48,On or near \x00X,E01,B,Robbery,,\n", encoding="utf-8")
+    report = ingest_file(csv, store, opts)
+    assert (report.loaded, report.rejected) == (1, 2)
+    lines = tmp_path / "lines.geojson"
+    lines.write_text('{"type":"FeatureCollection","features":['
+                     '{"type":"Feature","geometry":{"type":"LineString","coordinates":[[-1.9,52.48],[-1.89,52.49]]},'
+                     '"properties":{"offence":"Robbery","datetime":"2024-01-05T10:00:00Z"}},'
+                     '{"type":"Feature","geometry":{"type":"Point","coordinates":[-1.9,52.48]},'
+                     '"properties":{"offence":"Robbery","datetime":"2024-01-05T10:00:00Z"}}]}', encoding="utf-8")
+    shaped = ingest_file(lines, store, opts)
+    assert (shaped.loaded, shaped.rejected) == (1, 1)
+    with store.engine.connect() as conn:
+        rows = conn.execute(rejected_rows.select().order_by(rejected_rows.c.batch_id, rejected_rows.c.line)).mappings().all()
+    assert [(r["line"], r["reason"]) for r in rows] == [
+        (2, f"date outside 1900 to {pd.Timestamp.now().year + 1}"),
+        (4, "a field holds a NUL byte (0x00), which text cannot hold"),
+        (1, "geometry is a LineString, not a point")]
+    assert "\\x00X" in rows[1]["raw"]  # kept, written out, so PostgreSQL can hold it

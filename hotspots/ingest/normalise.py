@@ -5,6 +5,7 @@ with its line number and reason.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from collections import Counter
@@ -53,6 +54,18 @@ def _blank(values: np.ndarray) -> np.ndarray:
     return pd.isna(values) | (pd.Series(values, dtype=object).astype(str).str.strip() == "").to_numpy()
 
 
+#: The earliest year an incident date may have; the latest is next year.
+FIRST_YEAR = 1900
+
+
+def _holds_nul(rows: RawRows) -> np.ndarray:
+    """Rows with a NUL byte in any field (SQLite would store it; PostgreSQL refuses the whole batch)."""
+    out = np.zeros(len(rows), dtype=bool)
+    for values in rows.fields.values():
+        out |= pd.Series(values, dtype=object).astype(str).str.contains("\x00", regex=False).to_numpy()
+    return out
+
+
 def _parse_times(rows: RawRows, tz: str) -> tuple[pd.Series, pd.Series, np.ndarray, np.ndarray, np.ndarray]:
     """(from, to, precision, ok, reason) for every row; intervals are [from, to), exact times have to == from."""
     n = len(rows)
@@ -60,11 +73,19 @@ def _parse_times(rows: RawRows, tz: str) -> tuple[pd.Series, pd.Series, np.ndarr
     end = start.copy()
     precision = np.full(n, "", dtype=object)
     source_tz = rows.options.get("timezone") or tz
+    last_year = dt.date.today().year + 1
+    far = np.zeros(n, dtype=bool)
     for kind in ("datetime", "date", "month"):
         if kind not in rows.fields:
             continue
         text = pd.Series(rows.fields[kind], dtype=object).astype(str).str.strip()
         todo = start.isna() & (text != "")
+        # A year far outside the records' era (2999, 0017) is a typing error, and past 2262 it does
+        # not fit a timestamp at all: the row is rejected before it is parsed.
+        year = pd.to_numeric(text.str.extract(r"^(\d{4})", expand=False), errors="coerce")
+        out_of_era = (todo & ((year < FIRST_YEAR) | (year > last_year))).to_numpy()
+        far |= out_of_era
+        todo &= ~out_of_era
         if not todo.any():
             continue
         if kind == "month":
@@ -94,6 +115,7 @@ def _parse_times(rows: RawRows, tz: str) -> tuple[pd.Series, pd.Series, np.ndarr
         if kind in rows.fields:
             present |= ~_blank(rows.fields[kind])
     reason = np.where(present, "unparseable date", "missing date").astype(object)
+    reason[far & ~ok] = f"date outside {FIRST_YEAR} to {last_year}"
     return start, end, precision, ok, reason
 
 
@@ -244,8 +266,9 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     """Turn a file's raw rows into incidents and rejects (see module docstring)."""
     n = len(rows)
     reasons = np.full(n, "", dtype=object)
+    reasons[_holds_nul(rows)] = "a field holds a NUL byte (0x00), which text cannot hold"
     start, end, precision, time_ok, time_reason = _parse_times(rows, ctx.timezone)
-    reasons[~time_ok] = time_reason[~time_ok]
+    reasons[(reasons == "") & ~time_ok] = time_reason[(reasons == "") & ~time_ok]
     lon, lat, pos_ok, pos_reason = _parse_positions(rows)
     reasons[(reasons == "") & ~pos_ok] = pos_reason[(reasons == "") & ~pos_ok]
     if ctx.force_area is not None:
@@ -324,7 +347,8 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
             "source_file": rows.source.name,
             "line": np.concatenate([[r[0] for r in rows.early_rejects], rows.lines[rejected]]).astype(np.int64),
             "reason": [r[1] for r in rows.early_rejects] + list(reasons[rejected]),
-            "raw": [r[2] for r in rows.early_rejects] + rows.raw_text(rejected),
+            # NUL is written out as \x00: PostgreSQL text cannot hold the byte itself.
+            "raw": [r.replace("\x00", "\\x00") for r in [r[2] for r in rows.early_rejects] + rows.raw_text(rejected)],
         },
         columns=REJECT_COLUMNS,
     ).sort_values("line", kind="stable", ignore_index=True)

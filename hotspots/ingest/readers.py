@@ -254,11 +254,18 @@ def _read_vector(path: Path, options: dict | None, kind: str) -> RawRows:
         frame = _from_normalised(frame, (options or {}).get("timezone", "Europe/London"))
     if frame.crs is not None and not frame.empty:
         frame = frame.to_crs("EPSG:4326")
+    # An incident is a point: a line or polygon feature is rejected with its line, not read as one.
+    kinds = frame.geometry.geom_type
+    shaped = (frame.geometry.notna() & ~frame.geometry.is_empty & (kinds != "Point")).to_numpy()
+    early = [(int(i) + 1, f"geometry is a {kinds.iloc[i]}, not a point", f"{kinds.iloc[i]} feature")
+             for i in np.flatnonzero(shaped)]
+    lines = np.flatnonzero(~shaped) + 1
+    frame = frame[~shaped]
     n = len(frame)
     geom = frame.geometry
-    ok_geom = geom.notna() & ~geom.is_empty & (geom.geom_type == "Point")
-    lon = np.where(ok_geom, geom.x.where(ok_geom), np.nan) if n else np.zeros(0)
-    lat = np.where(ok_geom, geom.y.where(ok_geom), np.nan) if n else np.zeros(0)
+    ok_geom = (geom.notna() & ~geom.is_empty).to_numpy()
+    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+    lon[ok_geom], lat[ok_geom] = geom[ok_geom].x.to_numpy(), geom[ok_geom].y.to_numpy()
     fields = {"lon": lon.astype(object), "lat": lat.astype(object)}
     known = ("source_id", "datetime", "date", "month", "offence", "offence_code", "location", "lsoa_code",
              "knife", "victim_age", "victim_under_25", "source_offence")
@@ -273,7 +280,7 @@ def _read_vector(path: Path, options: dict | None, kind: str) -> RawRows:
             f"{path.name}: {kind} features need an offence and a time property (datetime, date or month); "
             f"it has {', '.join(c for c in frame.columns if c != 'geometry')}; pass mapping to name them", arguments="mapping")
     records = frame.drop(columns="geometry").assign(lon=lon, lat=lat).astype(str).values.tolist()
-    return RawRows(source=path, reader=kind, lines=np.arange(1, n + 1), fields=fields, records=records)
+    return RawRows(source=path, reader=kind, lines=lines, fields=fields, records=records, early_rejects=early)
 
 
 def _from_normalised(frame, timezone: str):
