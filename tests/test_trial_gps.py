@@ -53,6 +53,20 @@ def test_bad_rows_are_kept_with_line_and_reason(tmp_path):
     assert pings["line"].tolist() == [2, 9] and pings["at"].iloc[1] == pd.Timestamp("2024-06-03T15:00:00Z")
 
 
+def test_a_nul_byte_rejects_its_row_and_the_rest_is_stored_on_every_store(store, tmp_path):
+    """PostgreSQL text cannot hold NUL: the row is rejected (its raw text writes it as \\x00), not the batch."""
+    from hotspots.services.trials import load_gps_log
+
+    log = tmp_path / "avl.csv"
+    log.write_bytes(b"unit,timestamp,lon,lat\nA\x00-1,2024-11-05T20:00:00Z,-1.89,52.48\n"
+                    b"A-2,2024-11-05T20:00:00Z,-1.89,52.48\n")
+    got = load_gps_log(store, log, loaded_by="test")
+    assert (got["loaded"], got["rejected"]) == (1, 1)
+    assert got["rejects"].to_dict("records") == [
+        {"line": 2, "reason": "a field holds a NUL byte (0x00), which text cannot hold",
+         "raw": "A\\x00-1,2024-11-05T20:00:00Z,-1.89,52.48"}]
+
+
 def test_a_log_without_the_needed_columns_is_one_clear_error(tmp_path):
     log = tmp_path / "avl.csv"
     log.write_text("unit,time,x\nA,2024-06-03T14:00:00Z,1\n", encoding="utf-8")

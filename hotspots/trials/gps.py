@@ -56,6 +56,8 @@ def parse_pings(raw: pd.DataFrame, timezone: str = "Europe/London") -> tuple[pd.
     unit = raw["unit"].astype(str).str.strip()
     reason[(unit == "").to_numpy()] = "unit is empty; give the unit's call sign"
     reason[((unit.str.len() > 32) & (reason == "")).to_numpy()] = "unit is longer than 32 characters"
+    nul = raw[["unit", "timestamp", "lon", "lat"]].astype(str).apply(lambda c: c.str.contains("\x00", regex=False))
+    reason[(nul.any(axis=1) & (reason == "")).to_numpy()] = "a field holds a NUL byte (0x00), which text cannot hold"
     at = _parse_times(raw["timestamp"].astype(str).str.strip(), timezone)
     reason[(at.isna() & (reason == "")).to_numpy()] = ("timestamp is not an ISO 8601 time (e.g. 2024-06-03T14:05:00Z), "
                                                        "or is a local time the clock change skips or repeats")
@@ -98,7 +100,7 @@ def _raw_lines(frame: pd.DataFrame) -> list[str]:
         buffer.seek(0)
         buffer.truncate()
         writer.writerow(row)
-        lines.append(buffer.getvalue().rstrip("\n"))
+        lines.append(buffer.getvalue().rstrip("\n").replace("\x00", "\\x00"))  # PostgreSQL text holds no NUL
     return lines
 
 
