@@ -87,8 +87,10 @@ def start_job(request: Request, kind: str, store: StoreDep, cache: CacheDep, ses
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, job_id: RecordId, store: StoreDep, session: Analyst):
     job = get_job(store, job_id)
+    result = job["result"] or {}
+    backtest = result.get("backtest") or result  # a training's result holds its backtest; a backtest's is one
     return page(request, "job.html", title=f"Job {job_id}: {job['kind']}", for_role="analysts", job=job,
-                summary=(job["result"] or {}).get("summary") or ((job["result"] or {}).get("backtest") or {}).get("summary"))
+                summary=backtest.get("summary"))
 
 
 @router.get("/jobs/{job_id}/state")

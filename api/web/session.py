@@ -50,7 +50,6 @@ def mark_page(request: Request) -> None:
 
 def current_session(request: Request, store: StoreDep) -> Session:
     """The live session of the request's cookie; without one, the sign-in page."""
-    mark_page(request)
     cookie = request.cookies.get(SESSION_COOKIE)
     idle = dt.timedelta(minutes=get_settings().web_idle_minutes)
     session = live_session(store, cookie, idle) if cookie else None
