@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.cache import RenderCache
 from api.schemas import problem
 from hotspots.core.config import get_settings
-from hotspots.geo.areas import Area
+from hotspots.geo.areas import Area, NamedAreas
 from hotspots.store.db import Store
 from hotspots.store.tokens import Principal, principal_for
 
@@ -48,6 +48,15 @@ def force_area(cache: RenderCache):
     """The configured force area (None for 'none'), read once per worker: the outline has ~50k vertices."""
     path = get_settings().force_area
     return cache.get(("force-area", path), lambda: None if path.lower() == "none" else Area.from_file(path))
+
+
+def npu_areas(cache: RenderCache):
+    """The configured NPU boundaries (None when not set), read once per worker."""
+    s = get_settings()
+    if not s.npu_areas:
+        return None
+    return cache.get(("npu-areas", s.npu_areas, s.npu_field),
+                     lambda: NamedAreas.from_file(s.npu_areas, s.npu_field or None))
 
 
 def authenticate(store: StoreDep,

@@ -124,6 +124,37 @@ def test_a_limited_commander_reads_only_their_npus_plans_and_map_layers(served):
     assert incidents(limited) < incidents(whole)
 
 
+#: A value for each path parameter of the API, naming objects the served store holds.
+PATH_VALUES = {"set_id": "1", "allocation_id": "1", "roster_id": "1", "version": "1", "job_id": "1", "fmt": "csv",
+               "unit": "A1"}
+
+
+def test_object_level_every_read_a_limited_commander_can_make_holds_only_their_npu(served):
+    """Every GET route of the OpenAPI document, as a commander limited to one NPU: each answers 200,
+    403 (not their role) or 409 (nothing to serve yet), and no 200 names a hotspot outside the NPU,
+    in the body or in any engagement plan, map layer or coverage row it carries."""
+    client, tokens, npu, _ = served
+    doc = client.get("/hotspot-sets/1/geojson", headers=auth(tokens["commander"])).json()
+    outside = {f["properties"]["hotspot_id"] for f in doc["features"] if f["properties"]["area_name"] != npu}
+    inside = {f["properties"]["hotspot_id"] for f in doc["features"]} - outside
+    for hotspot in sorted(outside | inside)[:6]:  # plans exist for hotspots of both kinds
+        client.put(f"/engagement-plans/{hotspot}", json={"status": "drafted"}, headers=auth(tokens["commander"]))
+    paths = [path for path, ops in client.get("/openapi.json").json()["paths"].items() if "get" in ops]
+    answered = {}
+    for path in paths:
+        url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path)
+        done = client.get(url, headers=auth(tokens["limited"]))
+        answered[path] = done.status_code
+        assert done.status_code in (200, 403, 409), (path, done.text)
+        if done.status_code == 200:
+            named = set(re.findall(r"HS-\d{4,}", done.text))
+            assert not named & outside, (path, sorted(named & outside))
+    assert {p for p, code in answered.items() if code == 200} >= {
+        "/hotspot-sets", "/engagement-plans", "/hotspot-sets/{set_id}/geojson", "/hotspot-sets/{set_id}/coverage",
+        "/hotspot-sets/{set_id}/map"}
+    assert answered["/forecasts"] in (403, 409) and answered["/rosters"] == answered["/allocations"] == 403
+
+
 def test_api_docs_are_off_unless_asked_for(store_url):
     """By default only /health and /ready answer without a token: no route map for anyone who can reach it."""
     with TestClient(create_app(store_url)) as client:

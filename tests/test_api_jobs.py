@@ -5,6 +5,7 @@ import datetime as dt
 import time
 import tomllib
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from test_patrol_cli import resources_toml
 from test_trial_cli import gps_log
 
 from api.main import create_app
+from hotspots.core.config import get_settings
 from hotspots.ingest.files import IngestOptions
 from hotspots.services.ingest import ingest_files
 from hotspots.services.trials import save_allocation
@@ -157,6 +159,28 @@ def test_analysts_train_backtest_compare_promote_and_forecast(trial_service):
     actions = audit_events(open_store(url), "model")["action"].tolist()
     assert actions == ["model.promote"]
     assert audit_events(open_store(url), "job")["action"].tolist()[-3:] == ["job.train", "job.train", "job.backtest"]
+
+
+def test_a_limited_commander_reads_forecasts_only_for_cells_in_their_npus(trial_service, npus, monkeypatch):
+    """Without the NPU boundaries a limited commander is refused the force-wide forecast; with them, every
+    cell returned lies in their NPU and the cells are ranked among themselves. Needs the promoted model
+    of the test above."""
+    client, tokens, *_ = trial_service
+    refused = client.get("/forecasts", headers=auth(tokens["limited"]))
+    assert refused.status_code == 403 and "HOTSPOTS_NPU_AREAS" in refused.json()["detail"]
+    boundaries = trial_service[4] / "npus.geojson"
+    npus.frame.to_file(boundaries, driver="GeoJSON")
+    monkeypatch.setenv("HOTSPOTS_NPU_AREAS", str(boundaries))
+    monkeypatch.setenv("HOTSPOTS_NPU_FIELD", "npu")
+    get_settings.cache_clear()
+    every = client.get("/forecasts?limit=200000", headers=auth(tokens["commander"])).json()
+    mine = client.get("/forecasts?limit=200000", headers=auth(tokens["limited"]))
+    assert mine.status_code == 200, mine.text
+    cells = mine.json()["cells"]
+    assert 0 < len(cells) == mine.json()["cells_scored"] < every["cells_scored"]
+    names = npus.name_of(np.array([c["lon"] for c in cells]), np.array([c["lat"] for c in cells]))
+    assert set(names) == {npus.names[0]}
+    assert [c["rank"] for c in cells] == list(range(1, len(cells) + 1))
 
 
 def test_a_job_that_fails_says_why_in_one_line(trial_service):

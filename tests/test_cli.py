@@ -54,7 +54,7 @@ def test_starting_the_cli_imports_no_command_module():
     ("args", "message"),
     [
         (["ingest", "missing.csv"], "'missing.csv': no such file or folder"),
-        (["ingest", "junk.csv"], "junk.csv: not a UTF-8 text file"),
+        (["ingest", "junk.csv"], "junk.csv: not a text file (it looks binary"),
         (["ingest", "cut.csv.gz"], "cut.csv.gz: the compressed file is truncated"),
         (["ingest", "people.csv"], "people.csv: not a recognised incident file"),
         (["ingest", "--format", "xml", "people.csv"], "format='xml' is not known"),

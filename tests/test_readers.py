@@ -53,7 +53,7 @@ def test_rows_of_the_wrong_width_are_rejected_with_their_line(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "not a UTF-8 text file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "not a text file \\(it looks binary"),
         (b"name,age\nbob,3\n", "not a recognised incident file"),
         (b"", "not a recognised incident file"),
     ],

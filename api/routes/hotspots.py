@@ -24,7 +24,8 @@ from api.schemas import (
 )
 from hotspots.core.errors import ValidationError
 from hotspots.places.exports import hotspot_frame
-from hotspots.services.weekly import load_set, set_map_page, visible_plans, visible_to
+from hotspots.services.access import visible_plans, visible_to
+from hotspots.services.weekly import load_set, set_map_page
 from hotspots.services.weekly import update_engagement as record_engagement
 from hotspots.store.hotspot_sets import list_sets as stored_sets
 

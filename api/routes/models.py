@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
-from api.deps import ROUTE_RESPONSES, Analyst, CacheDep, RecordId, StoreDep, force_area, require
+from api.deps import ROUTE_RESPONSES, Analyst, CacheDep, RecordId, StoreDep, force_area, npu_areas, require
 from api.schemas import (
     NOT_READY,
     BacktestRequest,
@@ -140,8 +140,10 @@ def forecast(store: StoreDep, cache: CacheDep, principal: ForecastReader,
                                                                              "(default: the period after the data).")] = None,
              limit: Annotated[int, Query(ge=1, le=200_000, description="Cells returned, highest first.")] = 500
              ) -> Forecast:
-    """The promoted model's expected count per cell for a period, on the stored incidents."""
-    stored, table = forecast_promoted(store, force_area(cache), day)
+    """The promoted model's expected count per cell for a period, on the stored incidents; a commander
+    limited to NPUs gets the cells in them (ranked among themselves), given the NPU boundaries."""
+    stored, table = forecast_promoted(store, force_area(cache), day, npus=principal.npus,
+                                      npu_areas=npu_areas(cache))
     top = table.head(limit)
     return Forecast(version=stored.version, period_start=table["period_start"].iloc[0],
                     period_end=table["period_end"].iloc[0], cells_scored=len(table),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 
 from api.deps import ROUTE_RESPONSES, Analyst, CacheDep, Evaluator, StoreDep, force_area
 from api.schemas import LoadResult, RejectedRow, problem
@@ -20,13 +20,18 @@ _ERRORS = {400: problem("A user error, in one line."), 413: problem("The upload 
 
 @router.post("/incidents", response_model=LoadResult, responses=_ERRORS)
 def upload_incidents(store: StoreDep, cache: CacheDep, principal: Analyst,
-                     file: Annotated[UploadFile, File(description="An incident file any 'hotspots ingest' reader reads.")]) -> LoadResult:
+                     file: Annotated[UploadFile, File(description="An incident file any 'hotspots ingest' reader reads.")],
+                     encoding: Annotated[str | None, Query(max_length=40, description="Text encoding of a CSV, e.g. "
+                                                           "cp1252 (default UTF-8).")] = None,
+                     delimiter: Annotated[Literal["auto", "comma", "semicolon", "tab", "pipe"], Query(
+                         description="CSV field delimiter (default: told from the header).")] = "auto") -> LoadResult:
     """Load one incident file as one all-or-nothing batch; loading the same file again adds nothing."""
     s = get_settings()
+    opts = IngestOptions(force_area=force_area(cache), timezone=s.timezone, h3_resolution=s.h3_resolution,
+                         encoding=encoding, delimiter=delimiter)
     path = save_upload(file, s.data_dir / "uploads")
     with as_uploaded(path, file.filename):
-        report, rejects = ingest_upload(path, store, IngestOptions(force_area=force_area(cache), timezone=s.timezone,
-                                                                  h3_resolution=s.h3_resolution),
+        report, rejects = ingest_upload(path, store, opts,
                                         filename=file.filename or path.name, actor=principal.actor)
     return LoadResult(file=file.filename or path.name, batch_id=report.batch_id,
                       already_loaded=bool(report.skipped_reason), rows_read=report.rows_read, loaded=report.loaded,

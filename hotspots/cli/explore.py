@@ -51,6 +51,8 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Incident files or folders of them (.csv, .csv.gz, .geojson, .parquet).")],
     fmt: Annotated[str, typer.Option("--format", help="auto, police-street, police-street-legacy, police-api, stop-search, mapped-csv, geojson, geoparquet.")] = "auto",
     mapping: Annotated[Path | None, typer.Option(help="TOML column mapping for a force export (generic CSV).")] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of CSV files, e.g. cp1252 for an Excel export on Windows (default UTF-8, with or without BOM).")] = "",
+    delimiter: Annotated[str, typer.Option(help="CSV field delimiter: auto (told from the header), comma, semicolon, tab or pipe.")] = "auto",
     force_area: ForceAreaOption = None,
     rejects_dir: Annotated[Path | None, typer.Option(help="Where rejects CSVs go (default: <data dir>/rejects).")] = None,
     harm_table: Annotated[Path | None, typer.Option(help="CSV offence,cchi_days overriding the shipped harm weights.")] = None,
@@ -63,7 +65,8 @@ def ingest(
     """Load incident files into the store (or a data set): one all-or-nothing batch per file; rejected rows kept with line and reason."""
     s = settings()
     opts = IngestOptions(
-        fmt=fmt, mapping=str(mapping) if mapping else None, force_area=load_force_area(force_area),
+        fmt=fmt, mapping=str(mapping) if mapping else None, encoding=encoding or None, delimiter=delimiter,
+        force_area=load_force_area(force_area),
         projected_crs=crs or s.projected_crs, h3_resolution=resolution or s.h3_resolution, timezone=s.timezone,
         harm_table=str(harm_table) if harm_table else None, rejects_dir=rejects_dir or s.data_dir / "rejects",
     )

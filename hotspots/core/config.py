@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     period_days : length of a tactical period in days.
     h3_resolution : the cell size incidents are indexed at (7 to 11).
     force_area : boundary file of the force area; points outside it are rejected. ``none`` disables.
+    npu_areas : boundary file of the NPUs that commanders' tokens name (the file given to
+        ``select --npu-areas``); with it, a commander limited to NPUs reads forecasts for the cells
+        in them. Empty: such a commander is refused forecasts, which cover the whole force.
+    npu_field : the column of ``npu_areas`` that names the NPUs; empty: guessed from the file.
     projected_crs : metric CRS for distances; ``auto`` picks British National Grid for data in
         Great Britain, else the UTM zone of the data.
     api_max_upload_mb : the API refuses request bodies (uploads) larger than this.
@@ -53,6 +57,8 @@ class Settings(BaseSettings):
     period_days: int = 28
     h3_resolution: int = 10
     force_area: str = str(DEFAULT_FORCE_AREA)
+    npu_areas: str = ""
+    npu_field: str = ""
     projected_crs: str = "auto"
     api_max_upload_mb: float = 200.0
     api_docs: bool = False

@@ -67,3 +67,40 @@ def unproject(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.nd
     """x/y in metres of ``crs`` to WGS84 lon/lat in degrees."""
     lon, lat = _transformer(crs, "EPSG:4326").transform(np.asarray(x, float), np.asarray(y, float))
     return np.asarray(lon, float), np.asarray(lat, float)
+
+
+#: Without a force area, a point further from the file's median centre than this many times the
+#: points' median distance from it, and at least ``PLAUSIBLE_MIN_KM``, is taken for a typing error
+#: (latitude and longitude swapped, a sign dropped). A force's file spreads over tens of km, so
+#: its limit is 100 km; one file of many forces spreads wider and its limit grows with it.
+PLAUSIBLE_SPREAD = 10.0
+PLAUSIBLE_MIN_KM = 100.0
+#: Below this many positions a file has no spread to judge by: every position is kept.
+PLAUSIBLE_MIN_POINTS = 10
+EARTH_RADIUS_KM = 6371.0088
+
+
+def implausible_positions(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, float]:
+    """Which positions lie implausibly far from the rest (see ``PLAUSIBLE_SPREAD``).
+
+    Parameters
+    ----------
+    lon, lat : degrees, WGS84, shape (n,); NaN where a row has no position.
+
+    Returns
+    -------
+    (numpy.ndarray, float)
+        A boolean mask, shape (n,), and the limit in km (NaN when there were too few positions).
+    """
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    known = np.isfinite(lon) & np.isfinite(lat)
+    far = np.zeros(lon.size, dtype=bool)
+    if known.sum() < PLAUSIBLE_MIN_POINTS:
+        return far, float("nan")
+    c_lon, c_lat = np.radians(np.median(lon[known])), np.radians(np.median(lat[known]))
+    p_lon, p_lat = np.radians(lon[known]), np.radians(lat[known])
+    h = np.sin((p_lat - c_lat) / 2) ** 2 + np.cos(c_lat) * np.cos(p_lat) * np.sin((p_lon - c_lon) / 2) ** 2
+    km = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    limit = max(PLAUSIBLE_MIN_KM, PLAUSIBLE_SPREAD * float(np.median(km)))
+    far[known] = km > limit
+    return far, limit

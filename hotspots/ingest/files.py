@@ -21,9 +21,9 @@ from hotspots.core.tables import write_csv
 from hotspots.core.validate import check_resolution
 from hotspots.crime.offences import harm_weights, vocabulary
 from hotspots.geo.areas import Area
-from hotspots.geo.projection import check_crs, choose_crs, unproject
+from hotspots.geo.projection import check_crs, choose_crs, implausible_positions, unproject
 from hotspots.ingest.normalise import IngestContext, normalise
-from hotspots.ingest.readers import read
+from hotspots.ingest.readers import check_delimiter, check_encoding, read
 from hotspots.national.dataset import META_FILE, check_force, dataset_crs, write_incidents_dataset
 
 log = logging.getLogger(__name__)
@@ -57,16 +57,28 @@ class LoadReport:
 
 @dataclass
 class IngestOptions:
-    """Per-run choices: reader, mapping file, force area, store CRS and resolution, harm table, rejects folder."""
+    """Per-run choices: reader, mapping file, text encoding and delimiter, force area, store CRS and
+    resolution, harm table, rejects folder."""
 
     fmt: str = "auto"
     mapping: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
     force_area: Area | None = None
     projected_crs: str = "auto"
     h3_resolution: int = 10
     timezone: str = "Europe/London"
     harm_table: str | None = None
     rejects_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        check_encoding(self.encoding)
+        self.delimiter = check_delimiter(self.delimiter)
+
+    def reader_options(self) -> dict:
+        """What the readers take: the mapping, and the encoding and delimiter when they were named."""
+        named = {"mapping": self.mapping, "encoding": self.encoding, "delimiter": self.delimiter}
+        return {k: v for k, v in named.items() if v}
 
 
 def file_sha256(path: Path) -> str:
@@ -110,7 +122,8 @@ def ingest_context(crs: str | None, resolution: int | None, rows, opts: IngestOp
 
 def _sample_lonlat(rows, force_area=None) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 positions of a first load, to choose the store's CRS from: with a force area, only
-    those inside its bounds (rows outside will be rejected and must not place the projection)."""
+    those inside its bounds, without one only the plausible ones (rows that will be rejected must
+    not place the projection)."""
     first, second = ("lon", "lat") if "lon" in rows.fields else ("x", "y")
     a = pd.to_numeric(pd.Series(rows.fields[first], dtype=object), errors="coerce").to_numpy(float)
     b = pd.to_numeric(pd.Series(rows.fields[second], dtype=object), errors="coerce").to_numpy(float)
@@ -120,7 +133,9 @@ def _sample_lonlat(rows, force_area=None) -> tuple[np.ndarray, np.ndarray]:
         inside = (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
         if inside.any():
             return lon[inside], lat[inside]
-    return lon, lat
+        return lon, lat
+    plausible = ~implausible_positions(lon, lat)[0]
+    return lon[plausible], lat[plausible]
 
 
 def write_rejects(rejects: pd.DataFrame, folder: Path, label: str, source: Path) -> Path:
@@ -142,7 +157,7 @@ def ingest_file_to_dataset(path: str | Path, root: str | Path, force: str, opts:
     check_force(force, "force")
     if not path.is_file():
         raise ValidationError(f"{str(path)!r}: no such file")
-    rows = read(path, opts.fmt, {"mapping": opts.mapping} if opts.mapping else None)
+    rows = read(path, opts.fmt, opts.reader_options())
     ctx = ingest_context(dataset_crs(root), None, rows, opts, "data set")
     result = normalise(rows, ctx)
     written = write_incidents_dataset(result.incidents, root, force, ctx.projected_crs, opts.timezone)
@@ -185,7 +200,7 @@ def normalise_files(paths: Sequence[str | Path], opts: IngestOptions) -> tuple[p
     frames, rejects, warnings = [], [], []
     ctx = None
     for f in files:
-        rows = read(f, opts.fmt, {"mapping": opts.mapping} if opts.mapping else None)
+        rows = read(f, opts.fmt, opts.reader_options())
         if ctx is None:
             ctx = ingest_context(None, None, rows, opts, "run")
         result = normalise(rows, ctx)

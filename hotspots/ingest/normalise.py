@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,8 +18,10 @@ import pandas as pd
 from hotspots.crime.offences import OffenceVocabulary
 from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import Area
-from hotspots.geo.projection import project, unproject
+from hotspots.geo.projection import PLAUSIBLE_MIN_KM, PLAUSIBLE_SPREAD, implausible_positions, project, unproject
 from hotspots.ingest.readers import RawRows
+
+log = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ["source_file", "line", "reason", "raw"]
 #: Columns of a normalised incident, in the order the store's ``incidents`` table holds them (less its batch).
@@ -275,6 +278,14 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
         inside = ctx.force_area.contains(lon, lat)
         outside = (reasons == "") & ~inside
         reasons[outside] = f"outside the force area ({ctx.force_area.name})"
+    else:
+        far, limit = implausible_positions(np.where(pos_ok, lon, np.nan), np.where(pos_ok, lat, np.nan))
+        if far.any():
+            log.info("%s: no force area, so positions over %.0f km from the file's median centre (%g times the "
+                     "median distance, at least %g km) are rejected as implausible", rows.source.name, limit,
+                     PLAUSIBLE_SPREAD, PLAUSIBLE_MIN_KM)
+        reasons[(reasons == "") & far] = f"implausible location (lat/lon swapped?): over {limit:.0f} km from the " \
+                                         "file's other points"
     keep = reasons == ""
 
     warnings: list[str] = []

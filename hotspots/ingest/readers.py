@@ -14,9 +14,11 @@ never read, and are blanked in the raw text kept for rejected rows.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
+import logging
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ import numpy as np
 
 from hotspots.core.errors import FormatError, ValidationError
 from hotspots.core.validate import check_compressed
+
+log = logging.getLogger(__name__)
 
 PERSONAL_COLUMNS = {"gender", "age range", "self-defined ethnicity", "officer-defined ethnicity"}
 
@@ -56,73 +60,164 @@ def _csv_line(values) -> str:
     return buffer.getvalue()
 
 
-def open_text(path: Path) -> io.TextIOBase:
-    """Open a (possibly gzipped) text file; binary junk fails with one clear line."""
+#: Field delimiters a CSV may use, told apart by the header (or named with ``delimiter``).
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def check_encoding(encoding: str | None, name: str = "encoding") -> str:
+    """The codec for ``encoding`` (default UTF-8, a byte-order mark skipped); unknown names are refused."""
+    if not encoding:
+        return "utf-8-sig"
+    try:
+        info = codecs.lookup(encoding)
+        if not getattr(info, "_is_text_encoding", True):  # base64, rot13, zlib: codecs, not text encodings
+            raise LookupError(encoding)
+        codec = info.name
+    except LookupError:
+        raise ValidationError(f"{name}={encoding!r} is not an encoding Python knows; use e.g. utf-8, cp1252 "
+                              "(Windows/Excel) or latin-1", arguments=name) from None
+    return "utf-8-sig" if codec == "utf-8" else codec
+
+
+def check_delimiter(delimiter: str | None, name: str = "delimiter") -> str | None:
+    """A delimiter given by name or character (None or ``auto``: told from the header)."""
+    if delimiter in (None, "", "auto"):
+        return None
+    by_name = {v: k for k, v in DELIMITERS.items()} | {"\\t": "\t"}
+    if delimiter in by_name:
+        return by_name[delimiter]
+    if delimiter in DELIMITERS:
+        return delimiter
+    raise ValidationError(f"{name}={delimiter!r} is not a delimiter this reads; use auto, comma, semicolon, tab "
+                          "or pipe", arguments=name)
+
+
+def open_text(path: Path, encoding: str | None = None) -> io.TextIOBase:
+    """Open a (possibly gzipped) text file in ``encoding`` (default UTF-8); a damaged compressed
+    file, binary junk or text in another encoding fails with one clear line."""
+    codec = check_encoding(encoding)
+
     def make() -> io.TextIOBase:
         if path.suffix == ".gz":
-            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-        return open(path, encoding="utf-8-sig", newline="")
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding=codec, newline="")
+        return open(path, encoding=codec, newline="")
 
     check_compressed(path)
     try:
         with make() as probe:
             probe.read(4096)  # provoke decoding errors here, not half-way through a batch
         return make()
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as exc:
-        raise FormatError(f"{path.name}: not a UTF-8 text file ({type(exc).__name__})") from None
+    except UnicodeError:
+        raise decoding_error(path, codec) from None
+    except (gzip.BadGzipFile, EOFError, OSError) as exc:
+        raise FormatError(f"{path.name}: not a readable text file ({type(exc).__name__})") from None
 
 
-def read_header(path: Path) -> list[str]:
-    with open_text(path) as handle:
+def decoding_error(path: Path, codec: str) -> FormatError:
+    """The error for a file that is not text in ``codec``: which byte, on which physical line, and
+    the encoding to try (read once more, in blocks, only when the file has failed)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    decoder = codecs.getincrementaldecoder(codec)()
+    lines_before = 0
+    with opener(path, "rb") as raw:
+        if b"\x00" in raw.read(4096) and not codec.startswith("utf-16") and not codec.startswith("utf-32"):
+            return FormatError(f"{path.name}: not a text file (it looks binary: NUL bytes in its first 4 kB)")
+        raw.seek(0)
+        for block in iter(lambda: raw.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeError as exc:
+                if not isinstance(exc, UnicodeDecodeError):
+                    break
+                line = lines_before + exc.object[: exc.start].count(b"\n") + 1
+                shown = "UTF-8" if codec == "utf-8-sig" else codec
+                hint = ("; a file saved from Excel on Windows is usually Windows-1252: load it with encoding cp1252"
+                        if codec == "utf-8-sig" else "; name the encoding the file was saved in")
+                return FormatError(f"{path.name}: line {line}: byte 0x{exc.object[exc.start]:02X} is not valid "
+                                   f"{shown} text{hint}", arguments="encoding")
+            lines_before += block.count(b"\n")
+    return FormatError(f"{path.name}: not valid text in {codec}; name the encoding the file was saved in",
+                       arguments="encoding")
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter that splits a header line into the most fields (comma when none splits it)."""
+    best, most = ",", 1
+    for delimiter in DELIMITERS:
+        fields = next(csv.reader([header_line], delimiter=delimiter), [])
+        if len(fields) > most:
+            best, most = delimiter, len(fields)
+    return best
+
+
+def read_header(path: Path, options: dict | None = None) -> tuple[list[str], str]:
+    """A CSV file's header and its delimiter (``options``: ``encoding``; ``delimiter`` or told from the header)."""
+    options = options or {}
+    with open_text(path, options.get("encoding")) as handle:
         try:
-            header = next(csv.reader(handle), [])
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise FormatError(f"{path.name}: not a CSV file ({exc})") from None
-    if any("\x00" in h for h in header):
+            first = handle.readline()
+        except UnicodeError:
+            raise decoding_error(path, check_encoding(options.get("encoding"))) from None
+    if "\x00" in first:
         raise FormatError(f"{path.name}: not a text CSV file (it holds NUL bytes)")
-    return [h.strip() for h in header]
+    delimiter = check_delimiter(options.get("delimiter")) or sniff_delimiter(first.rstrip("\r\n"))
+    try:
+        header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise FormatError(f"{path.name}: not a CSV file ({exc})") from None
+    return [h.strip() for h in header], delimiter
 
 
-def _read_csv_columns(path: Path, reader: str, wanted: dict[str, str], delimiter: str = ",") -> RawRows:
-    """Read a CSV keeping ``wanted`` (canonical name -> header name); rows of the wrong width are rejected."""
-    with open_text(path) as handle:
+def _read_csv_columns(path: Path, reader: str, wanted: dict[str, str], options: dict | None = None) -> RawRows:
+    """Read a CSV keeping ``wanted`` (canonical name -> header name). A row of the wrong width, or one
+    the CSV parser cannot read (a field over ``csv.field_size_limit()`` characters), is rejected with
+    its line; the rest of the file loads. ``options``: ``encoding``, ``delimiter``."""
+    options = options or {}
+    header, delimiter = read_header(path, options)
+    if not header or header == [""]:
+        raise FormatError(f"{path.name}: empty file, no header")
+    if delimiter != ",":
+        log.info("%s: fields separated by %s", path.name, DELIMITERS[delimiter])
+    missing = [col for col in wanted.values() if col not in header]
+    if missing:
+        raise FormatError(
+            f"{path.name}: not a {reader} file: missing column(s) {', '.join(map(repr, missing))}; "
+            f"it has {', '.join(map(repr, header[:15]))}"
+        )
+    index = {canon: header.index(col) for canon, col in wanted.items()}
+    blank = [i for i, h in enumerate(header) if h.lower() in PERSONAL_COLUMNS]
+    width = len(header)
+    good: list[list[str]] = []
+    lines: list[int] = []
+    early: list[tuple[int, str, str]] = []
+    with open_text(path, options.get("encoding")) as handle:
         rows = csv.reader(handle, delimiter=delimiter)
-        try:
-            header = [h.strip() for h in next(rows)]
-        except StopIteration:
-            raise FormatError(f"{path.name}: empty file, no header") from None
-        missing = [col for col in wanted.values() if col not in header]
-        if missing:
-            raise FormatError(
-                f"{path.name}: not a {reader} file: missing column(s) {', '.join(map(repr, missing))}; "
-                f"it has {', '.join(map(repr, header[:15]))}"
-            )
-        index = {canon: header.index(col) for canon, col in wanted.items()}
-        blank = [i for i, h in enumerate(header) if h.lower() in PERSONAL_COLUMNS]
-        width = len(header)
-        good: list[list[str]] = []
-        lines: list[int] = []
-        early: list[tuple[int, str, str]] = []
+        next(rows)
         line = rows.line_num
-        try:
-            for row in rows:
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # the parser drops the rest of that line and carries on
                 start_line, line = line + 1, rows.line_num
-                if len(row) != width:
-                    if not row or (len(row) == 1 and not row[0].strip()):
-                        continue  # blank line
-                    for i in blank:
-                        if i < len(row):
-                            row[i] = ""
-                    early.append((start_line, f"expected {width} fields, found {len(row)}", _csv_line(row)))
-                    continue
-                for i in blank:
+                too_long = "field larger than field limit" in str(exc)
+                early.append((start_line, f"a field is over {csv.field_size_limit():,} characters" if too_long
+                              else f"unreadable row ({exc})", "(not kept: the row could not be read)"))
+                continue
+            except UnicodeError:
+                raise decoding_error(path, check_encoding(options.get("encoding"))) from None
+            start_line, line = line + 1, rows.line_num
+            for i in blank:
+                if i < len(row):
                     row[i] = ""
-                good.append(row)
-                lines.append(start_line)
-        except csv.Error as exc:
-            raise FormatError(f"{path.name}: line {rows.line_num}: malformed CSV ({exc})") from None
-        except UnicodeDecodeError:
-            raise FormatError(f"{path.name}: after line {line}: not UTF-8 text") from None
+            if len(row) != width:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                early.append((start_line, f"expected {width} fields, found {len(row)}", _csv_line(row)))
+                continue
+            good.append(row)
+            lines.append(start_line)
     columns = list(zip(*good, strict=True)) if good else [()] * width
     fields = {canon: np.asarray(columns[i], dtype=object) for canon, i in index.items()}
     return RawRows(
@@ -132,6 +227,7 @@ def _read_csv_columns(path: Path, reader: str, wanted: dict[str, str], delimiter
         fields=fields,
         records=good,
         early_rejects=early,
+        options={"delimiter": delimiter},
     )
 
 
@@ -152,6 +248,7 @@ def read_police_street(path: Path, options: dict | None = None) -> RawRows:
             "lsoa_code": "LSOA code",
             "offence": "Crime type",
         },
+        options,
     )
 
 
@@ -161,6 +258,7 @@ def read_police_street_legacy(path: Path, options: dict | None = None) -> RawRow
         path,
         "data.police.uk street (legacy Easting/Northing)",
         {"month": "Month", "x": "Easting", "y": "Northing", "location": "Location", "offence": "Crime type"},
+        options,
     )
     rows.options["coord_crs"] = "EPSG:27700"
     return rows
@@ -172,6 +270,7 @@ def read_police_api(path: Path, options: dict | None = None) -> RawRows:
         path,
         "police.uk API",
         {"offence": "type", "location": "street", "month": "month", "lat": "latitude", "lon": "longitude"},
+        options,
     )
 
 
@@ -181,6 +280,7 @@ def read_stop_and_search(path: Path, options: dict | None = None) -> RawRows:
         path,
         "data.police.uk stop-and-search",
         {"datetime": "Date", "lat": "Latitude", "lon": "Longitude", "object_of_search": "Object of search"},
+        options,
     )
     rows.fields["offence"] = np.full(len(rows), "stop_and_search", dtype=object)
     rows.fields["source_offence"] = rows.fields.pop("object_of_search")
@@ -220,7 +320,10 @@ def read_mapped_csv(path: Path, options: dict | None = None) -> RawRows:
         raise ValidationError(f"{path.name}: a generic CSV needs a mapping file; pass mapping FILE.toml", arguments="mapping")
     mapping = load_mapping(mapping_path)
     fmt = mapping.get("format", {})
-    rows = _read_csv_columns(path, "mapped CSV", dict(mapping["columns"]), delimiter=fmt.get("delimiter", ","))
+    # What the command line names wins over the mapping; the mapping over detection and UTF-8.
+    given = {k: v for k, v in (options or {}).items() if v not in (None, "", "auto")}
+    chosen = {"encoding": fmt.get("encoding"), "delimiter": fmt.get("delimiter")} | given
+    rows = _read_csv_columns(path, "mapped CSV", dict(mapping["columns"]), chosen)
     if "offence_code" in rows.fields:
         codes = rows.fields.pop("offence_code")
         table = {str(k): str(v) for k, v in mapping.get("offences", {}).items()}
@@ -347,7 +450,7 @@ def detect_format(path: Path, options: dict | None = None) -> str:
         return "geoparquet"
     if options and options.get("mapping"):
         return "mapped-csv"
-    header = set(read_header(path))
+    header = set(read_header(path, options)[0])
     for fmt, needed in _SIGNATURES:
         if needed <= header:
             return fmt

@@ -44,7 +44,7 @@ def ingest_file(
     if earlier is not None:
         return LoadReport(source=path, batch_id=earlier, skipped_reason=f"already loaded as batch {earlier}")
 
-    rows = read(path, opts.fmt, {"mapping": opts.mapping} if opts.mapping else None)
+    rows = read(path, opts.fmt, opts.reader_options())
     res = store.meta("h3_resolution")
     ctx = ingest_context(store.meta("projected_crs"), int(res) if res is not None else None, rows, opts, "store")
     result = normalise(rows, ctx)

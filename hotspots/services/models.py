@@ -14,6 +14,8 @@ import pandas as pd
 
 from hotspots.core.config import get_settings
 from hotspots.core.errors import NotReadyError
+from hotspots.geo.areas import NamedAreas
+from hotspots.services.access import check_may_read_cells, visible_cells
 from hotspots.services.ingest import stored_frame
 from hotspots.store.audit import record
 from hotspots.store.db import Store
@@ -129,21 +131,25 @@ def backtest_stored(history: CellHistory, forecast: int | None, *, periods: int,
     return rolling_backtest(history, periods, RiskModel(seed=seed), progress=progress)
 
 
-def forecast_promoted(store: Store, area, day: dt.date | None = None) -> tuple[StoredModel, pd.DataFrame]:
+def forecast_promoted(store: Store, area, day: dt.date | None = None, *, npus: tuple[str, ...] = (),
+                      npu_areas: NamedAreas | None = None) -> tuple[StoredModel, pd.DataFrame]:
     """The promoted model's forecast on the stored incidents for the period holding ``day``
-    (default: the period after the data).
+    (default: the period after the data); for a reader limited to ``npus``, only the cells in them
+    (``services.access.visible_cells``: ForbiddenError without ``npu_areas``).
 
     Returns
     -------
     (StoredModel, pandas.DataFrame)
         The model, and one row per cell (``models.registry.forecast_table``), highest first.
     """
+    check_may_read_cells(npus, npu_areas)
     stored = load_promoted(store)
     frame, _ = stored_frame(store)
     history = CellHistory(frame, region_cells(area, frame, stored.resolution), stored.calendar, stored.target,
                           stored.crs, stored.feature_config, stored.layers)
     period = stored.calendar.period_of(day) if day else history.next_period()
-    return stored, forecast_table(history.cells, stored.model.predict(history, period), stored.calendar, period)
+    table = forecast_table(history.cells, stored.model.predict(history, period), stored.calendar, period)
+    return stored, visible_cells(table, npus, npu_areas)
 
 
 def _steps(total: int, report: Report) -> Callable[[str], None]:

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from hotspots.core.config import get_settings
-from hotspots.core.errors import ForbiddenError, ValidationError
+from hotspots.core.errors import ValidationError
 from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import Area, NamedAreas
 from hotspots.geo.periods import Calendar
@@ -36,6 +36,7 @@ from hotspots.places.weekly import (
     map_context,
     weekly_hotspots,
 )
+from hotspots.services.access import check_may_change_plan, visible_to
 from hotspots.services.ingest import stored_incidents
 from hotspots.store import hotspot_sets as stored_sets
 from hotspots.store.audit import record
@@ -258,26 +259,6 @@ def _inside_hotspots(context: MapContext, hs: HotspotSet) -> MapContext:
     return MapContext(scores=scores, incidents=incidents, sentence=context.sentence)
 
 
-def visible_plans(store: Store, npus: tuple[str, ...] = (), hotspot_id: str | None = None) -> pd.DataFrame:
-    """The current engagement plans (of one hotspot, or all) that a reader limited to ``npus`` may read:
-    those of hotspots placed in their NPUs (every plan when ``npus`` is empty)."""
-    ids = [hotspot_id] if hotspot_id else None
-    if npus:
-        allowed = stored_sets.hotspots_in_areas(store, npus)
-        ids = sorted(allowed if ids is None else set(ids) & allowed)
-    return engagement(store, ids)
-
-
-def visible_to(hs: HotspotSet, npus: tuple[str, ...]) -> HotspotSet:
-    """The set as a commander limited to ``npus`` may see it (every hotspot when ``npus`` is empty)."""
-    if not npus:
-        return hs
-    keep = hs.hotspots["area_name"].isin(npus)
-    hs.hotspots = hs.hotspots[keep].reset_index(drop=True)
-    hs.members = hs.members[hs.members["hotspot_id"].isin(hs.hotspots["hotspot_id"])].reset_index(drop=True)
-    return hs
-
-
 def update_engagement(store: Store, hotspot_id: str, *, actor: str, npus: tuple[str, ...] = (), **change) -> dict:
     """Record a new version of a hotspot's engagement plan, audited as ``actor``; a commander limited to
     ``npus`` may change only the plans of hotspots in them (ForbiddenError otherwise).
@@ -285,8 +266,7 @@ def update_engagement(store: Store, hotspot_id: str, *, actor: str, npus: tuple[
     ``change`` holds the fields of :func:`hotspots.store.hotspot_sets.set_engagement`; the ones not
     given keep their last value. Returns the new version.
     """
-    if npus and not set(stored_sets.hotspot_areas(store, hotspot_id)) & set(npus):
-        raise ForbiddenError(f"hotspot {hotspot_id!r} is outside your NPUs")
+    check_may_change_plan(store, hotspot_id, npus)
     saved = set_engagement(store, hotspot_id, **change)
     with store.engine.begin() as conn:
         record(conn, actor, "engagement.update", "hotspot", hotspot_id,
