@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from damage import FILE_KINDS, ROW_KINDS, damaged_file
 from test_patrol_roster import plan
 
 from api.deps import get_store
@@ -471,8 +472,54 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_schema(served, t
                 case.call_and_validate(headers=auth(tokens["admin"]), excluded_checks=excluded)
 
             check()
+        damaged_uploads(f"http://127.0.0.1:{port}", tokens)
     finally:
         _stop(server)
+
+
+#: Uploads damaged in ways tests/damage.py does not write: GeoJSON of the wrong shape or not JSON at all.
+ODD_UPLOADS = {
+    "lines.geojson": (json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"month": "2024-01", "offence": "robbery"},
+         "geometry": {"type": "LineString", "coordinates": [[-1.9, 52.48], [-1.8, 52.5]]}},
+        {"type": "Feature", "properties": {"month": "2999-01", "offence": "robbery"},
+         "geometry": {"type": "Point", "coordinates": [-1.9, 52.48]}}]}).encode(), 200),
+    "broken.geojson": (b'{"type": "FeatureCollection", "features": [', 400),
+    "junk.parquet": (b"PAR1" + bytes(range(256)) * 4, 400),
+}
+
+
+def damaged_uploads(base, tokens):
+    """Every file kind of tests/damage.py (with every row kind in it), and odd GeoJSON, uploaded to a real
+    server as incidents and as GPS logs: never a 5xx; a file that cannot be read is a 400 in one line
+    naming the client's file and no server path; one that can is loaded with its rejects listed."""
+    for file_kind in sorted(FILE_KINDS):
+        made = damaged_file(sorted(ROW_KINDS) + ["good"] * 12, file_kind, 11, prefix=f"upload-{file_kind}")
+        name = f"upload{made.suffix}"
+        params = {"encoding": made.encoding} if made.encoding else {}
+        for route, role in (("/incidents", "analyst"), ("/patrol-logs", "evaluator")):
+            done = httpx.post(base + route, headers=auth(tokens[role]), files={"file": (name, made.data)},
+                              params=params if route == "/incidents" else {}, timeout=120)
+            assert done.status_code in (200, 400), (file_kind, route, done.status_code, done.text[:300])
+            if route == "/incidents":
+                assert done.status_code == (200 if made.must_load else 400), (file_kind, done.text[:300])
+            _one_clear_answer(done, name)
+    for name, (data, status) in ODD_UPLOADS.items():
+        done = httpx.post(base + "/incidents", headers=auth(tokens["analyst"]), files={"file": (name, data)}, timeout=60)
+        assert done.status_code == status, (name, done.text)
+        _one_clear_answer(done, name)
+        if name == "lines.geojson":
+            assert [r["reason"] for r in done.json()["rejects"]] == ["geometry is a LineString, not a point",
+                                                                    "date outside 1900 to " + done.json()["rejects"][1]["reason"][-4:]]
+
+
+def _one_clear_answer(done, name):
+    body = done.json()
+    if done.status_code == 400:
+        detail = body["detail"]
+        assert "\n" not in detail and detail.startswith(name) and "/" not in detail.removeprefix(name), detail
+    else:
+        assert body["rows_read"] == body["loaded"] + body["already_stored"] + body["rejected"] or body["already_loaded"]
 
 
 def test_evaluators_register_allocations_through_the_api(served):

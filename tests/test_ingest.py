@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from conftest import SAMPLES
 
+from hotspots.core.errors import FormatError
 from hotspots.ingest.files import IngestOptions
 from hotspots.services.ingest import ingest_file, ingest_files
 from hotspots.store import open_store
@@ -235,3 +236,42 @@ def test_damaged_rows_are_rejected_with_line_and_reason_on_every_store(store, op
         (4, "a field holds a NUL byte (0x00), which text cannot hold"),
         (1, "geometry is a LineString, not a point")]
     assert "\\x00X" in rows[1]["raw"]  # kept, written out, so PostgreSQL can hold it
+
+
+def test_files_as_forces_send_them_encoding_delimiter_oversized_rows(store, opts, tmp_path):
+    """A Windows-1252 export is refused with the byte, the line and the encoding to try, then loads
+    when told; a semicolon export loads (delimiter told from the header); an oversized row is
+    rejected alone with its line."""
+    rows = [street_row(f"w{i}") for i in range(5)] + [street_row("w5").replace("High Street", "Café Street")]
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes((HEADER + "".join(rows)).encode("cp1252"))
+    with pytest.raises(FormatError, match=r"excel.csv: line 7: byte 0xE9 is not valid UTF-8 text; .*encoding cp1252"):
+        ingest_file(excel, store, opts)
+    assert store.count("load_batches") == 0
+    told = ingest_file(excel, store, IngestOptions(force_area=opts.force_area, encoding="cp1252"))
+    assert (told.loaded, told.rejected) == (6, 0)
+    assert "On or near Café Street" in set(read_incidents(store)["location"])
+    semi = tmp_path / "semi.csv"
+    semi.write_text((HEADER + street_row("s1") + street_row("s2")).replace(",", ";"))
+    assert ingest_file(semi, store, opts).loaded == 2
+    big = tmp_path / "big.csv"
+    big.write_text(HEADER + street_row("b1") + street_row("b2").replace("High Street", "x" * 200_000)
+                   + street_row("b3"))
+    done = ingest_file(big, store, opts)
+    assert (done.loaded, done.rejected) == (2, 1)
+    assert pd.read_csv(done.rejects_csv)[["line", "reason"]].values.tolist() == [
+        [3, "a field is over 131,072 characters"]]
+
+
+def test_without_a_force_area_swapped_positions_are_rejected_and_do_not_place_the_projection(store, tmp_path):
+    """Lat/lon swapped (a London crime in the Indian Ocean) is 'implausible' beside the file's other
+    points, and the projection is chosen from the plausible ones (British National Grid, not UTM)."""
+    london = [street_row(f"l{i}", lon=f"{-0.1 + i / 1000:.4f}", lat="51.5") for i in range(12)]
+    swapped = [street_row(f"x{i}", lon="51.5", lat="-0.1") for i in range(8)]
+    f = tmp_path / "london.csv"
+    f.write_text(HEADER + "".join(swapped + london))
+    done = ingest_file(f, store, IngestOptions(force_area=None, rejects_dir=tmp_path / "rejects"))
+    assert (done.loaded, done.rejected) == (12, 8)
+    reasons = pd.read_csv(done.rejects_csv)["reason"]
+    assert reasons.str.startswith("implausible location (lat/lon swapped?): over 100 km").all()
+    assert store.meta("projected_crs") == "EPSG:27700"

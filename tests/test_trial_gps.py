@@ -70,7 +70,7 @@ def test_a_nul_byte_rejects_its_row_and_the_rest_is_stored_on_every_store(store,
 def test_a_log_without_the_needed_columns_is_one_clear_error(tmp_path):
     log = tmp_path / "avl.csv"
     log.write_text("unit,time,x\nA,2024-06-03T14:00:00Z,1\n", encoding="utf-8")
-    with pytest.raises(HotspotsError, match="has no lat column"):
+    with pytest.raises(HotspotsError, match="avl.csv: a GPS log needs unit, timestamp, lon and lat; it has no lat column"):
         read_gps_log(log)
 
 

@@ -250,6 +250,14 @@ def test_analysts_see_every_rejected_line_and_a_reload_adds_nothing(site):
                         files={"file": ("december.csv", body, "text/csv")})
     assert "nothing added" in again.text
     assert audit_events(open_store(url), action="incidents.upload")["actor"].iloc[-1] == "api:analyst-post"
+    excel = ("\n".join([header, *(r.replace("On or near X", "On or near Café") for r in rows[:1])]) + "\n")
+    excel = excel.replace("2017-12", "2017-11").replace("ab" * 31, "ef" * 31).encode("cp1252")
+    refused = client.post("/analyst/incidents", data={"csrf_token": csrf(page.text)},
+                          files={"file": ("excel.csv", excel, "text/csv")})
+    assert refused.status_code == 400 and "byte 0xE9 is not valid UTF-8" in refused.text
+    told = client.post("/analyst/incidents", data={"csrf_token": csrf(page.text), "encoding": "cp1252"},
+                       files={"file": ("excel.csv", excel, "text/csv")})
+    assert told.status_code == 200 and 'id="loaded">1<' in told.text
 
 
 def test_evaluators_register_upload_and_read_compliance(site, tmp_path):

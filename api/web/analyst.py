@@ -46,7 +46,7 @@ def analyst_page(request: Request, store: StoreDep, session: Analyst):
 
 @router.post("/incidents")
 def upload(request: Request, store: StoreDep, cache: CacheDep, session: Analyst, form: FormSession,
-           file: Annotated[UploadFile, File()]):
+           file: Annotated[UploadFile, File()], encoding: Annotated[str, Form(max_length=40)] = ""):
     """One file, one all-or-nothing batch; the page lists what was loaded and every rejected line's reason."""
     s = get_settings()
     if not file.filename:
@@ -54,7 +54,8 @@ def upload(request: Request, store: StoreDep, cache: CacheDep, session: Analyst,
     path = save_upload(file, s.data_dir / "uploads")
     with as_uploaded(path, file.filename):
         report, rejects = ingest_upload(path, store, IngestOptions(force_area=force_area(cache), timezone=s.timezone,
-                                                                  h3_resolution=s.h3_resolution),
+                                                                  h3_resolution=s.h3_resolution,
+                                                                  encoding=encoding or None),
                                         filename=file.filename, actor=session.principal.actor, shown_rejects=500)
     return page(request, "upload_result.html", title=f"Loaded {file.filename}", for_role="analysts",
                 file=file.filename, report=report, rejects=rejects, back="/analyst")

@@ -23,10 +23,14 @@ from hotspots.crime.offences import harm_weights, vocabulary
 from hotspots.geo.areas import Area
 from hotspots.geo.projection import check_crs, choose_crs, implausible_positions, unproject
 from hotspots.ingest.normalise import IngestContext, normalise
-from hotspots.ingest.readers import check_delimiter, check_encoding, read
+from hotspots.core.textfile import check_delimiter, check_encoding
+from hotspots.ingest.readers import read
 from hotspots.national.dataset import META_FILE, check_force, dataset_crs, write_incidents_dataset
 
 log = logging.getLogger(__name__)
+
+#: The projection a first file with no usable position is read in; never stored (nothing is).
+UNFIXED_CRS = "EPSG:3857"
 
 
 @dataclass
@@ -105,9 +109,14 @@ def ingest_context(crs: str | None, resolution: int | None, rows, opts: IngestOp
     -------
     IngestContext
     """
-    if crs is None:
-        crs = (check_crs(opts.projected_crs) if opts.projected_crs != "auto"
-               else choose_crs(*_sample_lonlat(rows, opts.force_area)))
+    if crs is None and opts.projected_crs != "auto":
+        crs = check_crs(opts.projected_crs)
+    elif crs is None:
+        lon, lat = _sample_lonlat(rows, opts.force_area)
+        valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+        # A file with no usable position stores no incident, and a batch that stores none fixes no
+        # CRS: any projection serves to reject its rows.
+        crs = choose_crs(lon[valid], lat[valid]) if valid.any() else UNFIXED_CRS
     elif opts.projected_crs not in ("auto", crs):
         raise ValidationError(f"projected_crs={opts.projected_crs!r}: this {holder} already holds x/y in {crs}", arguments="projected_crs")
     return IngestContext(

@@ -14,11 +14,6 @@ never read, and are blanked in the raw text kept for rejected rows.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import gzip
-import io
-import logging
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,9 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from hotspots.core.errors import FormatError, ValidationError
-from hotspots.core.validate import check_compressed
-
-log = logging.getLogger(__name__)
+from hotspots.core.textfile import csv_line, read_csv_rows, read_header
 
 PERSONAL_COLUMNS = {"gender", "age range", "self-defined ethnicity", "officer-defined ethnicity"}
 
@@ -51,183 +44,32 @@ class RawRows:
 
     def raw_text(self, indices: np.ndarray) -> list[str]:
         """The rows at ``indices`` as CSV text; built only for the few rows that are rejected."""
-        return [_csv_line(self.records[i]) for i in np.asarray(indices, dtype=np.int64)]
-
-
-def _csv_line(values) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(values)
-    return buffer.getvalue()
-
-
-#: Field delimiters a CSV may use, told apart by the header (or named with ``delimiter``).
-DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-
-
-def check_encoding(encoding: str | None, name: str = "encoding") -> str:
-    """The codec for ``encoding`` (default UTF-8, a byte-order mark skipped); unknown names are refused."""
-    if not encoding:
-        return "utf-8-sig"
-    try:
-        info = codecs.lookup(encoding)
-        if not getattr(info, "_is_text_encoding", True):  # base64, rot13, zlib: codecs, not text encodings
-            raise LookupError(encoding)
-        codec = info.name
-    except LookupError:
-        raise ValidationError(f"{name}={encoding!r} is not an encoding Python knows; use e.g. utf-8, cp1252 "
-                              "(Windows/Excel) or latin-1", arguments=name) from None
-    return "utf-8-sig" if codec == "utf-8" else codec
-
-
-def check_delimiter(delimiter: str | None, name: str = "delimiter") -> str | None:
-    """A delimiter given by name or character (None or ``auto``: told from the header)."""
-    if delimiter in (None, "", "auto"):
-        return None
-    by_name = {v: k for k, v in DELIMITERS.items()} | {"\\t": "\t"}
-    if delimiter in by_name:
-        return by_name[delimiter]
-    if delimiter in DELIMITERS:
-        return delimiter
-    raise ValidationError(f"{name}={delimiter!r} is not a delimiter this reads; use auto, comma, semicolon, tab "
-                          "or pipe", arguments=name)
-
-
-def open_text(path: Path, encoding: str | None = None) -> io.TextIOBase:
-    """Open a (possibly gzipped) text file in ``encoding`` (default UTF-8); a damaged compressed
-    file, binary junk or text in another encoding fails with one clear line."""
-    codec = check_encoding(encoding)
-
-    def make() -> io.TextIOBase:
-        if path.suffix == ".gz":
-            return io.TextIOWrapper(gzip.open(path, "rb"), encoding=codec, newline="")
-        return open(path, encoding=codec, newline="")
-
-    check_compressed(path)
-    try:
-        with make() as probe:
-            probe.read(4096)  # provoke decoding errors here, not half-way through a batch
-        return make()
-    except UnicodeError:
-        raise decoding_error(path, codec) from None
-    except (gzip.BadGzipFile, EOFError, OSError) as exc:
-        raise FormatError(f"{path.name}: not a readable text file ({type(exc).__name__})") from None
-
-
-def decoding_error(path: Path, codec: str) -> FormatError:
-    """The error for a file that is not text in ``codec``: which byte, on which physical line, and
-    the encoding to try (read once more, in blocks, only when the file has failed)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    decoder = codecs.getincrementaldecoder(codec)()
-    lines_before = 0
-    with opener(path, "rb") as raw:
-        if b"\x00" in raw.read(4096) and not codec.startswith("utf-16") and not codec.startswith("utf-32"):
-            return FormatError(f"{path.name}: not a text file (it looks binary: NUL bytes in its first 4 kB)")
-        raw.seek(0)
-        for block in iter(lambda: raw.read(1 << 20), b""):
-            try:
-                decoder.decode(block)
-            except UnicodeError as exc:
-                if not isinstance(exc, UnicodeDecodeError):
-                    break
-                line = lines_before + exc.object[: exc.start].count(b"\n") + 1
-                shown = "UTF-8" if codec == "utf-8-sig" else codec
-                hint = ("; a file saved from Excel on Windows is usually Windows-1252: load it with encoding cp1252"
-                        if codec == "utf-8-sig" else "; name the encoding the file was saved in")
-                return FormatError(f"{path.name}: line {line}: byte 0x{exc.object[exc.start]:02X} is not valid "
-                                   f"{shown} text{hint}", arguments="encoding")
-            lines_before += block.count(b"\n")
-    return FormatError(f"{path.name}: not valid text in {codec}; name the encoding the file was saved in",
-                       arguments="encoding")
-
-
-def sniff_delimiter(header_line: str) -> str:
-    """The delimiter that splits a header line into the most fields (comma when none splits it)."""
-    best, most = ",", 1
-    for delimiter in DELIMITERS:
-        fields = next(csv.reader([header_line], delimiter=delimiter), [])
-        if len(fields) > most:
-            best, most = delimiter, len(fields)
-    return best
-
-
-def read_header(path: Path, options: dict | None = None) -> tuple[list[str], str]:
-    """A CSV file's header and its delimiter (``options``: ``encoding``; ``delimiter`` or told from the header)."""
-    options = options or {}
-    with open_text(path, options.get("encoding")) as handle:
-        try:
-            first = handle.readline()
-        except UnicodeError:
-            raise decoding_error(path, check_encoding(options.get("encoding"))) from None
-    if "\x00" in first:
-        raise FormatError(f"{path.name}: not a text CSV file (it holds NUL bytes)")
-    delimiter = check_delimiter(options.get("delimiter")) or sniff_delimiter(first.rstrip("\r\n"))
-    try:
-        header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter), [])
-    except csv.Error as exc:
-        raise FormatError(f"{path.name}: not a CSV file ({exc})") from None
-    return [h.strip() for h in header], delimiter
+        return [csv_line(self.records[i]) for i in np.asarray(indices, dtype=np.int64)]
 
 
 def _read_csv_columns(path: Path, reader: str, wanted: dict[str, str], options: dict | None = None) -> RawRows:
-    """Read a CSV keeping ``wanted`` (canonical name -> header name). A row of the wrong width, or one
-    the CSV parser cannot read (a field over ``csv.field_size_limit()`` characters), is rejected with
-    its line; the rest of the file loads. ``options``: ``encoding``, ``delimiter``."""
-    options = options or {}
-    header, delimiter = read_header(path, options)
-    if not header or header == [""]:
-        raise FormatError(f"{path.name}: empty file, no header")
-    if delimiter != ",":
-        log.info("%s: fields separated by %s", path.name, DELIMITERS[delimiter])
+    """Read a CSV keeping ``wanted`` (canonical name -> header name); rows of the wrong width, and rows
+    the parser cannot read, are rejected with their line (:func:`hotspots.core.textfile.read_csv_rows`)."""
+    header, _ = read_header(path, options)
     missing = [col for col in wanted.values() if col not in header]
-    if missing:
+    if missing and header and header != [""]:
         raise FormatError(
             f"{path.name}: not a {reader} file: missing column(s) {', '.join(map(repr, missing))}; "
             f"it has {', '.join(map(repr, header[:15]))}"
         )
+    blank = tuple(i for i, h in enumerate(header) if h.lower() in PERSONAL_COLUMNS)
+    read = read_csv_rows(path, options, blank)
     index = {canon: header.index(col) for canon, col in wanted.items()}
-    blank = [i for i, h in enumerate(header) if h.lower() in PERSONAL_COLUMNS]
-    width = len(header)
-    good: list[list[str]] = []
-    lines: list[int] = []
-    early: list[tuple[int, str, str]] = []
-    with open_text(path, options.get("encoding")) as handle:
-        rows = csv.reader(handle, delimiter=delimiter)
-        next(rows)
-        line = rows.line_num
-        while True:
-            try:
-                row = next(rows)
-            except StopIteration:
-                break
-            except csv.Error as exc:  # the parser drops the rest of that line and carries on
-                start_line, line = line + 1, rows.line_num
-                too_long = "field larger than field limit" in str(exc)
-                early.append((start_line, f"a field is over {csv.field_size_limit():,} characters" if too_long
-                              else f"unreadable row ({exc})", "(not kept: the row could not be read)"))
-                continue
-            except UnicodeError:
-                raise decoding_error(path, check_encoding(options.get("encoding"))) from None
-            start_line, line = line + 1, rows.line_num
-            for i in blank:
-                if i < len(row):
-                    row[i] = ""
-            if len(row) != width:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # blank line
-                early.append((start_line, f"expected {width} fields, found {len(row)}", _csv_line(row)))
-                continue
-            good.append(row)
-            lines.append(start_line)
-    columns = list(zip(*good, strict=True)) if good else [()] * width
+    columns = list(zip(*read.rows, strict=True)) if read.rows else [()] * len(header)
     fields = {canon: np.asarray(columns[i], dtype=object) for canon, i in index.items()}
     return RawRows(
         source=path,
         reader=reader,
-        lines=np.asarray(lines, dtype=np.int64),
+        lines=np.asarray(read.lines, dtype=np.int64),
         fields=fields,
-        records=good,
-        early_rejects=early,
-        options={"delimiter": delimiter},
+        records=read.rows,
+        early_rejects=read.rejected,
+        options={"delimiter": read.delimiter},
     )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots.core.errors import FormatError, ValidationError
+from hotspots.core.textfile import read_csv_rows
 from hotspots.core.validate import check_compressed, check_file
 from hotspots.trials.outcomes import cell_lookup, locate
 
@@ -30,28 +31,40 @@ _ALIASES = {"unit": ("unit", "callsign", "call_sign", "vehicle"), "timestamp": (
             "lon": ("lon", "longitude", "lng", "x"), "lat": ("lat", "latitude", "y")}
 
 
-def read_gps_log(path: str | Path, timezone: str = "Europe/London") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pings (PING_COLUMNS, ``at`` in UTC) and rejected rows (REJECT_COLUMNS) of one log file."""
+def read_gps_log(path: str | Path, timezone: str = "Europe/London",
+                 options: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pings (PING_COLUMNS, ``at`` in UTC) and rejected rows (REJECT_COLUMNS) of one log file.
+
+    Read as incident files are (:func:`hotspots.core.textfile.read_csv_rows`: ``options`` may name
+    the ``encoding`` and ``delimiter``): a row of the wrong width or one the parser cannot read is
+    rejected with its physical line, and the rest of the log is read.
+    """
     path = check_compressed(check_file(path, "gps"))
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise FormatError(f"gps log {path.name!r} cannot be read as CSV: {str(exc).splitlines()[0]}") from None
-    lower = {c.strip().lower(): c for c in raw.columns}
+    table = read_csv_rows(path, options)
+    lower = {h.strip().lower(): i for i, h in enumerate(table.header)}
     chosen = {}
     for need, names in _ALIASES.items():
         found = next((lower[n] for n in names if n in lower), None)
         if found is None:
-            raise FormatError(f"gps log {path.name!r} has no {need} column (columns: {', '.join(raw.columns)}); "
-                                f"it needs unit, timestamp, lon, lat")
+            raise FormatError(f"{path.name}: a GPS log needs unit, timestamp, lon and lat; it has no {need} column "
+                              f"(columns: {', '.join(table.header[:12])})")
         chosen[need] = found
-    return parse_pings(raw.rename(columns={v: k for k, v in chosen.items()}), timezone)
+    columns = list(zip(*table.rows, strict=True)) if table.rows else [()] * len(table.header)
+    raw = pd.DataFrame({need: pd.Series(columns[i], dtype=object) for need, i in chosen.items()})
+    pings, rejects = parse_pings(raw, timezone, np.asarray(table.lines, dtype=np.int64))
+    early = pd.DataFrame(table.rejected, columns=REJECT_COLUMNS)
+    early["raw"] = early["raw"].str.replace("\x00", "\\x00", regex=False)  # PostgreSQL text holds no NUL
+    if len(early):
+        rejects = pd.concat([early, rejects], ignore_index=True).sort_values("line", ignore_index=True)
+    return pings, rejects
 
 
-def parse_pings(raw: pd.DataFrame, timezone: str = "Europe/London") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate text columns unit, timestamp, lon, lat (row i is file line i + 2)."""
+def parse_pings(raw: pd.DataFrame, timezone: str = "Europe/London",
+                lines: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate text columns unit, timestamp, lon, lat; ``lines`` gives each row's file line
+    (default: row i is line i + 2, a file with no blank or multi-line rows)."""
     n = len(raw)
-    line = np.arange(n) + 2
+    line = np.arange(n) + 2 if lines is None else np.asarray(lines, dtype=np.int64)
     reason = np.full(n, "", dtype=object)
     unit = raw["unit"].astype(str).str.strip()
     reason[(unit == "").to_numpy()] = "unit is empty; give the unit's call sign"
