@@ -134,8 +134,16 @@ def backtest_stored(history: CellHistory, forecast: int | None, *, periods: int,
 def forecast_promoted(store: Store, area, day: dt.date | None = None, *, npus: tuple[str, ...] = (),
                       npu_areas: NamedAreas | None = None) -> tuple[StoredModel, pd.DataFrame]:
     """The promoted model's forecast on the stored incidents for the period holding ``day``
-    (default: the period after the data); for a reader limited to ``npus``, only the cells in them
-    (``services.access.visible_cells``: ForbiddenError without ``npu_areas``).
+    (default: the period after the data).
+
+    Parameters
+    ----------
+    store : the store holding the incidents and the promoted model.
+    area : the force area (its cells are scored), or None for the cells the incidents touch.
+    day : a day in the period to forecast; None for the period after the data.
+    npus : for a reader limited to these NPUs, only the cells in them
+        (``services.access.visible_cells``).
+    npu_areas : the NPU boundaries; a limited reader without them gets ForbiddenError.
 
     Returns
     -------
