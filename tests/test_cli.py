@@ -10,7 +10,7 @@ import pytest
 
 from conftest import SAMPLES
 
-COMMANDS = ["ingest", "cells", "kde", "synth", "select", "map", "sets", "export", "engagement", "demo", "model", "patrol", "trial", "users", "serve"]
+COMMANDS = ["ingest", "cells", "kde", "synth", "select", "select-counts", "map", "sets", "export", "engagement", "demo", "model", "patrol", "trial", "users", "serve"]
 
 
 def hotspots(*args, cwd, env_extra=None):
@@ -122,19 +122,32 @@ def test_demo_runs_and_reruns(tmp_path):
     assert first["hotspot_id"].is_unique and first["geofence_wkt"].str.startswith("POLYGON").any()
     for name in ("hotspots.geojson", "hotspots.kml", "weekly-map.html"):
         assert (tmp_path / "data" / name).stat().st_size > 0
-    # The tasking board's roster for the 28 days from the set's first day, in every format.
-    assert "roster 1 (version 1) issued for set 1" in done.stdout
+    # The force-wide month from counts per LSOA, with the 7 districts as the areas that get quotas.
+    assert "Hotspots for 2026-04 (set 2" in done.stdout and "counts known per area, not per street" in done.stdout
+    assert "2025-03 set aside: named incomplete by the source" in done.stdout
+    force = pd.read_csv(tmp_path / "data" / "force-wide-hotspots.csv")
+    assert force["hotspot_id"].is_unique and force["name"].is_unique
+    assert set(force["area_name"]) == {"Birmingham", "Coventry", "Dudley", "Sandwell", "Solihull", "Walsall",
+                                       "Wolverhampton"}
+    assert not force["name"].str.contains("Pedestrian Subway|Parking Area").any()
+    assert "These force-wide hotspots are chosen from police.uk counts per LSOA" in done.stdout
+    assert "Counts known per LSOA, not per street" in (tmp_path / "data" / "force-wide-map.html").read_text()
+    # The tasking board's roster for that set: the 28 days from its first day, per district, in every format.
+    assert "roster 1 (version 1) issued for set 2" in done.stdout
+    assert "more than its funded hours" not in done.stdout + done.stderr
     visits = pd.read_csv(tmp_path / "data" / "rosters" / "roster-1.csv", comment="#")
-    assert len(visits) > 500 and visits["date"].min() == "2017-12-04" and visits["date"].max() == "2017-12-31"
-    assert set(visits["hotspot_id"]) == set(first["hotspot_id"])
+    assert len(visits) > 500 and visits["date"].min() == "2026-04-01" and visits["date"].max() == "2026-04-28"
+    assert set(visits["hotspot_id"]) == set(force["hotspot_id"])
     assert len(list((tmp_path / "data" / "rosters" / "calendars").glob("*.ics"))) == visits["unit"].nunique()
     again = hotspots("demo", cwd=tmp_path)
     assert again.stdout.count("nothing added") == 3
     assert pd.read_csv(tmp_path / "data" / "cells.csv").equals(table)
-    # The same week again is a new version of it, not its successor: the same hotspots, ids and statuses.
+    # The same week (and month) again is a new version of it, not its successor: the same ids and statuses.
     second = pd.read_csv(tmp_path / "data" / "hotspots.csv")
     assert second["hotspot_id"].tolist() == first["hotspot_id"].tolist()
     assert second["status"].tolist() == first["status"].tolist() and "dropped since last period" not in again.stdout
+    assert pd.read_csv(tmp_path / "data" / "force-wide-hotspots.csv")["hotspot_id"].tolist() == force["hotspot_id"].tolist()
+    assert "dropped since last month" not in again.stdout
 
     listed = hotspots("sets", cwd=tmp_path)
     assert listed.returncode == 0 and listed.stdout.count("2017-12-04..2017-12-10") == 2
@@ -146,7 +159,7 @@ def test_demo_runs_and_reruns(tmp_path):
     assert hid in plans.stdout and "agreed" in plans.stdout
     exported = hotspots("export", "--set", "1", "--out", "set1.gpkg", cwd=tmp_path)
     assert exported.returncode == 0 and (tmp_path / "set1.gpkg").exists()
-    drawn = hotspots("map", "--out", "ladywood.html", "--npu", "Ladywood", cwd=tmp_path)
+    drawn = hotspots("map", "--set", "1", "--out", "ladywood.html", "--npu", "Ladywood", cwd=tmp_path)
     assert drawn.returncode == 0, drawn.stderr
     page = (tmp_path / "ladywood.html").read_text()
     assert hid in page and "agreed, review 2017-12-18" in page and len(page) < 3_000_000

@@ -40,14 +40,17 @@ COMMANDS: dict[str, _Entry] = {
                                "read."),
     "select": _Entry("weekly", "Select this period's hotspots, store the set, print it with its coverage, and write "
                                "exports and the map."),
+    "select-counts": _Entry("counts", "Select a month's hotspots from crime counted per area (police.uk counts per "
+                                      "LSOA); store, print and map the set."),
     "sets": _Entry("weekly", "List the stored hotspot sets, newest first."),
     "export": _Entry("weekly", "Write a stored hotspot set (geofences for devices: KML; GIS: GeoPackage, GeoJSON; "
                                "tables: CSV)."),
     "map": _Entry("weekly", "Draw the weekly map of a stored hotspot set, force-wide or for one NPU; it opens "
                             "offline."),
     "engagement": _Entry("weekly", "Community engagement plans of hotspots: one per hotspot, kept across periods."),
-    "demo": _Entry("demo", "The main job on the shipped West Midlands sample: load, aggregate, select and map the "
-                           "week's hotspots, roster patrols."),
+    "demo": _Entry("demo", "The main job on the shipped West Midlands data: load and aggregate the samples, select a "
+                           "week's hotspots, then the force-wide month's from counts per LSOA, and roster patrols in "
+                           "each district."),
     "serve": _Entry("serve", "Run the API under uvicorn on the embedded SQLite store, or on PostgreSQL when "
                              "configured."),
     "users": _Entry("serve", "API tokens and their roles: commander, analyst, tasking, evaluator, admin."),

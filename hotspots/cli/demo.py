@@ -1,4 +1,4 @@
-"""``hotspots demo``: the main job on the shipped West Midlands sample, end to end."""
+"""``hotspots demo``: the main job on the shipped West Midlands data, end to end."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from hotspots.cli._common import DbOption, app, open_store_at, out, settings
+from hotspots.cli.counts import SHIPPED_DISTRICTS, select_counts
 from hotspots.cli.explore import print_top_cells, read_cell_table
 from hotspots.cli.patrol import plan
 from hotspots.cli.weekly import select
@@ -17,13 +18,19 @@ from hotspots.geo.areas import Area
 from hotspots.ingest.files import IngestOptions
 from hotspots.services.ingest import ingest_files
 
-#: What the demo's coverage line is to be read against, and what this data cannot show.
-GUARDIAN_CONTEXT = (
-    "For comparison, Project Guardian's published West Midlands hotspots: 57 places, 1.4% of the force area, "
-    "19% of serious youth violence, 18.4% of harm. This week is scored from the 2017 central Birmingham "
-    "sample alone (the force-wide file is from 2011, outside the scoring year), so its shares are of that "
-    "sample, not of the force; and police.uk data records neither victim age nor knife use, so serious "
-    "youth violence cannot be counted here.")
+#: What the demo's coverage lines are to be read against, and what this data cannot show.
+GUARDIAN = ("Project Guardian's published West Midlands hotspots: 57 places, 1.4% of the force area, 19% of serious "
+            "youth violence, 18.4% of harm.")
+SAMPLE_CONTEXT = (
+    f"For comparison, {GUARDIAN} This week is scored from the 2017 central Birmingham sample alone (the "
+    "force-wide street file is from 2011, outside the scoring year), so its shares are of that sample, not of the "
+    "force; and police.uk data records neither victim age nor knife use, so serious youth violence cannot be "
+    "counted here.")
+FORCE_WIDE_CONTEXT = (
+    f"For comparison, {GUARDIAN} These force-wide hotspots are chosen from police.uk counts per LSOA of violence "
+    "and sexual offences and robbery: counts record neither victim age nor knife use, so serious youth violence "
+    "cannot be counted, and counts known per LSOA cannot show a hotspot smaller than its LSOA, so they understate "
+    "how concentrated street crime is.")
 
 
 @app.command()
@@ -31,7 +38,7 @@ def demo(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the tables and the map (default: the data dir).")] = None,
     db: DbOption = "",
 ):
-    """The main job on the shipped West Midlands sample: load, aggregate, select and map the week's hotspots, roster patrols."""
+    """The main job on the shipped West Midlands data: load and aggregate the samples, select a week's hotspots, then the force-wide month's from counts per LSOA, and roster patrols in each district."""
     s = settings()
     samples = sorted((SHIPPED_DATA / "samples").glob("*west-midlands*")) + sorted(
         (SHIPPED_DATA / "samples").glob("birmingham*")
@@ -51,7 +58,12 @@ def demo(
     # The week after the latest data: each run stores a new version of that week's set.
     select(out_paths=[folder / "hotspots.csv", folder / "hotspots.geojson", folder / "hotspots.kml"],
            map_path=folder / "weekly-map.html", area=str(DEFAULT_FORCE_AREA), resolution=s.h3_resolution, db=db)
-    out.print(GUARDIAN_CONTEXT, highlight=False, soft_wrap=True)
-    # The tasking board's job for the same set: the 28 days from its first day, on illustrative resources.
-    plan(resources=SHIPPED_DATA / "patrol" / "demo_resources.toml", out_dir=folder / "rosters",
-         reason="demo on the shipped sample", db=db)
+    out.print(SAMPLE_CONTEXT, highlight=False, soft_wrap=True)
+    # The whole force for the month after the shipped counts' last complete month, with the 7 districts
+    # (each one local policing area) as the areas that get quotas and rosters.
+    select_counts(out_paths=[folder / "force-wide-hotspots.csv", folder / "force-wide-hotspots.geojson",
+                             folder / "force-wide-hotspots.kml"], map_path=folder / "force-wide-map.html", db=db)
+    out.print(FORCE_WIDE_CONTEXT, highlight=False, soft_wrap=True)
+    # The tasking board's job for that set: the 28 days from its first day, on illustrative district resources.
+    plan(resources=SHIPPED_DATA / "patrol" / "force_wide_resources.toml", npu_areas=SHIPPED_DISTRICTS,
+         npu_field="LAD_name", out_dir=folder / "rosters", reason="demo on the shipped force-wide counts", db=db)

@@ -27,12 +27,14 @@ _LOOKUP_RESOLUTION = 9
 
 
 def read_boundaries(path: str | Path, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Read a boundary file into WGS84; a missing or unreadable file is a user error."""
+    """Read a boundary file (any GDAL format; gzipped with ``.gz``) into WGS84; a missing or unreadable
+    file is a user error."""
     p = Path(path)
     if not p.exists():
         raise ValidationError(f"boundary file {str(p)!r} does not exist; check the path")
+    source = f"/vsigzip/{p.resolve()}" if p.suffix == ".gz" else p  # GDAL reads a gzipped file through itself
     try:
-        frame = gpd.read_file(p, layer=layer, engine="pyogrio")
+        frame = gpd.read_file(source, layer=layer, engine="pyogrio")
     except Exception as exc:  # GDAL raises many types; all mean "not a boundary file"
         raise FormatError(f"{str(p)!r} is not a readable boundary file ({type(exc).__name__}: {exc})") from None
     if frame.empty or frame.geometry.isna().all():

@@ -43,5 +43,5 @@ def write_hotspots(hs: HotspotSet, path: str | Path, layer: str = "hotspots") ->
         # KML shows "Name" as the placemark title and "Description" in its balloon.
         frame = frame.assign(Name=frame["hotspot_id"] + " " + frame["name"],
                              Description=frame["rank"].map(lambda r: f"rank {r}"))
-    frame.to_file(path, driver=FORMATS[suffix], layer=layer if suffix == ".gpkg" else None, engine="pyogrio")
+    frame.to_file(path, driver=FORMATS[suffix], layer=layer if suffix in (".gpkg", ".kml") else None, engine="pyogrio")
     return path

@@ -95,12 +95,21 @@ def next_hotspot_number(store: Store, before: dt.date | None = None) -> int:
     return max((id_number(i) for i in used), default=0) + 1
 
 
-def previous_set(store: Store, start: dt.date) -> HotspotSet | None:
-    """Last period's set: the latest version of the latest period starting before ``start``. Ids,
-    hysteresis and changes follow it; another version of the same period is not its predecessor."""
+def previous_set(store: Store, start: dt.date, kind: str | None = None) -> HotspotSet | None:
+    """Last period's set: the latest version of the latest period starting before ``start`` (of
+    ``kind`` periods, week, tactical or month, when given: a month's set does not follow a week's).
+    Ids, hysteresis and changes follow it; another version of the same period is not its predecessor."""
     sets = stored_sets.list_sets(store)
     earlier = sets[pd.to_datetime(sets["period_start"]).dt.date < start]
-    return load_set(store, int(earlier.iloc[0]["set_id"])) if len(earlier) else None
+    seen: set[str] = set()
+    for row in earlier.itertuples(index=False):
+        if row.period_label in seen:
+            continue  # an older version of a period already looked at
+        seen.add(row.period_label)
+        candidate = load_set(store, int(row.set_id))
+        if kind is None or candidate.parameters.get("period_kind", "week") == kind:
+            return candidate
+    return None
 
 
 def set_calendar(period_kind: str, anchor: dt.date | None = None) -> Calendar:
@@ -162,7 +171,7 @@ def select_hotspots(store: Store, region: Area, calendar: Calendar, *, day: dt.d
     latest = incidents["occurred_to"].max() - pd.Timedelta(seconds=1)
     target = calendar.period_of(day) if day else calendar.period_of(latest.to_pydatetime()) + 1
     start = calendar.bounds(target)[0].date()
-    previous = previous_set(store, start)
+    previous = previous_set(store, start, calendar.kind)
     result = weekly_hotspots(
         incidents, region.cells(resolution), calendar=calendar, period=target, resolution=resolution,
         crs=projected_crs(store), scores=scores, score_source=score_source, bandwidth_m=bandwidth_m, weight=weight,
@@ -242,8 +251,13 @@ def set_map_page(store: Store, hs: HotspotSet, region: Area, *, offence_groups: 
     return weekly_map(hs, region=region.geometry, resolution=p["resolution"], scores=context.scores,
                       incidents=context.incidents, previous=previous,
                       engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas, npu=npu,
-                      title=f"Hotspots {p['period_label']}" + (f", {npu}" if npu else ""), subtitle=context.sentence,
+                      title=f"Hotspots {p['period_label']}" + (f", {npu}" if npu else ""),
+                      subtitle=context.sentence + (f". {COUNTED_NOTE}" if p.get("count_placement") else ""),
                       tiles=tiles)
+
+
+#: What the map of a set chosen from counts per area says beside it (see services.counts).
+COUNTED_NOTE = "Counts known per LSOA, not per street: each LSOA's crimes are spread evenly over its cells."
 
 
 def _inside_hotspots(context: MapContext, hs: HotspotSet) -> MapContext:
