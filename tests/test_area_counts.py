@@ -125,3 +125,35 @@ def test_the_shipped_counts_cover_the_force_and_name_their_partial_months():
     raw = pd.read_csv(COUNTS)
     raw = raw[raw["category"].isin(["Violence and sexual offences", "Robbery"]) & raw["month"].isin(got.months)]
     assert np.isclose(got.counts["count"].sum(), raw["crime_count"].sum())
+
+
+def test_a_month_from_counts_is_stored_rerun_as_a_version_and_served_with_its_rule(store_url):
+    """On both stores: the month's set is stored with the placement rule; a re-run is version 2 with the
+    same ids; the API's map of it says the counts are per LSOA, not per street."""
+    import tomllib
+
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from hotspots.geo.areas import NamedAreas
+    from hotspots.services.counts import select_from_counts
+    from hotspots.store import open_store
+    from hotspots.store.tokens import add_token
+
+    store = open_store(store_url)
+    districts = NamedAreas.from_file(SHIPPED_DATA / "boundaries" / "west_midlands_districts.geojson.gz", "LAD_name")
+    named = tomllib.loads(COUNTS.with_name("west_midlands_lsoa_month_counts.toml").read_text())["incomplete"]
+    runs = [select_from_counts(store, COUNTS, LSOAS, districts=districts, incomplete_months=named,
+                               categories=["Violence and sexual offences", "Robbery"]) for _ in range(2)]
+    first, second = (r.result.hotspot_set for r in runs)
+    assert first.hotspots["hotspot_id"].tolist() == second.hotspots["hotspot_id"].tolist()
+    assert set(first.hotspots["area_name"]) == set(districts.names) and first.hotspots["name"].is_unique
+    assert runs[1].set_id == runs[0].set_id + 1 and second.dropped == []
+    token = add_token(store, "counts-commander", "commander", actor="test")
+    store.dispose()
+    with TestClient(create_app(store_url)) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        page = client.get(f"/hotspot-sets/{runs[1].set_id}/map", headers=auth)
+        assert page.status_code == 200 and "Counts known per LSOA, not per street" in page.text, page.text[:300]
+        doc = client.get(f"/hotspot-sets/{runs[1].set_id}/geojson", headers=auth).json()
+        assert doc["properties"]["period_label"] == "2026-04" and len(doc["features"]) == len(first.hotspots)

@@ -52,3 +52,32 @@ def test_legacy_west_midlands_eastings_land_in_the_force(force_area, store):
     path = SHARED_REAL / "west_midlands" / "legacy_2011" / "2011-02-west-midlands-street.csv"
     [report] = ingest_files([path], store, IngestOptions(force_area=force_area))
     assert report.rows_read == 25558 and report.rejected < 0.01 * report.rows_read
+
+
+@needs_shared
+def test_the_force_wide_counts_from_shared_place_every_crime_and_match_the_shipped_copy(tmp_path):
+    """Every month file of ../shared's West Midlands counts per LSOA, all 14 categories, placed on cells:
+    no row rejected, each complete month's crimes kept whole, and the two scored categories agree with
+    the copy shipped in data/counts."""
+    import gzip
+
+    from hotspots.core.config import SHIPPED_DATA
+    from hotspots.ingest.area_counts import read_area_counts
+
+    folder = SHARED_REAL / "west_midlands" / "lsoa_month_counts"
+    merged = tmp_path / "all.csv"
+    with open(merged, "w") as out:
+        for i, path in enumerate(sorted(folder.glob("*.csv.gz"))):
+            lines = gzip.open(path, "rt").read().splitlines(keepends=True)
+            out.writelines(lines if i == 0 else lines[1:])
+    lsoas = SHARED_REAL / "boundaries" / "west_midlands" / "lsoa.geojson.gz"
+    got = read_area_counts(merged, lsoas, code_field="LSOA21CD")
+    raw = pd.read_csv(merged)
+    raw["month"] = raw["year"].astype(str) + "-" + raw["month"].map("{:02d}".format)
+    assert len(got.rejects) == 0 and len(got.months) + len(got.incomplete) == 35
+    kept = raw[raw["month"].isin(got.months)]
+    assert abs(got.counts["count"].sum() - kept["crime_count"].sum()) < 1e-6 * kept["crime_count"].sum()
+    shipped = pd.read_csv(SHIPPED_DATA / "counts" / "west_midlands_lsoa_month_counts.csv.gz")
+    scored = ["Violence and sexual offences", "Robbery"]
+    assert (shipped[shipped["category"].isin(scored)].groupby("month")["crime_count"].sum()
+            .equals(raw[raw["category"].isin(scored)].groupby("month")["crime_count"].sum()))

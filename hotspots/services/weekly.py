@@ -20,6 +20,7 @@ from hotspots.core.errors import ValidationError
 from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import Area, NamedAreas
 from hotspots.geo.periods import Calendar
+from hotspots.places.coverage import coverage_sentence
 from hotspots.places.evidence import DEFAULT_FDR, DEFAULT_FLOOR_RULE, DEFAULT_MIN_EXPECTED
 from hotspots.places.gistar import DEFAULT_PERMUTATIONS
 from hotspots.places.selection import DEFAULT_AREA_SHARE, DEFAULT_MAX_HOTSPOTS, HOTSPOT_COLUMNS, HotspotSet, id_number
@@ -243,8 +244,11 @@ def set_map_page(store: Store, hs: HotspotSet, region: Area, *, offence_groups: 
     if scores is None:
         stored = set_scores_of(store, p["set_id"])
         scores = stored if len(stored) else None
-    incidents = stored_incidents(store, offence_groups, allow_empty=True, name="offence_group")
-    context = map_context(incidents, hs, calendar, scores)
+    if p.get("count_placement"):  # chosen from counts per area: there are no incident points to draw
+        context = MapContext(scores=scores, incidents=None, sentence=coverage_sentence(len(hs.hotspots), p["coverage"]))
+    else:
+        incidents = stored_incidents(store, offence_groups, allow_empty=True, name="offence_group")
+        context = map_context(incidents, hs, calendar, scores)
     previous = visible_to(load_set(store, p["previous_set"]), npus) if p.get("previous_set") else None
     if npus:
         context = _inside_hotspots(context, hs)
