@@ -103,3 +103,13 @@ def test_content_ids_are_pinned():
     ids = _content_ids(raw, np.ones(len(raw), dtype=bool))
     assert ids[:2].tolist() == ["hf9fa6d8faee0f92a371001fc254e15ac", "h65badab6f956c7d40023fe53a61c8625"]
     assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("encoding", ["base64", "rot13", "no-such-codec", "utf\x00-8", "\x19C*pn"])
+def test_an_encoding_that_is_not_a_text_encoding_is_one_clear_error(encoding):
+    """Found by schemathesis: a NUL in the name was a server error; base64 decodes bytes to bytes."""
+    from hotspots.core.errors import ValidationError
+    from hotspots.ingest.files import IngestOptions
+
+    with pytest.raises(ValidationError, match="is not an encoding Python knows"):
+        IngestOptions(encoding=encoding)

@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def check_encoding(encoding: str | None, name: str = "encoding") -> str:
     if not encoding:
         return "utf-8-sig"
     try:
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", encoding):
+            raise LookupError(encoding)
         info = codecs.lookup(encoding)
         if not getattr(info, "_is_text_encoding", True):  # base64, rot13, zlib: codecs, not text encodings
             raise LookupError(encoding)
