@@ -151,13 +151,16 @@ def test_mapped_export_with_knife_flag_and_age_bands(store, opts, tmp_path):
     f.write_text(
         "Occurrence Ref,Committed From,HO Offence Code,Longitude,Latitude,Knife Crime Flag,Victim Age Band,Beat\n"
         "R1,30/06/2024 23:30,VWI,-1.8983,52.4796,Y,18-24,B1\n"
-        "R2,31/03/2024 01:30,ROBP,-1.8983,52.4796,N,25-34,B1\n"
+        "R2,31/03/2024 02:30,ROBP,-1.8983,52.4796,N,25-34,B1\n"
         "R3,01/07/2024 12:00,ZZ9,-1.8983,52.4796,,20-29,B1\n"
         "R4,31/02/2024 12:00,VWI,-1.8983,52.4796,Y,18-24,B1\n"
+        "R5,31/03/2024 01:30,VWI,-1.8983,52.4796,Y,18-24,B1\n"  # the hour the spring clock change skips
     )
     opts.mapping = str(SAMPLES.parent / "mappings" / "connect_example.toml")
     report = ingest_file(f, store, opts)
-    assert (report.loaded, report.rejected) == (3, 1)
+    assert (report.loaded, report.rejected) == (3, 2)
+    reasons = pd.read_csv(report.rejects_csv).set_index("line")["reason"]
+    assert reasons[5] == "unparseable date" and reasons[6].startswith("local time in the hour the clocks skip forward")
     frame = read_incidents(store).set_index("incident_id")
     assert frame.loc["R1", "occurred_from"] == pd.Timestamp("2024-06-30T22:30Z")  # BST
     assert frame.loc["R1", "occurred_to"] == frame.loc["R1", "occurred_from"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from rich.table import Table
 from hotspots.cli._common import DbOption, app, err, load_force_area, open_store_at, out, parse_day, settings
 from hotspots.core.errors import ValidationError
 from hotspots.core.tables import write_csv
-from hotspots.ingest.files import IngestOptions, normalise_files
+from hotspots.ingest.files import IngestOptions, expand_paths, normalise_files
 from hotspots.national.cluster import dask_client
 from hotspots.national.dataset import IncidentDataset
 from hotspots.services.ingest import stored_frame
@@ -53,8 +54,10 @@ def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, 
         opts = IngestOptions(fmt=fmt, mapping=str(mapping) if mapping else None, force_area=area,
                              projected_crs=s.projected_crs, h3_resolution=res, timezone=s.timezone)
         frame, rejects, warnings = normalise_files(inputs, opts)
-        for w in warnings:
+        for w in summarised(warnings):
             err.print(f"warning: {w}", highlight=False, soft_wrap=True, markup=False)
+        err.print(f"read {len(frame):,} incidents from {len(expand_paths(inputs))} file(s); nothing is stored",
+                  highlight=False)
         if len(rejects):
             target = rejects_to or s.data_dir / "rejects" / "model-input.rejects.csv"
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +67,15 @@ def _incidents(inputs: list[Path] | None, fmt: str, mapping: Path | None, area, 
             raise ValidationError("no usable incidents in the input files; see the rejects")
         return frame, frame.attrs["projected_crs"]
     return stored_frame(store)
+
+
+def summarised(warnings: list[str]) -> list[str]:
+    """One line per kind of warning: the first file's, and how many more files said the same."""
+    kinds: dict[str, list[str]] = {}
+    for w in warnings:
+        kinds.setdefault(re.sub(r"\d+", "N", w.split(": ", 1)[-1]), []).append(w)
+    return [same[0] + (f" (and the same in {len(same) - 1} more file(s))" if len(same) > 1 else "")
+            for same in kinds.values()]
 
 
 def _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area_path, allow, store, rejects_to=None):

@@ -149,3 +149,25 @@ def write_cell_table(table: pd.DataFrame, path: str | Path) -> Path:
             path.unlink()
         frame.to_file(path, driver="GeoJSON", engine="pyogrio")
     return path
+
+
+def missing_months(occurred_from: pd.Series, timezone: str) -> list[str]:
+    """Months (``YYYY-MM``, local) between the first and the last incident's that hold no incident at all:
+    in police data a month with no crime is a month with no file, not a quiet month.
+
+    Parameters
+    ----------
+    occurred_from : aware start times of the incidents, shape (n,).
+    timezone : the zone months are read in.
+
+    Returns
+    -------
+    list of str, sorted.
+    """
+    times = pd.to_datetime(pd.Series(occurred_from), utc=True).dropna()
+    if times.empty:
+        return []
+    local = times.dt.tz_convert(timezone).dt.tz_localize(None)
+    held = set(local.dt.to_period("M").astype(str))
+    span = pd.period_range(local.min().to_period("M"), local.max().to_period("M"), freq="M").astype(str)
+    return [m for m in span if m not in held]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hotspots.crime.aggregate import missing_months
 from hotspots.crime.offences import OffenceVocabulary
 from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import Area
@@ -69,8 +70,21 @@ def _holds_nul(rows: RawRows) -> np.ndarray:
     return out
 
 
-def _parse_times(rows: RawRows, tz: str) -> tuple[pd.Series, pd.Series, np.ndarray, np.ndarray, np.ndarray]:
-    """(from, to, precision, ok, reason) for every row; intervals are [from, to), exact times have to == from."""
+@dataclass
+class _Times:
+    """Every row's interval [start, end) (exact times: end == start), its precision, whether it was read,
+    why not, and which local times fell in the hour a clock change repeats (read as its first pass)."""
+
+    start: pd.Series
+    end: pd.Series
+    precision: np.ndarray
+    ok: np.ndarray
+    reason: np.ndarray
+    repeated_hour: np.ndarray
+
+
+def _parse_times(rows: RawRows, tz: str) -> _Times:
+    """Read every row's time (see :class:`_Times`)."""
     n = len(rows)
     start = pd.Series(pd.NaT, index=range(n), dtype=f"datetime64[ns, {tz}]")
     end = start.copy()
@@ -78,6 +92,7 @@ def _parse_times(rows: RawRows, tz: str) -> tuple[pd.Series, pd.Series, np.ndarr
     source_tz = rows.options.get("timezone") or tz
     last_year = dt.date.today().year + 1
     far = np.zeros(n, dtype=bool)
+    repeated, skipped = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     for kind in ("datetime", "date", "month"):
         if kind not in rows.fields:
             continue
@@ -96,7 +111,9 @@ def _parse_times(rows: RawRows, tz: str) -> tuple[pd.Series, pd.Series, np.ndarr
         elif kind == "date":
             parsed = pd.to_datetime(text[todo], format="%Y-%m-%d", errors="coerce")
         else:
-            parsed = _parse_instants(text[todo], rows.options.get("datetime_format"), source_tz)
+            parsed, twice, gap = _parse_instants(text[todo], rows.options.get("datetime_format"), source_tz)
+            repeated[twice[twice].index.to_numpy()] = True
+            skipped[gap[gap].index.to_numpy()] = True
         parsed = _localise(parsed, source_tz)
         good = parsed.notna()
         idx = parsed.index[good]
@@ -119,22 +136,38 @@ def _parse_times(rows: RawRows, tz: str) -> tuple[pd.Series, pd.Series, np.ndarr
             present |= ~_blank(rows.fields[kind])
     reason = np.where(present, "unparseable date", "missing date").astype(object)
     reason[far & ~ok] = f"date outside {FIRST_YEAR} to {last_year}"
-    return start, end, precision, ok, reason
+    reason[skipped & ~ok] = ("local time in the hour the clocks skip forward (spring clock change): no such time "
+                             "happened; give it with its UTC offset")
+    return _Times(start, end, precision, ok, reason, repeated & ok)
 
 
 _OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
 
 
-def _parse_instants(text: pd.Series, fmt: str | None, tz: str) -> pd.Series:
-    """Date-times with an explicit offset are instants; those without are local times in ``tz``."""
+def _parse_instants(text: pd.Series, fmt: str | None, tz: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Date-times with an explicit offset are instants; those without are local times in ``tz``.
+
+    A local time in the hour an autumn clock change repeats is read as its first pass (summer time),
+    and flagged (second result); one in the hour a spring change skips did not happen: NaT, flagged
+    (third result).
+    """
     with_offset = text.str.contains(_OFFSET, regex=True)
     out = pd.Series(pd.NaT, index=text.index, dtype=f"datetime64[ns, {tz}]")
+    repeated = pd.Series(False, index=text.index)
+    skipped = pd.Series(False, index=text.index)
     if with_offset.any():
         out[with_offset] = pd.to_datetime(text[with_offset], format=fmt or "ISO8601", errors="coerce", utc=True)
     if (~with_offset).any():
         naive = pd.to_datetime(text[~with_offset], format=fmt or "ISO8601", errors="coerce")
-        out[~with_offset] = _localise(naive, tz)
-    return out
+        if isinstance(naive.dtype, pd.DatetimeTZDtype) or naive.dtype == object:
+            out[~with_offset] = _localise(naive, tz)
+        else:
+            first = naive.dt.tz_localize(tz, ambiguous=np.ones(len(naive), bool), nonexistent="NaT")
+            second = naive.dt.tz_localize(tz, ambiguous=np.zeros(len(naive), bool), nonexistent="NaT")
+            out[~with_offset] = first
+            repeated[~with_offset] = (first.notna() & second.notna() & (first != second)).to_numpy()
+            skipped[~with_offset] = (naive.notna() & first.isna()).to_numpy()
+    return out, repeated, skipped
 
 
 def _localise(parsed: pd.Series, tz: str) -> pd.Series:
@@ -236,6 +269,12 @@ def _content_ids(rows: RawRows, keep: np.ndarray) -> np.ndarray:
     return np.asarray(["h" + hashlib.blake2b(t.encode(), digest_size=16).hexdigest() for t in text], dtype=object)
 
 
+def _months_text(months: list[str], shown: int = 6) -> str:
+    """'2024-02, 2024-03 (and 4 more)'."""
+    more = f" (and {len(months) - shown} more)" if len(months) > shown else ""
+    return ", ".join(months[:shown]) + more
+
+
 def _repeated_source_ids(rows: RawRows, ids: np.ndarray, with_id: np.ndarray, warnings: list[str]) -> np.ndarray:
     """Handle a source id that appears more than once in a file; returns the rows to drop.
 
@@ -258,7 +297,7 @@ def _repeated_source_ids(rows: RawRows, ids: np.ndarray, with_id: np.ndarray, wa
     ids[renamed] = [f"{i}#{k + 1}" for i, k in zip(ids[renamed], repeat[repeat > 0], strict=True)]
     if exact.any():
         warnings.append(f"{rows.source.name}: {int(exact.sum())} row(s) repeat an earlier row exactly "
-                        f"(first at line {int(rows.lines[idx[exact][0]])}); stored once")
+                        f"(first at line {int(rows.lines[idx[exact][0]])}); kept once")
     if renamed.size:
         warnings.append(f"{rows.source.name}: {renamed.size} row(s) reuse the Crime ID of a different row "
                         f"(first at line {int(rows.lines[renamed[0]])}); kept, with '#2', '#3' added to the id")
@@ -270,8 +309,9 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     n = len(rows)
     reasons = np.full(n, "", dtype=object)
     reasons[_holds_nul(rows)] = "a field holds a NUL byte (0x00), which text cannot hold"
-    start, end, precision, time_ok, time_reason = _parse_times(rows, ctx.timezone)
-    reasons[(reasons == "") & ~time_ok] = time_reason[(reasons == "") & ~time_ok]
+    times = _parse_times(rows, ctx.timezone)
+    start, end, precision, time_ok = times.start, times.end, times.precision, times.ok
+    reasons[(reasons == "") & ~time_ok] = times.reason[(reasons == "") & ~time_ok]
     lon, lat, pos_ok, pos_reason = _parse_positions(rows)
     reasons[(reasons == "") & ~pos_ok] = pos_reason[(reasons == "") & ~pos_ok]
     if ctx.force_area is not None:
@@ -289,6 +329,15 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     keep = reasons == ""
 
     warnings: list[str] = []
+    gaps = missing_months(start[keep], ctx.timezone) if keep.any() else []
+    if gaps:
+        warnings.append(f"{rows.source.name}: no incident in {_months_text(gaps)} inside the file's span; a month "
+                        "with no crime is more likely a month missing from the export")
+    twice = keep & times.repeated_hour
+    if twice.any():
+        warnings.append(f"{rows.source.name}: {int(twice.sum())} row(s) at a local time the autumn clock change "
+                        f"repeats (first at line {int(rows.lines[np.flatnonzero(twice)[0]])}) read as its first "
+                        "pass, in summer time; the source does not say which")
     offence_text = rows.fields.get("offence", np.full(n, "", dtype=object))
     codes, known = ctx.vocabulary.lookup(offence_text)
     unknown = keep & ~known

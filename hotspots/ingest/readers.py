@@ -146,11 +146,15 @@ def load_mapping(path: str | Path) -> dict:
         raise FormatError(f"mapping {p.name}: needs a [columns] table naming the source columns")
     has_time = any(k in columns for k in ("datetime", "date", "month"))
     has_place = {"lon", "lat"} <= columns.keys() or {"x", "y"} <= columns.keys()
-    has_offence = "offence" in columns or "offence_code" in columns
+    constant = mapping.get("format", {}).get("offence")
+    if constant is not None and not (isinstance(constant, str) and constant.strip()):
+        raise FormatError(f"mapping {p.name}: [format] offence must name the one offence of every row, e.g. \"Robbery\"")
+    has_offence = "offence" in columns or "offence_code" in columns or constant is not None
     if not (has_time and has_place and has_offence):
         raise FormatError(
             f"mapping {p.name}: [columns] must name a time (datetime, date or month), a position "
-            "(lon and lat, or x and y) and an offence (offence or offence_code)"
+            "(lon and lat, or x and y) and an offence (offence or offence_code, or [format] offence for a file "
+            "of one offence)"
         )
     return mapping
 
@@ -166,6 +170,8 @@ def read_mapped_csv(path: Path, options: dict | None = None) -> RawRows:
     given = {k: v for k, v in (options or {}).items() if v not in (None, "", "auto")}
     chosen = {"encoding": fmt.get("encoding"), "delimiter": fmt.get("delimiter")} | given
     rows = _read_csv_columns(path, "mapped CSV", dict(mapping["columns"]), chosen)
+    if "offence" not in rows.fields and "offence_code" not in rows.fields:  # a file of one offence
+        rows.fields["offence"] = np.full(len(rows), fmt["offence"].strip(), dtype=object)
     if "offence_code" in rows.fields:
         codes = rows.fields.pop("offence_code")
         table = {str(k): str(v) for k, v in mapping.get("offences", {}).items()}
