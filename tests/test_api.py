@@ -243,10 +243,19 @@ def test_openapi_describes_every_route_with_its_responses(served):
 
 
 def test_both_stores_serve_sets_and_refuse_revoked_tokens(store, weeks, guardian, store_url):
-    tokens, _ = fill(store, weeks, guardian)
+    """On each store: sets served, an NPU-limited commander's reads cut to their NPU (sets, coverage and
+    engagement plans, which the store filters), and a revoked token refused."""
+    tokens, npu = fill(store, weeks, guardian)
     with TestClient(create_app(store_url)) as client:
         assert client.get("/ready").json()["backend"] == store.backend
         assert len(client.get("/hotspot-sets/1/geojson", headers=auth(tokens["analyst"])).json()["features"]) > 0
+        hot = weeks[0].hotspot_set.hotspots
+        for hotspot in hot["hotspot_id"]:
+            client.put(f"/engagement-plans/{hotspot}", json={"status": "drafted"}, headers=auth(tokens["commander"]))
+        mine = set(hot.loc[hot["area_name"] == npu, "hotspot_id"])
+        limited = auth(tokens["limited"])
+        assert {p["hotspot_id"] for p in client.get("/engagement-plans", headers=limited).json()} == mine
+        assert {h["hotspot_id"] for h in client.get("/hotspot-sets/1/coverage", headers=limited).json()["hotspots"]} == mine
         allocation = client.get("/allocations/1", headers=auth(tokens["evaluator"])).json()
         assert allocation["design"] == "blocked" and len(allocation["fingerprint"]) == 64
         revoke_token(store, "analyst-post", actor="test")
