@@ -58,7 +58,8 @@ def test_prospective_weights_by_distance_and_weeks():
 def test_unknown_baseline_lists_the_valid_ones():
     with pytest.raises(HotspotsError, match="sepp"):
         get_baselines(["oracle"])
-    assert set(BASELINES) == {"last_period", "decayed_counts", "retrospective_kde", "prospective", "sepp"}
+    assert set(BASELINES) == {"last_period", "decayed_counts", "all_counts", "tuned_counts", "eb_shrinkage",
+                              "retrospective_kde", "prospective", "sepp"}
 
 
 def test_model_is_reproducible_and_seeded(history):
@@ -102,3 +103,50 @@ def test_backtest_on_the_synthetic_city(history):
     assert "best baseline" in result.verdict()
     labels = set(result.per_period["period"])
     assert labels == set(TACTICAL.label(history.complete_periods()[-3:]))
+
+
+def test_strong_count_baselines_use_only_earlier_periods(history, two_years, force_area):
+    """all_counts, tuned_counts and eb_shrinkage forecast a period the same whatever happens in it and after."""
+    from models.baselines import AllCounts, ShrunkCounts, TunedCounts
+
+    p = history.last_period - 2
+    cutoff = history.calendar.bounds(p)[0]
+    truncated = CellHistory(two_years[two_years["occurred_to"] < cutoff], force_area.cells(9), TACTICAL,
+                            history.target, "EPSG:27700")
+    for baseline in (AllCounts(), TunedCounts(), ShrunkCounts()):
+        np.testing.assert_allclose(baseline.forecast(history, p), baseline.forecast(truncated, p), err_msg=baseline.name)
+
+
+def test_all_counts_and_shrinkage_on_known_cases(history):
+    """all_counts is the mean of earlier periods; shrinkage keeps the total near it and pulls a lone cell's
+    rate toward its quiet neighbours."""
+    from models.baselines import AllCounts, ShrunkCounts
+
+    p = history.last_period
+    i = p - history.first_period
+    mean = history.known_counts[:i].mean(axis=0)
+    np.testing.assert_allclose(AllCounts().forecast(history, p), mean)
+    shrunk = ShrunkCounts().forecast(history, p)
+    assert shrunk.sum() == pytest.approx(mean.sum(), rel=0.1) and (shrunk > 0).all()
+    top = int(np.argmax(mean))
+    assert shrunk[top] <= mean[top] + 1e-12
+
+
+def test_tuned_counts_choose_from_earlier_periods_only(history):
+    """The half-life and radius come from the grid (that they come from earlier periods only: the test above)."""
+    from models.baselines import TUNED_HALF_LIVES, TUNED_STEPS, TunedCounts
+
+    half_life, steps = TunedCounts().choose(history, history.last_period)
+    assert half_life in TUNED_HALF_LIVES and steps in TUNED_STEPS
+
+
+def test_the_noise_ceiling_is_above_chance_and_above_what_the_counts_reach(history):
+    """Ranking by the long-run mean, on counts drawn from it: better than chance (PAI 1), and no lower than
+    last period's counts reach on the real periods."""
+    from models.backtest import noise_ceiling
+
+    periods = [history.last_period - 1, history.last_period]
+    ceiling = noise_ceiling(history, periods, draws=50)
+    result = rolling_backtest(history, 2, RiskModel(**FAST), baselines=["last_period"])
+    assert ceiling > 1.0 and ceiling >= result.summary.loc["last_period", "pai@1.4%"]
+    assert noise_ceiling(history, periods, draws=50) == ceiling  # seeded

@@ -200,6 +200,7 @@ def patrol_roster(
     visits = np.zeros(n, np.int64)
     patrol_day_count = np.zeros(n, np.int64)
     visit_rows, unit_rows, npu_rows, warnings = [], [], [], []
+    at_cap: list[tuple[str, float]] = []  # NPUs whose hotspot budget outruns what their hotspots can take
     for npu, child in zip(resources.npus, children, strict=True):
         rng = np.random.default_rng(child)
         idx = np.flatnonzero(npu_of == npu.name)
@@ -246,8 +247,12 @@ def patrol_roster(
             warnings.append(f"{npu.name}: visits and the travel between them take more than its funded hours "
                             f"({-npu_rows[-1]['discretionary_hours_left']:.1f} h over)")
         if budget > cap.sum() and len(idx):
-            warnings.append(f"{npu.name}: every hotspot is at its cap of {visits_per_day} visits a day; "
-                            f"{(budget - cap.sum()) / 60:.1f} funded hotspot hours are left to discretionary patrol")
+            at_cap.append((npu.name, (budget - cap.sum()) / 60))
+    if at_cap:  # one line for every NPU whose funding outruns what its hotspots can take
+        hours = ", ".join(f"{name} {h:.1f}" for name, h in at_cap)
+        warnings.append(f"every hotspot is at its cap of {visits_per_day} visits a day in {len(at_cap)} NPU(s), so "
+                        f"{sum(h for _, h in at_cap):.1f} funded hotspot hours ({hours}) are left to discretionary "
+                        "patrol; to spend them on hotspots, allow more visits a day or select more hotspots")
     orphans = hotspots.loc[pd.isna(npu_of), "hotspot_id"].tolist()
     if orphans:
         warnings.append(f"no NPU of the resources covers {', '.join(orphans)}: they get no visits; "
