@@ -77,7 +77,20 @@ class BacktestResult:
 
 
 def noise_ceiling(history: CellHistory, periods, share: float = 0.014, draws: int = 200, seed: int = 0) -> float:
-    """The best mean PAI at ``share`` of the area that Poisson noise allows over ``periods``.
+    """The best mean PAI at ``share`` of the area that Poisson noise allows over ``periods``: a yardstick.
+
+    Parameters
+    ----------
+    history : the counted incidents.
+    periods : the test periods (indices of the history's calendar).
+    share : the share of the area the PAI is taken at.
+    draws : Poisson draws per period.
+    seed : seed of the draws.
+
+    Returns
+    -------
+    float
+        The mean PAI over every draw of every period (NaN when no period held an incident).
 
     The intensity is each cell's long-run mean count over every period of the history, the test
     periods included: the best available estimate of the truth, smoothed in time only (blending

@@ -111,7 +111,7 @@ def test_three_runs_of_a_week_give_the_same_set(store, weeks, city, force_area, 
         previous = previous_set(store, start)
         assert previous.parameters["set_id"] == first.hotspot_set.parameters["set_id"]
         week = weekly_hotspots(city, force_area.cells(10), calendar=CALENDAR, period=period, resolution=10,
-                               crs=BNG, permutations=999, evidence="expected", min_expected=1.0, areas=npus,
+                               crs=BNG, permutations=99, evidence="expected", min_expected=1.0, areas=npus,
                                area_min=2, min_cells=3, max_cells=40, previous=previous, hysteresis=DEFAULT_HYSTERESIS,
                                next_number=next_hotspot_number(store, before=start))
         save_set(store, week.hotspot_set, period_label=week.period_label, period_start=week.period_start,

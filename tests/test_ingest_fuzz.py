@@ -87,7 +87,7 @@ def test_each_file_kind_with_every_row_kind(store_url, tmp_path, capsys, file_ki
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, database=None,
+@settings(max_examples=80, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(file=files)
 def test_a_longer_fuzz_on_sqlite(tmp_path, capsys, file):

@@ -16,6 +16,7 @@ mean the mean of where crime happened and hide the contrast Gi* is for.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,14 @@ def neighbourhood(cells: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray
         raise ValidationError("cells must be sorted and unique (as Area.cells returns them)")
     if cells.size == 0:
         return np.zeros(1, np.int64), np.zeros(0, np.int64)
+    # The emerging-hotspot classes ask for the same region's rings once per period: built once.
+    return _rings(cells.tobytes(), int(k))
+
+
+@lru_cache(maxsize=4)
+def _rings(cells_bytes: bytes, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR rings of the sorted cells in ``cells_bytes``; read-only, since they are shared."""
+    cells = np.frombuffer(cells_bytes, dtype=np.uint64)
     disks = pa.array(grid_disk(pa.array(cells), int(k), flatten=False))
     offsets = disks.offsets.to_numpy()
     ring = disks.values.to_numpy(zero_copy_only=False).astype(np.uint64)
@@ -66,7 +75,10 @@ def neighbourhood(cells: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray
     order = np.lexsort((pos, owner))
     indptr = np.zeros(cells.size + 1, np.int64)
     np.add.at(indptr, owner + 1, 1)
-    return np.cumsum(indptr), pos[order].astype(np.int64)
+    indptr, indices = np.cumsum(indptr), pos[order].astype(np.int64)
+    indptr.setflags(write=False)
+    indices.setflags(write=False)
+    return indptr, indices
 
 
 def gi_star_z(values: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
