@@ -294,14 +294,14 @@ class TunedCounts:
         # each candidate costs a partition rather than a sort (ties fall either way; it only tunes).
         k = max(1, int(round(HEADLINE_SHARE * areas.sum() / areas.mean())))
         tests = range(max(2, i - self.tuning_periods), i)
-        best, choice = -1.0, (3.0, 0)
+        hits = {}
         for half_life in TUNED_HALF_LIVES:
+            decayed = {t: _decayed_mean(counts[:t], half_life) for t in tests}
             for steps in TUNED_STEPS:
-                got = sum(_top_hits(_smoothed(_decayed_mean(counts[:t], half_life), history, steps), counts[t], k)
-                          for t in tests)
-                if got > best + 1e-9:
-                    best, choice = got, (half_life, steps)
-        return choice
+                hits[half_life, steps] = sum(_top_hits(_smoothed(decayed[t], history, steps), counts[t], k)
+                                             for t in tests)
+        best = max(hits.values())
+        return next(c for c, got in hits.items() if got > best - 1e-9)  # the first of the grid among the best
 
     def forecast(self, history: CellHistory, period: int) -> np.ndarray:
         i = history.check_period(period)

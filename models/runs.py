@@ -14,7 +14,7 @@ import pandas as pd
 
 from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_choice, check_resolution
-from hotspots.crime.aggregate import missing_months
+from hotspots.crime.aggregate import missing_months, months_text
 from hotspots.geo import cells as h3cells
 from hotspots.geo.periods import PERIOD_KINDS, Calendar
 from models.features import CellHistory, PointLayer
@@ -83,7 +83,7 @@ def check_no_recent_gap(frame: pd.DataFrame, cutoff: dt.date | None, timezone: s
                               "before the cutoff: load the missing month(s), or choose an earlier cutoff",
                               arguments="cutoff")
     log.warning("the incidents hold no crime in %s inside their span; the model reads those months as quiet",
-                ", ".join(gaps[:12]) + (f" (and {len(gaps) - 12} more)" if len(gaps) > 12 else ""))
+                months_text(gaps, 12))
 
 
 def build_history(frame: pd.DataFrame, crs: str, *, period: str, resolution: int, target: str,

@@ -18,7 +18,8 @@ from hotspots.geo.areas import Area, NamedAreas
 from hotspots.places.evidence import DEFAULT_FDR, DEFAULT_FLOOR_RULE, DEFAULT_MIN_EXPECTED, FLOOR_RULES
 from hotspots.places.exports import FORMATS, write_hotspots
 from hotspots.places.selection import DEFAULT_AREA_SHARE, DEFAULT_MAX_HOTSPOTS
-from hotspots.services.counts import CountSelection, count_map_page, select_from_counts
+from hotspots.services.counts import CountSelection, select_from_counts
+from hotspots.services.weekly import load_set, set_map_page
 from maps import write_map
 
 SHIPPED_COUNTS = SHIPPED_DATA / "counts" / "west_midlands_lsoa_month_counts.csv.gz"
@@ -82,7 +83,7 @@ def select_counts(
         out.print(f"hotspot set written to {write_hotspots(hs, p)}")
     if map_path is not None:
         region = Area(shapely.union_all(district_areas.frame.geometry.to_numpy()), name=districts.name)
-        page = count_map_page(store, chosen, region, areas=district_areas)
+        page = set_map_page(store, load_set(store, chosen.set_id), region, areas=district_areas)
         path = write_map(page, map_path)
         out.print(f"map ({path.stat().st_size / 1e6:.2f} MB) written to {path}")
 

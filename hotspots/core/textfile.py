@@ -114,6 +114,19 @@ def sniff_delimiter(header_line: str) -> str:
     return best
 
 
+def _header_of(path: Path, first: str, options: dict) -> tuple[list[str], str]:
+    """The header and delimiter from a file's first line (``options``: ``delimiter``, else told from it)."""
+    if "\x00" in first:
+        raise FormatError(f"{path.name}: not a text CSV file (it holds NUL bytes)")
+    line = first.rstrip("\r\n")
+    delimiter = check_delimiter(options.get("delimiter")) or sniff_delimiter(line)
+    try:
+        header = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise FormatError(f"{path.name}: not a CSV file ({exc})") from None
+    return [h.strip() for h in header], delimiter
+
+
 def read_header(path: Path, options: dict | None = None) -> tuple[list[str], str]:
     """A CSV file's header and its delimiter (``options``: ``encoding``; ``delimiter`` or told from the header)."""
     options = options or {}
@@ -122,14 +135,7 @@ def read_header(path: Path, options: dict | None = None) -> tuple[list[str], str
             first = handle.readline()
         except UnicodeError:
             raise decoding_error(path, check_encoding(options.get("encoding"))) from None
-    if "\x00" in first:
-        raise FormatError(f"{path.name}: not a text CSV file (it holds NUL bytes)")
-    delimiter = check_delimiter(options.get("delimiter")) or sniff_delimiter(first.rstrip("\r\n"))
-    try:
-        header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter), [])
-    except csv.Error as exc:
-        raise FormatError(f"{path.name}: not a CSV file ({exc})") from None
-    return [h.strip() for h in header], delimiter
+    return _header_of(path, first, options)
 
 
 @dataclass
@@ -151,39 +157,62 @@ def csv_line(values) -> str:
     return buffer.getvalue()
 
 
-def read_csv_rows(path: Path, options: dict | None = None, blank: tuple[int, ...] = ()) -> CsvRows:
-    """Every row of a CSV file (``options``: ``encoding``; ``delimiter``, else told from the header).
+def read_csv_rows(path: Path, options: dict | None = None, *, personal: frozenset[str] = frozenset(),
+                  required: tuple[str, ...] = (), kind: str = "CSV") -> CsvRows:
+    """Every row of a CSV file (``options``: ``encoding``; ``delimiter``, else told from the header),
+    read in one pass.
 
-    A row of the wrong width, or one the CSV parser cannot read (a field over
+    A header lacking a ``required`` column is one FormatError naming the file as not a ``kind`` file,
+    before any row is read. A row of the wrong width, or one the CSV parser cannot read (a field over
     ``csv.field_size_limit()`` characters), is rejected with its line; blank lines are skipped; the
-    fields at ``blank`` (personal columns) are emptied before any row is kept or rejected.
+    fields of ``personal`` columns are emptied before any row is kept or rejected.
+
+    Parameters
+    ----------
+    path : the file (``.gz`` read through).
+    options : ``encoding`` and ``delimiter``, when named.
+    personal : lower-case names of columns never read (stop-and-search's gender, age, ethnicity).
+    required : header names the file must have.
+    kind : what the file should be, for the message when a required column is missing.
+
+    Returns
+    -------
+    CsvRows
     """
     options = options or {}
-    header, delimiter = read_header(path, options)
-    if not header or header == [""]:
-        raise FormatError(f"{path.name}: empty file, no header")
-    if delimiter != ",":
-        log.info("%s: fields separated by %s", path.name, DELIMITERS[delimiter])
-    width = len(header)
-    out = CsvRows(header=header, rows=[], lines=[], delimiter=delimiter)
     with open_text(path, options.get("encoding")) as handle:
+        try:
+            first = handle.readline()
+        except UnicodeError:
+            raise decoding_error(path, check_encoding(options.get("encoding"))) from None
+        header, delimiter = _header_of(path, first, options)
+        if not header or header == [""]:
+            raise FormatError(f"{path.name}: empty file, no header")
+        missing = [col for col in required if col not in header]
+        if missing:
+            raise FormatError(f"{path.name}: not a {kind} file: missing column(s) {', '.join(map(repr, missing))}; "
+                              f"it has {', '.join(map(repr, header[:15]))}")
+        if delimiter != ",":
+            log.info("%s: fields separated by %s", path.name, DELIMITERS[delimiter])
+        blank = [i for i, h in enumerate(header) if h.lower() in personal]
+        width = len(header)
+        out = CsvRows(header=header, rows=[], lines=[], delimiter=delimiter)
         reader = csv.reader(handle, delimiter=delimiter)
-        next(reader)
-        line = reader.line_num
+        line = 1  # the header's
         while True:
             try:
                 row = next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:  # the parser drops the rest of that line and carries on
-                start_line, line = line + 1, reader.line_num
+                start_line, line = line + 1, reader.line_num + 1
                 too_long = "field larger than field limit" in str(exc)
                 out.rejected.append((start_line, f"a field is over {csv.field_size_limit():,} characters"
                                      if too_long else f"unreadable row ({exc})", "(not kept: the row could not be read)"))
                 continue
             except UnicodeError:
                 raise decoding_error(path, check_encoding(options.get("encoding"))) from None
-            start_line, line = line + 1, reader.line_num
+            start_line, line = line + 1, reader.line_num + 1  # line_num counts from after the header
             for i in blank:
                 if i < len(row):
                     row[i] = ""

@@ -171,3 +171,9 @@ def missing_months(occurred_from: pd.Series, timezone: str) -> list[str]:
     held = set(local.dt.to_period("M").astype(str))
     span = pd.period_range(local.min().to_period("M"), local.max().to_period("M"), freq="M").astype(str)
     return [m for m in span if m not in held]
+
+
+def months_text(months: list[str], shown: int = 6) -> str:
+    """'2024-02, 2024-03 (and 4 more)': a list of months for a one-line message."""
+    more = f" (and {len(months) - shown} more)" if len(months) > shown else ""
+    return ", ".join(months[:shown]) + more

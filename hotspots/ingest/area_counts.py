@@ -8,8 +8,8 @@ rule that places them on cells is stated, logged and kept with everything built 
 ``uniform``: each area's count is shared equally among the cells whose centre lies in the area;
 an area too small to hold a cell centre gives its count to the cell holding its own centre.
 
-The finest resolution such counts support is the one whose cells are no larger than the median
-area (:func:`implied_resolution`); finer cells only repeat the same value.
+The resolution is the coarsest whose cells are no larger than the median area
+(:func:`implied_resolution`): finer cells only repeat their area's value.
 
 Months a source names as incomplete, and months whose total is under ``INCOMPLETE_SHARE`` of the
 median month's, are set aside with the reason: a partial pull is not a month with less crime.
@@ -30,6 +30,7 @@ from hotspots.core.textfile import csv_line, read_csv_rows
 from hotspots.core.validate import check_resolution
 from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import NamedAreas, read_boundaries
+from hotspots.geo.projection import choose_crs
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +71,15 @@ class AreaCounts:
     cells: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
 
 
-def implied_resolution(area_m2: np.ndarray) -> int:
-    """The coarsest H3 resolution (7 to 10) whose cells are no larger than the median area: finer
-    cells only repeat their area's value, coarser ones blur areas together."""
+def implied_resolution(area_m2: np.ndarray, lon: float = -1.9, lat: float = 52.5) -> int:
+    """The coarsest H3 resolution (7 to 10) whose cells, at (``lon``, ``lat``), are no larger than the
+    median area: finer cells only repeat their area's value, coarser ones blur areas together."""
     median = float(np.median(area_m2)) if len(area_m2) else 0.0
     for resolution in (7, 8, 9):
-        if _cell_m2(resolution) <= median:
+        cell = h3cells.points_to_cells(np.array([lon]), np.array([lat]), resolution)
+        if float(h3cells.cell_areas_m2(cell)[0]) <= median:
             return resolution
     return 10
-
-
-def _cell_m2(resolution: int) -> float:
-    """Area of a cell at ``resolution`` in the West Midlands (H3 cells vary a little with latitude)."""
-    return float(h3cells.cell_areas_m2(h3cells.points_to_cells(np.array([-1.9]), np.array([52.5]), resolution))[0])
 
 
 def _column(header: list[str], need: str, path: Path) -> int:
@@ -158,8 +155,8 @@ def read_area_counts(counts_path: str | Path, boundaries: str | Path, *, code_fi
     for month_label, why in sorted(incomplete.items()):
         log.info("%s: %s set aside: %s", path.name, month_label, why)
     rows = rows[~rows["month"].isin(incomplete)]
-    area_m2 = _areas_m2(areas)
-    resolution = implied_resolution(area_m2) if resolution is None else check_resolution(resolution)
+    area_m2, lon, lat = _areas_m2(areas)
+    resolution = implied_resolution(area_m2, lon, lat) if resolution is None else check_resolution(resolution)
     placed, region, unplaced = _uniform(rows, areas, code_field, resolution)
     words = (f"counts known per area, not per street: each area's count is shared equally among the "
              f"resolution-{resolution} cells whose centre lies in it (median area "
@@ -178,10 +175,10 @@ def _code_field(areas, sample: set[str]) -> str:
                           arguments="code_field")
 
 
-def _areas_m2(areas) -> np.ndarray:
+def _areas_m2(areas) -> tuple[np.ndarray, float, float]:
+    """Each area's size in m² (in the projection the store would choose for them) and their centre."""
     centre = areas.geometry.union_all().centroid
-    crs = "EPSG:27700" if -8 < centre.x < 2 and 49 < centre.y < 61 else "EPSG:3857"
-    return areas.to_crs(crs).area.to_numpy(float)
+    return areas.to_crs(choose_crs(np.array([centre.x]), np.array([centre.y]))).area.to_numpy(float), centre.x, centre.y
 
 
 def _incomplete(rows: pd.DataFrame, named: dict[str, str]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from hotspots.core.errors import ValidationError
 from hotspots.core.tables import write_csv
 from hotspots.core.textfile import check_delimiter, check_encoding
 from hotspots.core.validate import check_resolution
-from hotspots.crime.aggregate import missing_months
+from hotspots.crime.aggregate import missing_months, months_text
 from hotspots.crime.offences import harm_weights, vocabulary
 from hotspots.geo.areas import Area
 from hotspots.geo.projection import check_crs, choose_crs, implausible_positions, unproject
@@ -220,8 +220,7 @@ def normalise_files(paths: Sequence[str | Path], opts: IngestOptions) -> tuple[p
     incidents_frame = pd.concat(frames, ignore_index=True).drop_duplicates("incident_id", ignore_index=True)
     gaps = missing_months(incidents_frame["occurred_from"], opts.timezone) if len(files) > 1 else []
     if gaps:
-        warnings.append(f"the {len(files)} files hold no incident in {', '.join(gaps[:6])}"
-                        f"{f' (and {len(gaps) - 6} more)' if len(gaps) > 6 else ''} inside their span: a missing "
-                        "file, not a month without crime")
+        warnings.append(f"the {len(files)} files hold no incident in {months_text(gaps)} inside their span: a "
+                        "missing file, not a month without crime")
     incidents_frame.attrs["projected_crs"] = ctx.projected_crs
     return incidents_frame, pd.concat(rejects, ignore_index=True), warnings

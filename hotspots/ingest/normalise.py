@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspots.crime.aggregate import missing_months
+from hotspots.crime.aggregate import missing_months, months_text
 from hotspots.crime.offences import OffenceVocabulary
 from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import Area
@@ -269,12 +269,6 @@ def _content_ids(rows: RawRows, keep: np.ndarray) -> np.ndarray:
     return np.asarray(["h" + hashlib.blake2b(t.encode(), digest_size=16).hexdigest() for t in text], dtype=object)
 
 
-def _months_text(months: list[str], shown: int = 6) -> str:
-    """'2024-02, 2024-03 (and 4 more)'."""
-    more = f" (and {len(months) - shown} more)" if len(months) > shown else ""
-    return ", ".join(months[:shown]) + more
-
-
 def _repeated_source_ids(rows: RawRows, ids: np.ndarray, with_id: np.ndarray, warnings: list[str]) -> np.ndarray:
     """Handle a source id that appears more than once in a file; returns the rows to drop.
 
@@ -331,7 +325,7 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     warnings: list[str] = []
     gaps = missing_months(start[keep], ctx.timezone) if keep.any() else []
     if gaps:
-        warnings.append(f"{rows.source.name}: no incident in {_months_text(gaps)} inside the file's span; a month "
+        warnings.append(f"{rows.source.name}: no incident in {months_text(gaps)} inside the file's span; a month "
                         "with no crime is more likely a month missing from the export")
     twice = keep & times.repeated_hour
     if twice.any():

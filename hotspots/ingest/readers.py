@@ -50,15 +50,9 @@ class RawRows:
 def _read_csv_columns(path: Path, reader: str, wanted: dict[str, str], options: dict | None = None) -> RawRows:
     """Read a CSV keeping ``wanted`` (canonical name -> header name); rows of the wrong width, and rows
     the parser cannot read, are rejected with their line (:func:`hotspots.core.textfile.read_csv_rows`)."""
-    header, _ = read_header(path, options)
-    missing = [col for col in wanted.values() if col not in header]
-    if missing and header and header != [""]:
-        raise FormatError(
-            f"{path.name}: not a {reader} file: missing column(s) {', '.join(map(repr, missing))}; "
-            f"it has {', '.join(map(repr, header[:15]))}"
-        )
-    blank = tuple(i for i, h in enumerate(header) if h.lower() in PERSONAL_COLUMNS)
-    read = read_csv_rows(path, options, blank)
+    read = read_csv_rows(path, options, personal=frozenset(PERSONAL_COLUMNS), required=tuple(wanted.values()),
+                         kind=reader)
+    header = read.header
     index = {canon: header.index(col) for canon, col in wanted.items()}
     columns = list(zip(*read.rows, strict=True)) if read.rows else [()] * len(header)
     fields = {canon: np.asarray(columns[i], dtype=object) for canon, i in index.items()}

@@ -12,17 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from hotspots.crime.offences import harm_weights, vocabulary
-from hotspots.geo.areas import Area, NamedAreas
+from hotspots.geo.areas import NamedAreas
 from hotspots.ingest.area_counts import AreaCounts, read_area_counts
 from hotspots.places.area_counts import CountHotspots, count_hotspots
 from hotspots.places.evidence import DEFAULT_FDR, DEFAULT_FLOOR_RULE, DEFAULT_MIN_EXPECTED
 from hotspots.places.selection import DEFAULT_AREA_SHARE, DEFAULT_MAX_HOTSPOTS
 from hotspots.places.weekly import DEFAULT_HYSTERESIS
-from hotspots.services.weekly import COUNTED_NOTE, load_set, next_hotspot_number, previous_set, save_set
+from hotspots.services.weekly import next_hotspot_number, previous_set, save_set
 from hotspots.store.db import Store
-from hotspots.store.hotspot_sets import engagement
 from hotspots.store.incidents import projected_crs
-from maps.weekly import weekly_map
 
 
 @dataclass
@@ -94,29 +92,3 @@ def select_from_counts(store: Store, counts_path: str | Path, area_file: str | P
                       resolution=counts.resolution, score_source=result.score_source, coverage=result.coverage,
                       scores=result.scores)
     return CountSelection(result, counts, set_id)
-
-
-def count_map_page(store: Store, selection: CountSelection, region: Area, *, areas: NamedAreas | None = None,
-                   tiles: str | None = None) -> str:
-    """The map of a month's set chosen from counts: the expected-count surface, no incident points
-    (there are none), last month's dropped hotspots, and the placement rule in the subtitle.
-
-    Parameters
-    ----------
-    store : the store the set was saved in (engagement plans, last month's set).
-    selection : the stored selection.
-    region : the area drawn as the outline and bounding the surface.
-    areas : districts or NPUs drawn as context.
-    tiles : a Folium tile name for when there is a network; default none.
-
-    Returns
-    -------
-    str
-        The HTML page.
-    """
-    result = selection.result
-    hs = result.hotspot_set
-    previous = load_set(store, hs.parameters["previous_set"]) if hs.parameters.get("previous_set") else None
-    return weekly_map(hs, region=region.geometry, resolution=selection.counts.resolution, scores=result.scores,
-                      previous=previous, engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas,
-                      title=f"Hotspots {result.month}", subtitle=f"{result.sentence}. {COUNTED_NOTE}", tiles=tiles)
