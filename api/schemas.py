@@ -132,6 +132,7 @@ class LoadResult(BaseModel):
 class EngagementPlan(BaseModel):
     hotspot_id: str
     owner: str
+    owner_role: str = ""
     stakeholders: str
     status: str
     next_review: dt.date | None
@@ -142,10 +143,58 @@ class EngagementPlan(BaseModel):
 
 class EngagementUpdate(BaseModel):
     owner: str | None = Field(None, max_length=200, description="A role or team, never a person's name.")
+    owner_role: str | None = Field(None, max_length=200, description="The rank or role answerable for the plan.")
     stakeholders: str | None = Field(None, max_length=1000)
     status: Literal["not started", "drafted", "agreed", "in progress", "under review", "closed"] | None = None
     next_review: dt.date | None = None
     notes: str | None = Field(None, max_length=4000, description="Free text; no personal data.")
+
+
+class EngagementFlag(BaseModel):
+    """A designated hotspot's engagement state; ``flag`` is empty when nothing is due."""
+
+    hotspot_id: str
+    designated: dt.date = Field(description="First day of the first set that held the hotspot.")
+    status: str
+    next_review: dt.date | None
+    flag: str
+    days_over: int = Field(description="Days past the deadline the flag is about (0 when not flagged).")
+
+
+class ActivityCreate(BaseModel):
+    kind: Literal["meeting", "survey", "knife sweep", "youth provision", "update given"]
+    happened_on: dt.date
+    note: str = Field("", max_length=2000, description="Free text; no personal data.")
+
+
+class Activity(ActivityCreate):
+    activity_id: int
+    hotspot_id: str
+    recorded_by: str
+    recorded_at: dt.datetime
+
+
+class StopSearchReport(BaseModel):
+    """Stop and search in and out of a set's hotspots (counts only; see 'hotspots stop-search report')."""
+
+    set_id: int
+    period_label: str
+    months: list[str]
+    days: dict[str, int] = Field(description="Days of the before and during windows the loaded months cover.")
+    searches: int
+    unplaced: int
+    find_measure: str
+    notes: list[str]
+    tables: dict[str, list[dict[str, Any]]]
+
+
+class StopSearchLoaded(BaseModel):
+    load_id: int
+    set_id: int
+    added: bool = Field(description="False when these files were already loaded for this set (nothing added).")
+    rows_read: int
+    rows_rejected: int
+    months: list[str]
 
 
 class AllocationCreate(BaseModel):

@@ -160,7 +160,8 @@ def weekly_map(hs: HotspotSet, *, region: shapely.Geometry, resolution: int, sco
     scores : score per cell (hex index) for the risk surface; None leaves it out.
     incidents : last period's incidents (lon, lat, offence) to cluster; None leaves them out.
     previous : last period's set: its hotspots not in this one are drawn as dropped.
-    engagement : current engagement plans (hotspot_id, status, next_review) for the popups.
+    engagement : current engagement plans (hotspot_id, status, next_review, optional flag) for the
+        popups; a hotspot with no plan may still have a row carrying its flag.
     areas : NamedAreas (NPUs or wards) drawn as context; with ``npu``, the map is that area's.
     npu : the NPU whose map this is (with ``areas``); None for the force.
     title, subtitle : the page's heading.
@@ -179,6 +180,10 @@ def weekly_map(hs: HotspotSet, *, region: shapely.Geometry, resolution: int, sco
                                else "none recorded" for h in frame["hotspot_id"]]
     else:
         frame["engagement"] = "none recorded"
+    if engagement is not None and "flag" in engagement.columns:
+        flags = engagement.set_index("hotspot_id")["flag"]
+        frame["engagement"] = [text + (f" ⚠ {flags.get(h)}" if flags.get(h) else "")
+                               for h, text in zip(frame["hotspot_id"], frame["engagement"], strict=True)]
     dropped = previous.hotspots[previous.hotspots["hotspot_id"].isin(hs.dropped)] if previous is not None else None
     if npu is not None:
         if areas is None or npu not in areas.names:

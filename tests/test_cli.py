@@ -10,7 +10,7 @@ import pytest
 
 from conftest import SAMPLES
 
-COMMANDS = ["ingest", "cells", "kde", "synth", "select", "select-counts", "map", "sets", "export", "engagement", "demo", "model", "patrol", "trial", "users", "serve"]
+COMMANDS = ["ingest", "cells", "kde", "synth", "select", "select-counts", "map", "sets", "export", "engagement", "demo", "model", "patrol", "trial", "users", "serve", "stop-search", "return", "transparency"]
 
 
 def hotspots(*args, cwd, env_extra=None):

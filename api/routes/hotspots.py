@@ -13,8 +13,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from api.deps import ROUTE_RESPONSES, AnyRole, CacheDep, CommanderOnly, RecordId, StoreDep, force_area
 from api.headers import map_headers
 from api.schemas import (
+    Activity,
+    ActivityCreate,
     Coverage,
     CoverageRow,
+    EngagementFlag,
     EngagementPlan,
     EngagementUpdate,
     FeatureCollection,
@@ -25,6 +28,7 @@ from api.schemas import (
 from hotspots.core.errors import ValidationError
 from hotspots.places.exports import hotspot_frame
 from hotspots.services.access import visible_plans, visible_to
+from hotspots.services.engagement import hotspot_flags, log_activity, visible_activities
 from hotspots.services.weekly import load_set, set_map_page
 from hotspots.services.weekly import update_engagement as record_engagement
 from hotspots.store.hotspot_sets import list_sets as stored_sets
@@ -102,6 +106,32 @@ def engagement_plans(store: StoreDep, principal: AnyRole,
     """Current engagement plan of each hotspot (or of one); a commander limited to NPUs reads only theirs."""
     frame = visible_plans(store, principal.npus, hotspot_id)
     return [EngagementPlan(**_plain(r)) for r in frame.to_dict("records")]
+
+
+@engagement_router.get("/flags", response_model=list[EngagementFlag])
+def engagement_flags(store: StoreDep, principal: AnyRole, flagged_only: bool = False) -> list[EngagementFlag]:
+    """Every designated hotspot's engagement state: flagged when it has no agreed plan N days after
+    designation (HOTSPOTS_ENGAGEMENT_GRACE_DAYS, default 14) or its review is overdue."""
+    frame = hotspot_flags(store, npus=principal.npus)
+    if flagged_only:
+        frame = frame[frame["flag"].ne("")]
+    return [EngagementFlag(**_plain(r)) for r in frame.to_dict("records")]
+
+
+@engagement_router.get("/{hotspot_id}/activities", response_model=list[Activity])
+def engagement_activities(hotspot_id: str, store: StoreDep, principal: AnyRole) -> list[Activity]:
+    """The engagement activities logged for a hotspot, oldest first (a limited commander: theirs only)."""
+    return [Activity(**_plain(r)) for r in visible_activities(store, hotspot_id, principal.npus).to_dict("records")]
+
+
+@engagement_router.post("/{hotspot_id}/activities", response_model=Activity, status_code=201,
+                        responses={400: problem("A user error, in one line."), 404: problem("No such record in the store.")})
+def add_engagement_activity(hotspot_id: str, body: ActivityCreate, store: StoreDep,
+                            principal: CommanderOnly) -> Activity:
+    """Log an engagement activity (commanders, within their NPUs); audited."""
+    row = log_activity(store, hotspot_id, kind=body.kind, happened_on=body.happened_on, note=body.note,
+                       actor=principal.actor, npus=principal.npus)
+    return Activity(**row)
 
 
 @engagement_router.put("/{hotspot_id}", response_model=EngagementPlan,

@@ -39,13 +39,14 @@ def commander_page(request: Request, store: StoreDep, session: Commander, set_id
                 hotspots=rows.to_dict("records"), dropped=view.dropped.to_dict("records"), change=view.change,
                 coverage=view.coverage.to_dict("records"), plans=_plans(view.plans, rows["hotspot_id"]),
                 history=_by_hotspot(view.plan_history.to_dict("records")),
+                flags={r.hotspot_id: r.flag for r in view.flags.itertuples() if r.flag},
                 statuses=ENGAGEMENT_STATUSES, npus=session.principal.npus,
                 runs=list_runs(store, WEEKLY_SET, newest=5).to_dict("records"))
 
 
 def _plans(current, hotspot_ids) -> dict[str, dict]:
     """Each hotspot's current plan; a hotspot without one shows an empty, not-started plan."""
-    empty = {"status": "not started", "owner": "", "stakeholders": "", "next_review": None, "notes": ""}
+    empty = {"status": "not started", "owner": "", "owner_role": "", "stakeholders": "", "next_review": None, "notes": ""}
     stored = {r["hotspot_id"]: r for r in current.to_dict("records")}
     return {h: stored.get(h, empty) for h in hotspot_ids}
 

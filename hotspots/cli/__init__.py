@@ -2,7 +2,8 @@
 
 Each module registers its commands on the one Typer app: ``explore`` (ingest, cells, kde,
 synth), ``weekly`` (select, map, sets, export, engagement), ``model`` (the predictor),
-``patrol`` (rosters), ``trial`` (allocation, power, dosage, evaluation), ``serve`` (the API and its ``users``) and ``demo``.
+``patrol`` (rosters), ``trial`` (allocation, power, dosage, evaluation),
+``legitimacy`` (stop and search, the quarterly return, the public summary), ``serve`` (the API and its ``users``) and ``demo``.
 
 A command's module is imported when that command runs, not when the CLI starts: the modules
 between them pull in scikit-learn, folium, uvicorn and the whole services floor, which would make
@@ -57,6 +58,11 @@ COMMANDS: dict[str, _Entry] = {
     "patrol": _Entry("patrol", "Randomised patrol rosters for hotspot sets: plan, store, export."),
     "model": _Entry("model", "The predictor: train, backtest against baselines, register, promote, forecast."),
     "trial": _Entry("trial", "Randomised trials of patrols: allocate, plan power, measure dosage, evaluate."),
+    "stop-search": _Entry("legitimacy", "Stop and search in and out of hotspots, kept only as counts."),
+    "return": _Entry("legitimacy", "The quarterly serious-violence return: patrol planned and delivered in hotspots, "
+                                   "crime, harm and stop and search in them against the rest (CSV and HTML)."),
+    "transparency": _Entry("legitimacy", "The public transparency summary of a past quarter: aggregates only, no "
+                                         "hotspot locations, small numbers suppressed (CSV and HTML)."),
 }
 
 

@@ -10,7 +10,7 @@ import shapely
 import typer
 
 from hotspots.cli._common import DbOption, app, open_store_at, out
-from hotspots.cli.weekly import print_coverage, print_set, selection_stop_line
+from hotspots.cli.weekly import print_coverage, print_flag_line, print_set, selection_stop_line
 from hotspots.core.config import SHIPPED_DATA
 from hotspots.core.errors import FormatError, ValidationError
 from hotspots.core.validate import check_choice, check_file
@@ -19,6 +19,7 @@ from hotspots.places.evidence import DEFAULT_FDR, DEFAULT_FLOOR_RULE, DEFAULT_MI
 from hotspots.places.exports import FORMATS, write_hotspots
 from hotspots.places.selection import DEFAULT_AREA_SHARE, DEFAULT_MAX_HOTSPOTS
 from hotspots.services.counts import CountSelection, select_from_counts
+from hotspots.services.engagement import hotspot_flags
 from hotspots.services.weekly import load_set, set_map_page
 from maps import write_map
 
@@ -79,6 +80,7 @@ def select_counts(
         fdr=fdr, min_expected=min_expected)
     print_count_selection(chosen)
     hs = chosen.result.hotspot_set
+    print_flag_line(hotspot_flags(store, hs.hotspots["hotspot_id"]))
     for p in out_paths or []:
         out.print(f"hotspot set written to {write_hotspots(hs, p)}")
     if map_path is not None:

@@ -40,8 +40,10 @@ from hotspots.places.weekly import (
     DEFAULT_MIN_CELLS,
     DEFAULT_SMOOTH_M,
 )
-from hotspots.services.weekly import load_set, select_hotspots, selection_map_page, set_map_page
-from hotspots.store.hotspot_sets import engagement, list_sets, set_engagement
+from hotspots.services.engagement import hotspot_flags, local_today, log_activity
+from hotspots.services.weekly import load_set, select_hotspots, selection_map_page, set_map_page, update_engagement
+from hotspots.store.audit import local_actor
+from hotspots.store.hotspot_sets import engagement, list_sets
 from maps import write_map
 
 engagement_app = typer.Typer(help="Community engagement plans of hotspots: one per hotspot, kept across periods.",
@@ -144,6 +146,7 @@ def select(
     out.print(selection_stop_line(hs), highlight=False, soft_wrap=True)
     if hs.dropped:
         out.print(f"dropped since last period: {', '.join(hs.dropped)}", highlight=False)
+    print_flag_line(hotspot_flags(store, hs.hotspots["hotspot_id"]))
     _write_outputs(chosen, out_paths, map_path, npus or names, tiles, region, store)
 
 
@@ -284,6 +287,7 @@ def map_command(
 def engagement_set(
     hotspot_id: Annotated[str, typer.Argument(help="Hotspot id, e.g. HS-0003.")],
     owner: Annotated[str | None, typer.Option(help="Owning role or team (never a person's name).")] = None,
+    owner_role: Annotated[str | None, typer.Option(help="Rank or role answerable for the plan, e.g. 'NPU inspector'.")] = None,
     stakeholders: Annotated[str | None, typer.Option(help="Partners engaged, e.g. 'ward councillors; youth service'.")] = None,
     status: Annotated[str | None, typer.Option(help="not started, drafted, agreed, in progress, under review or closed.")] = None,
     next_review: Annotated[str, typer.Option(help="Next review date, YYYY-MM-DD.")] = "",
@@ -291,8 +295,9 @@ def engagement_set(
     db: DbOption = "",
 ):
     """Record a new version of a hotspot's engagement plan; fields not given keep their value."""
-    record = set_engagement(open_store_at(db), hotspot_id, owner=owner, stakeholders=stakeholders, status=status,
-                            next_review=parse_day(next_review, "--next-review"), notes=notes)
+    record = update_engagement(open_store_at(db), hotspot_id, actor=local_actor(), owner=owner, owner_role=owner_role,
+                               stakeholders=stakeholders, status=status,
+                               next_review=parse_day(next_review, "--next-review"), notes=notes)
     out.print(f"{hotspot_id}: engagement plan version {record['plan_version']} ({record['status']})", highlight=False)
 
 
@@ -310,4 +315,56 @@ def engagement_list(
     for r in frame.itertuples():
         view.add_row(r.hotspot_id, str(r.plan_version), r.status, r.owner, r.stakeholders,
                      str(r.next_review or "-"), pd.Timestamp(r.updated_at).strftime("%Y-%m-%d %H:%M"))
+    out.print(view)
+
+
+@engagement_app.command("log")
+def engagement_log(
+    hotspot_id: Annotated[str, typer.Argument(help="Hotspot id, e.g. HS-0003.")],
+    kind: Annotated[str, typer.Option(help="meeting, survey, knife sweep, youth provision or update given.")],
+    on: Annotated[str, typer.Option(help="The day it happened, YYYY-MM-DD (default: today).")] = "",
+    note: Annotated[str, typer.Option(help="Free text (no personal data).")] = "",
+    db: DbOption = "",
+):
+    """Log an engagement activity of a hotspot (kept, never changed; audited)."""
+    row = log_activity(open_store_at(db), hotspot_id, kind=kind, happened_on=parse_day(on, "--on") or local_today(),
+                       note=note, actor=local_actor())
+    out.print(f"{hotspot_id}: {row['kind']} on {row['happened_on']} logged (activity {row['activity_id']})",
+              highlight=False)
+
+
+@engagement_app.command("flags")
+def engagement_flag_list(
+    all_hotspots: Annotated[bool, typer.Option("--all", help="Every designated hotspot, not only the flagged.")] = False,
+    today: Annotated[str, typer.Option(help="Judge as of this day, YYYY-MM-DD (default: today).")] = "",
+    db: DbOption = "",
+):
+    """Hotspots with no agreed engagement plan after the grace days, or with a review overdue."""
+    frame = hotspot_flags(open_store_at(db), today=parse_day(today, "--today"))
+    if not all_hotspots:
+        frame = frame[frame["flag"].ne("")]
+    print_flags(frame, "Engagement flags")
+
+
+def print_flag_line(frame: pd.DataFrame, shown: int = 5) -> None:
+    """One line naming the flagged hotspots (the first ``shown`` with their flag)."""
+    flagged = frame[frame["flag"].ne("")]
+    if flagged.empty:
+        return
+    named = "; ".join(f"{r.hotspot_id} {r.flag}" for r in flagged.head(shown).itertuples())
+    more = f"; and {len(flagged) - shown} more" if len(flagged) > shown else ""
+    out.print(f"engagement: {len(flagged)} hotspot(s) flagged: {named}{more} (see 'hotspots engagement flags')",
+              highlight=False, soft_wrap=True)
+
+
+def print_flags(frame: pd.DataFrame, title: str) -> None:
+    """Flagged hotspots as a table, or one line saying none is flagged."""
+    if frame.empty:
+        out.print(f"{title}: none flagged", highlight=False)
+        return
+    view = Table(title=title)
+    for col in ("hotspot", "designated", "status", "next review", "flag"):
+        view.add_column(col)
+    for r in frame.itertuples():
+        view.add_row(r.hotspot_id, str(r.designated), r.status, str(r.next_review or "-"), r.flag or "-")
     out.print(view)

@@ -10,6 +10,7 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Shipped data: small real samples and reference tables, next to the packages.
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
         ``select --npu-areas``); with it, a commander limited to NPUs reads forecasts for the cells
         in them. Empty: such a commander is refused forecasts, which cover the whole force.
     npu_field : the column of ``npu_areas`` that names the NPUs; empty: guessed from the file.
+    engagement_grace_days : days a newly designated hotspot has to get an agreed engagement plan
+        before it is flagged.
     projected_crs : metric CRS for distances; ``auto`` picks British National Grid for data in
         Great Britain, else the UTM zone of the data.
     api_max_upload_mb : the API refuses request bodies (uploads) larger than this.
@@ -59,6 +62,7 @@ class Settings(BaseSettings):
     force_area: str = str(DEFAULT_FORCE_AREA)
     npu_areas: str = ""
     npu_field: str = ""
+    engagement_grace_days: int = Field(14, ge=0)
     projected_crs: str = "auto"
     api_max_upload_mb: float = 200.0
     api_docs: bool = False

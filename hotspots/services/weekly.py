@@ -38,6 +38,7 @@ from hotspots.places.weekly import (
     weekly_hotspots,
 )
 from hotspots.services.access import check_may_change_plan, visible_to
+from hotspots.services.engagement import hotspot_flags, plans_with_flags
 from hotspots.services.ingest import stored_incidents
 from hotspots.store import hotspot_sets as stored_sets
 from hotspots.store.audit import record
@@ -209,7 +210,7 @@ def selection_map_page(store: Store, selection: Selection, region: Area, *, area
     hs = result.hotspot_set
     return weekly_map(hs, region=region.geometry, resolution=selection.resolution, scores=result.scores,
                       incidents=result.last_period_incidents, previous=selection.previous,
-                      engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas,
+                      engagement=plans_with_flags(store, hs.hotspots["hotspot_id"]), areas=areas,
                       title=f"Hotspots {result.period_label}", subtitle=result.sentence, tiles=tiles)
 
 
@@ -254,7 +255,7 @@ def set_map_page(store: Store, hs: HotspotSet, region: Area, *, offence_groups: 
         context = _inside_hotspots(context, hs)
     return weekly_map(hs, region=region.geometry, resolution=p["resolution"], scores=context.scores,
                       incidents=context.incidents, previous=previous,
-                      engagement=engagement(store, hs.hotspots["hotspot_id"]), areas=areas, npu=npu,
+                      engagement=plans_with_flags(store, hs.hotspots["hotspot_id"]), areas=areas, npu=npu,
                       title=f"Hotspots {p['period_label']}" + (f", {npu}" if npu else ""),
                       subtitle=context.sentence + (f". {COUNTED_NOTE}" if p.get("count_placement") else ""),
                       tiles=tiles)
@@ -295,13 +296,15 @@ def update_engagement(store: Store, hotspot_id: str, *, actor: str, npus: tuple[
 @dataclass
 class PeriodView:
     """What a commander reads for one stored set: the hotspots they may see with their engagement
-    plans, the previous set's hotspots that dropped out, the coverage table, and the plans' history."""
+    plans and flags, the previous set's hotspots that dropped out, the coverage table, and the plans'
+    history."""
 
     hotspot_set: HotspotSet
     dropped: pd.DataFrame
     coverage: pd.DataFrame
     plans: pd.DataFrame
     plan_history: pd.DataFrame
+    flags: pd.DataFrame
 
     @property
     def change(self) -> dict:
@@ -321,4 +324,4 @@ def period_view(store: Store, set_id: int | None, npus: tuple[str, ...] = ()) ->
         dropped = before[~before["hotspot_id"].isin(hs.hotspots["hotspot_id"])].drop(columns=["geofence"])
     ids = hs.hotspots["hotspot_id"].tolist()
     return PeriodView(hs, dropped.reset_index(drop=True), hs.parameters["coverage"], engagement(store, ids),
-                      engagement(store, ids, history=True))
+                      engagement(store, ids, history=True), hotspot_flags(store, ids))

@@ -16,13 +16,23 @@ from sqlalchemy import func, insert, select
 from hotspots.core.errors import NotFoundError
 from hotspots.core.validate import check_choice
 from hotspots.store.db import Store
-from hotspots.store.schema import engagement_plans, hotspot_sets, set_cells, set_hotspots, set_scores
+from hotspots.store.schema import (
+    engagement_activities,
+    engagement_plans,
+    hotspot_sets,
+    set_cells,
+    set_hotspots,
+    set_scores,
+)
 
 #: Extra per-hotspot measures a stored set carries beside HOTSPOT_COLUMNS (NaN where unknown).
 MEASURE_COLUMNS = ["incidents", "harm", "knife_enabled", "serious_youth_violence", "gi_hot_cells",
                    "emerging_class"]
 ENGAGEMENT_STATUSES = ("not started", "drafted", "agreed", "in progress", "under review", "closed")
-ENGAGEMENT_COLUMNS = ["hotspot_id", "owner", "stakeholders", "status", "next_review", "notes", "updated_at",
+#: What may be done to engage a hotspot's community; each is logged as it happens.
+ACTIVITY_KINDS = ("meeting", "survey", "knife sweep", "youth provision", "update given")
+ACTIVITY_COLUMNS = ["activity_id", "hotspot_id", "kind", "happened_on", "note", "recorded_by", "recorded_at"]
+ENGAGEMENT_COLUMNS = ["hotspot_id", "owner", "owner_role", "stakeholders", "status", "next_review", "notes", "updated_at",
                       "plan_version"]
 
 
@@ -191,8 +201,9 @@ def hotspots_in_areas(store: Store, area_names) -> set[str]:
                                 .where(set_hotspots.c.area_name.in_(list(area_names)))).scalars())
 
 
-def set_engagement(store: Store, hotspot_id: str, *, owner: str | None = None, stakeholders: str | None = None,
-                   status: str | None = None, next_review: dt.date | None = None, notes: str | None = None) -> dict:
+def set_engagement(store: Store, hotspot_id: str, *, owner: str | None = None, owner_role: str | None = None,
+                   stakeholders: str | None = None, status: str | None = None, next_review: dt.date | None = None,
+                   notes: str | None = None) -> dict:
     """Record a new version of a hotspot's engagement plan; fields not given keep their last value.
 
     Parameters
@@ -201,6 +212,7 @@ def set_engagement(store: Store, hotspot_id: str, *, owner: str | None = None, s
     hotspot_id : a hotspot of any stored set (ids persist across periods).
     owner : a role or team ("Ladywood NPU inspector"), never a person's name: the store holds no
         personal data.
+    owner_role : the rank or role answerable for the plan ("NPU inspector").
     stakeholders : partners engaged (schools, youth services, ...).
     status : one of ENGAGEMENT_STATUSES.
     next_review : the day the plan is next reviewed.
@@ -212,15 +224,12 @@ def set_engagement(store: Store, hotspot_id: str, *, owner: str | None = None, s
         The new version of the plan.
     """
     with store.engine.begin() as conn:
-        known = conn.execute(select(set_hotspots.c.hotspot_id).where(set_hotspots.c.hotspot_id == hotspot_id)
-                             .limit(1)).scalar()
-        if known is None:
-            raise NotFoundError(f"hotspot_id={hotspot_id!r} is not in any stored hotspot set; see 'hotspots sets'")
+        _check_known(conn, hotspot_id)
         last = conn.execute(select(engagement_plans).where(engagement_plans.c.hotspot_id == hotspot_id)
                             .order_by(engagement_plans.c.plan_version.desc()).limit(1)).mappings().first()
-        base = dict(last) if last else {"owner": "", "stakeholders": "", "status": "not started",
+        base = dict(last) if last else {"owner": "", "owner_role": "", "stakeholders": "", "status": "not started",
                                         "next_review": None, "notes": ""}
-        changes = {"owner": owner, "stakeholders": stakeholders, "status": status, "next_review": next_review,
+        changes = {"owner": owner, "owner_role": owner_role, "stakeholders": stakeholders, "status": status, "next_review": next_review,
                    "notes": notes}
         record = {k: (v if v is not None else base[k]) for k, v in changes.items()}
         check_choice(record["status"], ENGAGEMENT_STATUSES, "status")
@@ -240,3 +249,44 @@ def engagement(store: Store, hotspot_ids=None, history: bool = False) -> pd.Data
     if not history:
         frame = frame.drop_duplicates("hotspot_id", keep="last")
     return frame.sort_values(["hotspot_id", "plan_version"], ignore_index=True)
+
+
+def _check_known(conn, hotspot_id: str) -> None:
+    known = conn.execute(select(set_hotspots.c.hotspot_id).where(set_hotspots.c.hotspot_id == hotspot_id)
+                         .limit(1)).scalar()
+    if known is None:
+        raise NotFoundError(f"hotspot_id={hotspot_id!r} is not in any stored hotspot set; see 'hotspots sets'")
+
+
+def add_activity(store: Store, hotspot_id: str, *, kind: str, happened_on: dt.date, note: str = "",
+                 recorded_by: str) -> dict:
+    """Log one engagement activity of a hotspot (ACTIVITY_KINDS); rows are never changed."""
+    check_choice(kind, ACTIVITY_KINDS, "kind")
+    with store.engine.begin() as conn:
+        _check_known(conn, hotspot_id)
+        row = {"hotspot_id": hotspot_id, "kind": kind, "happened_on": happened_on, "note": note,
+               "recorded_by": recorded_by, "recorded_at": dt.datetime.now(dt.UTC)}
+        row["activity_id"] = conn.execute(insert(engagement_activities).values(**row)).inserted_primary_key[0]
+    return row
+
+
+def activities(store: Store, hotspot_ids=None) -> pd.DataFrame:
+    """Logged engagement activities (of some hotspots, or all), oldest first, ACTIVITY_COLUMNS."""
+    query = select(*[engagement_activities.c[c] for c in ACTIVITY_COLUMNS])
+    if hotspot_ids is not None:
+        query = query.where(engagement_activities.c.hotspot_id.in_(list(hotspot_ids)))
+    with store.engine.connect() as conn:
+        rows = conn.execute(query.order_by(engagement_activities.c.happened_on,
+                                           engagement_activities.c.activity_id)).mappings().all()
+    return pd.DataFrame(rows, columns=ACTIVITY_COLUMNS)
+
+
+def first_designated(store: Store, hotspot_ids=None) -> pd.Series:
+    """The first day of the first stored set that held each hotspot (its designation), by hotspot_id."""
+    query = (select(set_hotspots.c.hotspot_id, func.min(hotspot_sets.c.period_start).label("designated"))
+             .join(hotspot_sets, hotspot_sets.c.set_id == set_hotspots.c.set_id).group_by(set_hotspots.c.hotspot_id))
+    if hotspot_ids is not None:
+        query = query.where(set_hotspots.c.hotspot_id.in_(list(hotspot_ids)))
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return pd.Series({r[0]: r[1] for r in rows}, dtype=object, name="designated")

@@ -182,6 +182,7 @@ engagement_plans = Table(
     Column("plan_version", Integer, primary_key=True, autoincrement=True),
     Column("hotspot_id", String(16), nullable=False, index=True),
     Column("owner", Text, nullable=False),
+    Column("owner_role", Text, nullable=False, server_default=""),
     Column("stakeholders", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("next_review", Date),
@@ -419,4 +420,64 @@ scheduled_runs = Table(
     Column("roster_id", Integer, ForeignKey("rosters.roster_id")),
     Column("finished_at", UTCDateTime),
     UniqueConstraint("kind", "period_start"),
+)
+
+# Stop and search is kept only as counts: one load per hotspot set and file collection (its files'
+# SHA-256 digests together make the fingerprint, so loading them again adds nothing), with the
+# counts per hotspot, month, window and category, and the rejected rows' lines and reasons (never
+# their text, which describes a person).
+stop_search_loads = Table(
+    "stop_search_loads",
+    metadata,
+    Column("load_id", Integer, primary_key=True, autoincrement=True),
+    Column("set_id", Integer, ForeignKey("hotspot_sets.set_id"), nullable=False, index=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("files", Text, nullable=False),
+    Column("months", Text, nullable=False),
+    Column("before_days", Integer, nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("rows_rejected", Integer, nullable=False),
+    Column("loaded_by", String(80), nullable=False),
+    Column("loaded_at", UTCDateTime, nullable=False),
+    UniqueConstraint("set_id", "fingerprint"),
+)
+
+stop_search_counts = Table(
+    "stop_search_counts",
+    metadata,
+    Column("load_id", Integer, ForeignKey("stop_search_loads.load_id"), nullable=False, index=True),
+    Column("hotspot_id", String(16), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("window", String(8), nullable=False),
+    Column("search_type", String(32), nullable=False),
+    Column("legislation", String(80), nullable=False),
+    Column("object_of_search", String(80), nullable=False),
+    Column("outcome", String(80), nullable=False),
+    Column("linked", String(16), nullable=False),
+    Column("self_group", String(16), nullable=False),
+    Column("officer_group", String(16), nullable=False),
+    Column("age_band", String(16), nullable=False),
+    Column("searches", Integer, nullable=False),
+)
+
+stop_search_rejects = Table(
+    "stop_search_rejects",
+    metadata,
+    Column("load_id", Integer, ForeignKey("stop_search_loads.load_id"), nullable=False, index=True),
+    Column("source_file", Text, nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# What was done to engage the community around a hotspot: every activity is a row, never changed.
+engagement_activities = Table(
+    "engagement_activities",
+    metadata,
+    Column("activity_id", Integer, primary_key=True, autoincrement=True),
+    Column("hotspot_id", String(16), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("happened_on", Date, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("recorded_by", String(80), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
 )
