@@ -21,7 +21,7 @@ from api.deps import force_area
 from api.headers import SECURITY_HEADERS
 from api.jobs import JobRunner
 from api.limits import BodyLimit
-from api.routes import audit, health, hotspots, models, rosters, trials, uploads
+from api.routes import audit, health, hotspots, legitimacy, models, rosters, trials, uploads
 from api.schedule import ScheduleClock
 from hotspots.core.config import get_settings
 from hotspots.core.errors import ForbiddenError, HotspotsError, IntegrityError, NotFoundError, NotReadyError
@@ -81,7 +81,8 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
         return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
 
     for router in (health.router, hotspots.router, hotspots.engagement_router, rosters.router, trials.router,
-                   uploads.router, models.jobs_router, models.models_router, models.forecasts_router, audit.router):
+                   uploads.router, models.jobs_router, models.models_router, models.forecasts_router, audit.router,
+                   legitimacy.router, legitimacy.public_router):
         app.include_router(router)
     web.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes or _settings_limit())

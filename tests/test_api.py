@@ -127,7 +127,7 @@ def test_a_limited_commander_reads_only_their_npus_plans_and_map_layers(served):
 
 #: A value for each path parameter of the API, naming objects the served store holds.
 PATH_VALUES = {"set_id": "1", "allocation_id": "1", "roster_id": "1", "version": "1", "job_id": "1", "fmt": "csv",
-               "unit": "A1"}
+               "unit": "A1", "quarter": "2024Q4", "hotspot_id": "HS-0001"}
 
 
 def test_object_level_every_read_a_limited_commander_can_make_holds_only_their_npu(served):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.core.errors import NotReadyError
+from hotspots.core.errors import FormatError, NotReadyError
 from hotspots.ingest.files import expand_paths, file_sha256
 from hotspots.ingest.stop_search import read_population, read_stop_search
 from hotspots.services.weekly import load_set
@@ -62,6 +62,9 @@ def load_stop_search(store: Store, set_id: int, paths, *, loaded_by: str, before
         frames.append(read.frame)
         rejected += [(path.name, line, why) for line, why in read.rejected]
     searches = pd.concat(frames, ignore_index=True)
+    if searches.empty:
+        names = ", ".join(f["name"] for f in files)
+        raise FormatError(f"{names}: no stop-and-search row could be read ({len(rejected)} rejected); nothing stored")
     local = pd.DatetimeIndex(searches["at"]).tz_convert(timezone)
     months = sorted(set(local.strftime("%Y-%m")))
     p = hs.parameters
