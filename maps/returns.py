@@ -57,7 +57,21 @@ def _notes(notes: list[str]) -> str:
 
 def render_return(quarter: str, first: dt.date, last: dt.date, table: pd.DataFrame, notes: list[str],
                   made_at: dt.datetime) -> str:
-    """The quarterly return page: one row per period of the quarter and a total row."""
+    """The quarterly return page: one row per period of the quarter and a total row.
+
+    Parameters
+    ----------
+    quarter : its label ('2024Q1').
+    first, last : its first and last days.
+    table : the return's rows and total row (RETURN_HEADINGS columns).
+    notes : what the figures rest on.
+    made_at : when the return was made (UTC).
+
+    Returns
+    -------
+    str
+        The HTML page.
+    """
     head = "".join(f"<th scope='col'>{html.escape(RETURN_HEADINGS.get(c, c))}</th>" for c in table.columns)
     rows = []
     for k, r in enumerate(table.to_dict("records")):
@@ -73,7 +87,21 @@ def render_return(quarter: str, first: dt.date, last: dt.date, table: pd.DataFra
 
 def render_summary(quarter: str, first: dt.date, last: dt.date, headline: pd.DataFrame,
                    tables: dict[str, pd.DataFrame], notes: list[str]) -> str:
-    """The public transparency summary page: headline figures and the suppressed tables."""
+    """The public transparency summary page: headline figures and the suppressed tables.
+
+    Parameters
+    ----------
+    quarter : its label ('2024Q1').
+    first, last : its first and last days.
+    headline : measure, value rows.
+    tables : name -> a suppressed table with its totals.
+    notes : what the figures rest on.
+
+    Returns
+    -------
+    str
+        The HTML page.
+    """
     parts = [f"<h1>Hotspot policing: transparency summary, {html.escape(quarter)}</h1>",
              f"<p>{first.isoformat()} to {last.isoformat()}. Aggregate figures only; no hotspot is named or "
              "located.</p><h2>Headline</h2><table><tbody>"]

@@ -280,3 +280,32 @@ def test_return_and_public_summary_open_in_headless_chromium(store_url, searched
     finally:
         driver.quit()
 
+
+
+@pytest.mark.parametrize("uplift", [0.0, 1.0])
+def test_detection_effect_recovers_a_known_uplift_on_the_synthetic_city(force_area, uplift):
+    """Known detection effect in (patrolled places record 1 + uplift times the weapons and drugs offences),
+    estimate and interval out; with no uplift the interval holds 1."""
+    from hotspots.synth import PatrolEffect, SynthParams, apply_patrol, generate
+    from hotspots.trials.allocation import allocate
+    from hotspots.trials.detection import detection_effect
+    from hotspots.trials.simulate import START, as_stored_frame, trial_places
+
+    before = during = 12
+    city = generate(SynthParams(seed=11, incidents=60_000, days=7 * (before + during), start=START), area=force_area)
+    members = trial_places(city, 40, 9)
+    ids = list(dict.fromkeys(members["hotspot_id"]))
+    start = START + dt.timedelta(weeks=before)
+    alloc = allocate(pd.DataFrame({"place_id": ids, "risk": np.arange(len(ids))}), "blocked", seed=5,
+                     strata=("risk_band",), start=start)
+    treated = set(np.asarray(ids)[alloc.treated[:, 0]])
+    cells = tuple(members.loc[members["hotspot_id"].isin(treated), "h3_cell"])
+    city = apply_patrol(city, PatrolEffect(cells=cells, reduction=0.0, detection_uplift=uplift, first_day=7 * before),
+                        seed=6)
+    detected = city.incidents[city.incidents["offence"].eq("possession_of_weapons")]
+    got = detection_effect(alloc, members, as_stored_frame(detected), before=before, during=during,
+                           offences=["possession_of_weapons"], timezone=city.params.timezone)
+    low, high = got["irr_ci"]
+    assert low <= 1 + uplift <= high, got
+    if uplift:
+        assert low > 1 and "patrols recorded more" in got["reading"]

@@ -23,8 +23,21 @@ def local_today() -> dt.date:
 def hotspot_flags(store: Store, hotspot_ids=None, *, today: dt.date | None = None,
                   grace_days: int | None = None, npus: tuple[str, ...] = ()) -> pd.DataFrame:
     """The engagement flag of each designated hotspot (of ``hotspot_ids``, or every one ever designated;
-    for a reader limited to ``npus``, only theirs); see
-    :func:`hotspots.places.engagement.engagement_flags` for the rule and the columns."""
+    for a reader limited to ``npus``, only theirs).
+
+    Parameters
+    ----------
+    store : the store.
+    hotspot_ids : hotspots to judge; None for every one ever designated.
+    today : the local day judged on (default: today in the force's time zone).
+    grace_days : days a new hotspot has to get an agreed plan (default: the setting).
+    npus : the reader's NPUs, when limited.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`hotspots.places.engagement.FLAG_COLUMNS`, one row per hotspot.
+    """
     if npus:
         allowed = stored_sets.hotspots_in_areas(store, npus)
         hotspot_ids = sorted(allowed if hotspot_ids is None else set(hotspot_ids) & allowed)
@@ -55,7 +68,23 @@ def visible_activities(store: Store, hotspot_id: str, npus: tuple[str, ...] = ()
 def log_activity(store: Store, hotspot_id: str, *, kind: str, happened_on: dt.date, note: str = "", actor: str,
                  npus: tuple[str, ...] = ()) -> dict:
     """Log an engagement activity (meeting, survey, knife sweep, youth provision, update given), audited
-    as ``actor``; a commander limited to NPUs may log only their own hotspots'."""
+    as ``actor``; a commander limited to NPUs may log only their own hotspots'.
+
+    Parameters
+    ----------
+    store : the store.
+    hotspot_id : a hotspot of any stored set.
+    kind : one of :data:`hotspots.store.hotspot_sets.ACTIVITY_KINDS`.
+    happened_on : the local day it happened.
+    note : free text, no personal data.
+    actor : who logs it, for the audit log.
+    npus : the reader's NPUs, when limited.
+
+    Returns
+    -------
+    dict
+        The logged row, with its activity_id.
+    """
     check_may_change_plan(store, hotspot_id, npus)
     row = stored_sets.add_activity(store, hotspot_id, kind=kind, happened_on=happened_on, note=note, recorded_by=actor)
     with store.engine.begin() as conn:

@@ -47,6 +47,8 @@ def parse_quarter(text: str) -> tuple[str, dt.date, dt.date]:
     if not match:
         raise ValidationError(f"quarter={text!r} is not a quarter; write it as 2024Q1", arguments="quarter")
     year, q = int(match[1]), int(match[2])
+    if not 1900 <= year <= 2999:
+        raise ValidationError(f"quarter={text!r}: the year must be 1900 to 2999", arguments="quarter")
     first = dt.date(year, 3 * q - 2, 1)
     last = (dt.date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1) - dt.timedelta(days=1))
     return f"{year}Q{q}", first, last
@@ -166,7 +168,21 @@ class PublicSummary:
 
 def transparency_summary(store: Store, quarter: str, *, today: dt.date, lag_days: int = DEFAULT_LAG_DAYS,
                          threshold: int = DEFAULT_THRESHOLD, timezone: str = "Europe/London") -> PublicSummary:
-    """The public summary of a past quarter; ValidationError until ``lag_days`` after its last day."""
+    """The public summary of a past quarter; ValidationError until ``lag_days`` after its last day.
+
+    Parameters
+    ----------
+    store : the store.
+    quarter : '2024Q1'.
+    today : the local day judged on (the lag runs from the quarter's last day).
+    lag_days : days after the quarter's end before it may be published.
+    threshold : the smallest count published.
+    timezone : the force's time zone.
+
+    Returns
+    -------
+    PublicSummary
+    """
     label, first, last = parse_quarter(quarter)
     opens = last + dt.timedelta(days=lag_days)
     if today < opens:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from hotspots.core.errors import IntegrityError, NotReadyError, ValidationError
 from hotspots.core.validate import check_choice
+from hotspots.crime.offences import vocabulary
 from hotspots.ingest.files import file_sha256
 from hotspots.services.ingest import stored_incidents
 from hotspots.services.weekly import load_set
@@ -27,6 +28,7 @@ from hotspots.store.rosters import planned_dosage
 from hotspots.store.trials import last_ping, read_pings
 from hotspots.trials.allocation import PLACE_COLUMNS, Allocation, allocate, places_from_set
 from hotspots.trials.compliance import compliance
+from hotspots.trials.detection import detection_effect
 from hotspots.trials.evaluate import evaluate_trial
 from hotspots.trials.gps import pings_to_visits, read_gps_log
 
@@ -239,6 +241,14 @@ def evaluate_stored_trial(store, allocation_id: int | None, *, weeks: int | None
         visits, planned = got.visits, got.planned
     report = evaluate_trial(alloc, hs.members, incidents, before=weeks_before, during=weeks, outcome=outcome,
                             visits=visits, planned=planned, draws=draws, rings=rings, seed=seed, timezone=timezone)
+    if alloc.design != "crossover":
+        groups = sorted(set(vocabulary().group_of(np.asarray(vocabulary().police_detected(), dtype=object)))
+                        - {"stop_and_search"})
+        detected = stored_incidents(store, groups, _utc(alloc.start - dt.timedelta(weeks=weeks_before), timezone),
+                                    allow_empty=True)
+        report["detection"] = detection_effect(alloc, hs.members, detected, before=weeks_before, during=weeks,
+                                               offences=groups, timezone=timezone)
+        report["reading"].append(report["detection"]["reading"])
     with store.engine.begin() as conn:
         record(conn, actor, "trial.evaluate", "allocation", alloc.issue["allocation_id"],
                {"outcome": outcome, "weeks": weeks, "draws": draws, **(detail or {})})

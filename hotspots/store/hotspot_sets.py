@@ -260,7 +260,22 @@ def _check_known(conn, hotspot_id: str) -> None:
 
 def add_activity(store: Store, hotspot_id: str, *, kind: str, happened_on: dt.date, note: str = "",
                  recorded_by: str) -> dict:
-    """Log one engagement activity of a hotspot (ACTIVITY_KINDS); rows are never changed."""
+    """Log one engagement activity of a hotspot; rows are never changed.
+
+    Parameters
+    ----------
+    store : the store.
+    hotspot_id : a hotspot of any stored set.
+    kind : one of ACTIVITY_KINDS.
+    happened_on : the day it happened.
+    note : free text, no personal data.
+    recorded_by : who logged it.
+
+    Returns
+    -------
+    dict
+        The stored row, with its activity_id.
+    """
     check_choice(kind, ACTIVITY_KINDS, "kind")
     with store.engine.begin() as conn:
         _check_known(conn, hotspot_id)

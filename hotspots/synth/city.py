@@ -15,7 +15,8 @@ The process, all in British National Grid metres and local time:
   from the shipped Cambridge Crime Harm Index table.
 * **Patrol effect** (optional): every event inside patrolled cells during patrolled hours
   is removed with probability ``reduction``, so the expected count there is scaled by
-  exactly ``1 - reduction``; the number removed is recorded.
+  exactly ``1 - reduction``; the number removed is recorded. With a ``detection_uplift``,
+  police-detected offences left there gain recorded copies (patrols find what they look for).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pandas as pd
 from hotspots.core.config import DEFAULT_FORCE_AREA
 from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_fraction, check_positive
-from hotspots.crime.offences import harm_weights
+from hotspots.crime.offences import harm_weights, vocabulary
 from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import Area
 from hotspots.geo.projection import BRITISH_NATIONAL_GRID, project, unproject
@@ -60,6 +61,9 @@ class PatrolEffect:
     cells : H3 cells (hex strings, any resolution 7 to 11) that are patrolled.
     hours_of_week : patrolled hours, 0 = Monday 00:00-01:00 ... 167 = Sunday 23:00-24:00.
     reduction : share of events removed there and then (0.2 = 20% fewer).
+    detection_uplift : offences that police activity detects (possession of weapons, drugs), left
+        after ``reduction`` there and then, gain Poisson(``detection_uplift``) recorded copies each:
+        their expected count is scaled by ``(1 - reduction) * (1 + detection_uplift)``.
     first_day, last_day : the patrols run on local days ``[first_day, last_day)`` counted from the
         city's start (None: to the end); a trial's before period is unpatrolled.
     """
@@ -67,6 +71,7 @@ class PatrolEffect:
     cells: tuple[str, ...]
     hours_of_week: tuple[int, ...] = tuple(range(168))
     reduction: float = 0.2
+    detection_uplift: float = 0.0
     first_day: int = 0
     last_day: int | None = None
 
@@ -264,6 +269,8 @@ def generate(params: SynthParams | None = None, area: Area | None = None) -> Syn
             "patrolled": patrolled[sel],
         }
     )
+    if p.patrol is not None:
+        frame = _add_detections(frame, frame["patrolled"].to_numpy(), p.patrol.detection_uplift, rng)
     log.info("synthetic city: %d incidents (%d background expected, %d removed by patrols)",
              len(frame), round(background_expected), removed)
     return SyntheticCity(
@@ -291,9 +298,24 @@ def apply_patrol(city: SyntheticCity, effect: PatrolEffect, seed: int) -> Synthe
     drop = hit & (np.random.default_rng(seed).random(len(frame)) < effect.reduction)
     kept = frame.loc[~drop].copy()
     kept["patrolled"] = kept["patrolled"].to_numpy() | hit[~drop]
+    kept = _add_detections(kept, hit[~drop], effect.detection_uplift, np.random.default_rng([seed, 1]))
     return SyntheticCity(params=city.params, incidents=kept.reset_index(drop=True), hotspots=city.hotspots,
                          removed_by_patrol=city.removed_by_patrol + int(drop.sum()),
                          background_expected=city.background_expected, extra=city.extra)
+
+
+def _add_detections(frame: pd.DataFrame, hit: np.ndarray, uplift: float, rng: np.random.Generator) -> pd.DataFrame:
+    """``frame`` with Poisson(``uplift``) recorded copies of each police-detected offence at ``hit``."""
+    if uplift <= 0:
+        return frame
+    detected = np.isin(frame["offence"].to_numpy(), vocabulary().police_detected())
+    source = np.flatnonzero(hit & detected)
+    copies = np.repeat(source, rng.poisson(uplift, source.size))
+    extra = frame.iloc[copies].copy()
+    extra["incident_id"] = [f"{i}-D{k}" for k, i in enumerate(extra["incident_id"])]
+    extra["generation"] = -1  # recorded because police were there, not drawn by the process
+    merged = pd.concat([frame, extra], ignore_index=True)
+    return merged.sort_values("occurred_at", kind="stable", ignore_index=True)
 
 
 def _patrolled(effect: PatrolEffect, lon: np.ndarray, lat: np.ndarray, local: pd.DatetimeIndex,

@@ -92,7 +92,19 @@ def window_days(months: list[str], *, period_start: dt.date, period_end: dt.date
 
 def rate_ratio(a: float, exposure_a: float, b: float, exposure_b: float, level: float = 0.95) -> dict:
     """Ratio of two Poisson rates, ``(a / exposure_a) / (b / exposure_b)``, with the exact conditional
-    interval: given ``a + b``, ``a`` is binomial, and its Clopper-Pearson bounds map onto the ratio."""
+    interval: given ``a + b``, ``a`` is binomial, and its Clopper-Pearson bounds map onto the ratio.
+
+    Parameters
+    ----------
+    a, b : the two counts.
+    exposure_a, exposure_b : their exposures (area × time, people, ...), in the same units.
+    level : the interval's coverage.
+
+    Returns
+    -------
+    dict
+        ratio, low, high (NaN where a count or exposure leaves them undefined).
+    """
     if exposure_a <= 0 or exposure_b <= 0:
         return {"ratio": np.nan, "low": np.nan, "high": np.nan}
     n = a + b
