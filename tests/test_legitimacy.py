@@ -221,7 +221,7 @@ def test_quarterly_return_and_public_summary(store, searched_set):
     assert list(table["period_label"]) == ["2024-01-15", "2024Q1 total"]
     assert table["searches_in_hotspots"].iloc[0] == table["searches_in_hotspots"].iloc[-1] > 0
     assert "2024-01-15" in ret.csv() and "Serious violence hotspot return" in ret.page()
-    with pytest.raises(ValidationError, match="published from 2024-04-28"):
+    with pytest.raises(NotReadyError, match="published from 2024-04-28"):
         transparency_summary(store, "2024Q1", today=dt.date(2024, 4, 27))
     summary = transparency_summary(store, "2024Q1", today=dt.date(2024, 4, 28))
     page = summary.page()

@@ -20,7 +20,7 @@ from hotspots.services.stop_search import load_stop_search, report_json, stop_se
 from hotspots.store.tokens import Principal
 
 CommanderOrAnalyst = Annotated[Principal, require("commander", "analyst")]
-Quarter = Annotated[str, Path(pattern=r"^\d{4}-?[Qq][1-4]$", description="A quarter, e.g. 2024Q1.")]
+Quarter = Annotated[str, Path(pattern=r"^(19|2[0-9])[0-9]{2}-?[Qq][1-4]$", description="A quarter, e.g. 2024Q1.")]
 Format = Annotated[Literal["html", "csv"], Query(description="A printable HTML page or CSV.")]
 
 router = APIRouter(tags=["accountability"], responses=ROUTE_RESPONSES)
@@ -64,8 +64,8 @@ def quarterly(quarter: Quarter, store: StoreDep, principal: CommanderOrAnalyst, 
 
 @public_router.get("/public/transparency/{quarter}", response_class=HTMLResponse,
                    responses={200: {"content": {"text/csv": {}, "text/html": {}}},
-                              400: problem("Not a quarter, or one not yet past its publication lag."),
-                              409: problem("No hotspot set starts in that quarter.")})
+                              409: problem("The quarter is not yet past its publication lag, or no hotspot set "
+                                           "starts in it.")})
 def transparency(quarter: Quarter, store: StoreDep, format: Format = "html"):
     """The public transparency summary of a past quarter: aggregates only, no hotspot locations, small
     numbers suppressed; published 28 days after the quarter ends. No token needed."""

@@ -139,27 +139,27 @@ def read_population(path: str | Path) -> pd.DataFrame:
     pandas.DataFrame
         ethnic_group, [age_band], population (float), one row per group (and band).
     """
-    path = check_file(path, "--population")
+    path = check_file(path, "population")
     try:
         table = pd.read_csv(path, dtype={"ethnic_group": str, "age_band": str})
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"--population {path.name}: not a readable CSV ({exc})") from None
+        raise FormatError(f"population table {path.name}: not a readable CSV ({exc})") from None
     table.columns = [str(c).strip().lower() for c in table.columns]
     missing = {"ethnic_group", "population"} - set(table.columns)
     if missing:
-        raise FormatError(f"--population {path.name}: missing column(s) {', '.join(sorted(missing))}; it needs "
+        raise FormatError(f"population table {path.name}: missing column(s) {', '.join(sorted(missing))}; it needs "
                           "ethnic_group and population (optional age_band)")
     people = pd.to_numeric(table["population"], errors="coerce")
     if people.isna().any() or (people < 0).any():
         line = int(np.flatnonzero(people.isna() | (people < 0))[0]) + 2
-        raise FormatError(f"--population {path.name}: line {line}: population must be a count of people")
+        raise FormatError(f"population table {path.name}: line {line}: population must be a count of people")
     keys = ["ethnic_group", "age_band"] if "age_band" in table.columns else ["ethnic_group"]
     frame = table.assign(population=people.astype(float), ethnic_group=self_defined_group(table["ethnic_group"]))
     if "age_band" in keys:
         frame["age_band"] = frame["age_band"].str.strip().str.lower()
         unknown = sorted(set(frame["age_band"]) - set(AGE_BANDS[:-1]))
         if unknown:
-            raise FormatError(f"--population {path.name}: age_band {unknown[0]!r} is not one of "
+            raise FormatError(f"population table {path.name}: age_band {unknown[0]!r} is not one of "
                               f"{', '.join(AGE_BANDS[:-1])}")
     frame = frame[frame["ethnic_group"].ne("Not stated")]
     return frame.groupby(keys, as_index=False)["population"].sum()

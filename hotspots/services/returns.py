@@ -168,7 +168,7 @@ class PublicSummary:
 
 def transparency_summary(store: Store, quarter: str, *, today: dt.date, lag_days: int = DEFAULT_LAG_DAYS,
                          threshold: int = DEFAULT_THRESHOLD, timezone: str = "Europe/London") -> PublicSummary:
-    """The public summary of a past quarter; ValidationError until ``lag_days`` after its last day.
+    """The public summary of a past quarter; NotReadyError until ``lag_days`` after its last day.
 
     Parameters
     ----------
@@ -186,8 +186,8 @@ def transparency_summary(store: Store, quarter: str, *, today: dt.date, lag_days
     label, first, last = parse_quarter(quarter)
     opens = last + dt.timedelta(days=lag_days)
     if today < opens:
-        raise ValidationError(f"quarter={label!r} is published from {opens} ({lag_days} days after it ends), not "
-                              f"before: current hotspots are operational", arguments="quarter")
+        raise NotReadyError(f"quarter={label!r} is published from {opens} ({lag_days} days after it ends), not "
+                            f"before: current hotspots are operational")
     ret = quarterly_return(store, label, timezone=timezone)
     t = ret.totals
     headline = pd.DataFrame([
