@@ -309,3 +309,40 @@ def test_detection_effect_recovers_a_known_uplift_on_the_synthetic_city(force_ar
     assert low <= 1 + uplift <= high, got
     if uplift:
         assert low > 1 and "patrols recorded more" in got["reading"]
+
+
+def test_shipped_months_on_a_set_chosen_from_crime_counts(store):
+    """The shipped West Midlands months (June to September 2024) on the force-wide set chosen for
+    September 2024 from violence and robbery counts (not from the searches): the stored counts equal an
+    independent count of the raw files, and every table is produced."""
+    import tomllib
+
+    from hotspots.core.config import SHIPPED_DATA
+    from hotspots.geo.areas import NamedAreas
+    from hotspots.services.counts import select_from_counts
+
+    counts = SHIPPED_DATA / "counts" / "west_midlands_lsoa_month_counts.csv.gz"
+    districts = NamedAreas.from_file(SHIPPED_DATA / "boundaries" / "west_midlands_districts.geojson.gz", "LAD_name")
+    named = tomllib.loads(counts.with_name("west_midlands_lsoa_month_counts.toml").read_text())["incomplete"]
+    run = select_from_counts(store, counts, SHIPPED_DATA / "boundaries" / "west_midlands_lsoa21.geojson.gz",
+                             districts=districts, incomplete_months=named, month="2024-09",
+                             categories=["Violence and sexual offences", "Robbery"])
+    files = sorted((SHIPPED_DATA / "stop_search").glob("2024-0*-west-midlands-stop-and-search.csv.gz"))
+    load = load_stop_search(store, run.set_id, files, loaded_by="test", before_days=92)
+    raw = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files], ignore_index=True)
+    assert load.rows_read == len(raw) == 8640 and load.months == ["2024-06", "2024-07", "2024-08", "2024-09"]
+    members = run.result.hotspot_set.members.set_index("h3_cell")["hotspot_id"]
+    resolution = h3.get_resolution(members.index[0])
+    inside = pd.Series([members.get(h3.latlng_to_cell(float(la), float(lo), resolution)) is not None if la else False
+                        for la, lo in zip(raw["Latitude"], raw["Longitude"])])
+    local = pd.to_datetime(raw["Date"], utc=True).dt.tz_convert("Europe/London")
+    during = local.dt.strftime("%Y-%m").eq("2024-09")
+    report = stop_search_report(store, run.set_id)
+    rates = report.rates.set_index(["place", "window"])["searches"]
+    assert rates["hotspots", "during"] == (inside & during).sum()
+    assert rates["hotspots", "before"] == (inside & ~during).sum()
+    assert rates["rest", "during"] == (~inside & during).sum()
+    assert report.days == {"before": 92, "during": 30}
+    drugs = raw["Object of search"].eq("Controlled drugs") & inside & during
+    assert report.by_object.set_index("object_of_search").loc["Controlled drugs", "hotspots"] == drugs.sum()
+    assert set(report.tables()) == {"rates", "comparisons", "per_hotspot", "by_legislation", "by_object", "find_rates"}
