@@ -188,6 +188,15 @@ class StopSearchReport(BaseModel):
     tables: dict[str, list[dict[str, Any]]]
 
 
+class DetectionEffect(BaseModel):
+    """Police-detected offences in stored hotspots during designation against the window before, relative
+    to the rest of the force; observational (a trial's evaluation has the randomised estimate)."""
+
+    periods: list[dict[str, Any]]
+    pooled: dict[str, float | int | None]
+    sentence: str
+
+
 class StopSearchLoaded(BaseModel):
     load_id: int
     set_id: int

@@ -35,6 +35,9 @@ from hotspots.trials.allocation import allocate
 ROUTES = {  # route -> roles that may call it (admin may call everything)
     "/hotspot-sets": {"commander", "analyst", "tasking", "evaluator"},
     "/engagement-plans": {"commander", "analyst", "tasking", "evaluator"},
+    "/engagement-plans/flags": {"commander", "analyst", "tasking", "evaluator"},
+    "/returns/2024Q4": {"commander", "analyst"},
+    "/detection-effect": {"analyst", "evaluator"},
     "/hotspot-sets/1/geojson": {"commander", "analyst", "tasking", "evaluator"},
     "/hotspot-sets/1/coverage": {"commander", "analyst", "tasking", "evaluator"},
     "/jobs": {"analyst"},

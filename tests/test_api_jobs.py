@@ -143,7 +143,7 @@ def test_analysts_train_backtest_compare_promote_and_forecast(trial_service):
     compared = client.get(f"/models/compare?versions={first}&versions={second['result']['version']}", headers=analyst)
     assert compared.status_code == 200 and len(compared.json()["measures"]["pai@1.4%"]) == 2
     card = client.get(f"/models/{first}", headers=analyst).json()
-    assert "features" in card and card["card"].startswith("#")
+    assert "features" in card and card["card"].startswith("#") and "Detection effect" in card["card"]
     assert client.post(f"/models/{first}/promote", json={"note": "beats KDE"}, headers=auth(tokens["tasking"])).status_code == 403
     promoted = client.post(f"/models/{first}/promote", json={"note": "beats KDE"}, headers=analyst)
     assert promoted.status_code == 200 and promoted.json()["promoted"]

@@ -346,3 +346,25 @@ def test_shipped_months_on_a_set_chosen_from_crime_counts(store):
     drugs = raw["Object of search"].eq("Controlled drugs") & inside & during
     assert report.by_object.set_index("object_of_search").loc["Controlled drugs", "hotspots"] == drugs.sum()
     assert set(report.tables()) == {"rates", "comparisons", "per_hotspot", "by_legislation", "by_object", "find_rates"}
+
+
+def test_detection_by_period_recovers_a_known_uplift(force_area):
+    """Known uplift in (patrolled hotspots record twice the weapons offences during their period), the
+    per-period ratio of ratios out, its interval holding 2; the pooled sentence says it."""
+    from hotspots.synth import PatrolEffect, SynthParams, apply_patrol, generate
+    from hotspots.trials.detection import detection_by_period, detection_sentence
+    from hotspots.trials.simulate import START, as_stored_frame, trial_places
+
+    city = generate(SynthParams(seed=12, incidents=80_000, days=112, start=START), area=force_area)
+    members = trial_places(city, 40, 9)
+    city = apply_patrol(city, PatrolEffect(cells=tuple(members["h3_cell"]), reduction=0.0, detection_uplift=1.0,
+                                           first_day=56, last_day=84), seed=4)
+    detected = as_stored_frame(city.incidents[city.incidents["offence"].eq("possession_of_weapons")])
+    start = pd.Timestamp(START + dt.timedelta(days=56)).tz_localize("Europe/London").tz_convert("UTC")
+    end = pd.Timestamp(START + dt.timedelta(days=84)).tz_localize("Europe/London").tz_convert("UTC")
+    table, pooled = detection_by_period(detected, [("P1", start, end, members)])
+    row = table.iloc[0]
+    assert row["low"] <= 2.0 <= row["high"] and row["low"] > 1, row.to_dict()
+    assert pooled["periods"] == 1 and pooled["ratio"] == pytest.approx(row["ratio"])
+    assert "changed" in detection_sentence(pooled, ["possession_of_weapons"])
+    assert "not measured" in detection_sentence({"periods": 0}, ["drugs"])

@@ -11,15 +11,17 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from api.deps import ROUTE_RESPONSES, RecordId, StoreDep, require
 from api.headers import PAGE_CSP
-from api.schemas import StopSearchLoaded, StopSearchReport, problem
+from api.schemas import DetectionEffect, StopSearchLoaded, StopSearchReport, problem
 from api.uploads import as_uploaded, save_upload
 from hotspots.core.config import get_settings
+from hotspots.services.detection import detection_in_hotspots
 from hotspots.services.engagement import local_today
 from hotspots.services.returns import quarterly_return, transparency_summary
 from hotspots.services.stop_search import load_stop_search, report_json, stop_search_report
 from hotspots.store.tokens import Principal
 
 CommanderOrAnalyst = Annotated[Principal, require("commander", "analyst")]
+AnalystOrEvaluator = Annotated[Principal, require("analyst", "evaluator")]
 Quarter = Annotated[str, Path(pattern=r"^(19|2[0-9])[0-9]{2}-?[Qq][1-4]$", description="A quarter, e.g. 2024Q1.")]
 Format = Annotated[Literal["html", "csv"], Query(description="A printable HTML page or CSV.")]
 
@@ -60,6 +62,18 @@ def quarterly(quarter: Quarter, store: StoreDep, principal: CommanderOrAnalyst, 
     hotspots against the rest), as a printable page or CSV."""
     ret = quarterly_return(store, quarter, timezone=get_settings().timezone)
     return _as(format, ret.page() if format == "html" else ret.csv(), f"hotspot-return-{ret.quarter}.csv")
+
+
+@router.get("/detection-effect", response_model=DetectionEffect)
+def detection_effect(store: StoreDep, principal: AnalystOrEvaluator) -> DetectionEffect:
+    """Police-detected offences (weapons, drugs) in each stored period's hotspots against the window before,
+    relative to the rest of the force: the feedback loop, measured (analysts, evaluators)."""
+    table, pooled, sentence = detection_in_hotspots(store, timezone=get_settings().timezone)
+    clean = table.astype(object).where(table.notna(), None)
+    rows = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+            for r in clean.to_dict("records")]
+    return DetectionEffect(periods=rows, pooled={k: (None if isinstance(v, float) and v != v else v)
+                                                 for k, v in pooled.items()}, sentence=sentence)
 
 
 @public_router.get("/public/transparency/{quarter}", response_class=HTMLResponse,

@@ -25,6 +25,7 @@ from hotspots.cli._common import (
 from hotspots.core.errors import ValidationError
 from hotspots.core.tables import write_csv
 from hotspots.core.validate import check_choice
+from hotspots.services.detection import detection_in_hotspots
 from hotspots.services.trials import (
     evaluate_stored_trial,
     load_allocation,
@@ -254,3 +255,20 @@ def list_command(db: DbOption = ""):
     """Registered allocations, newest first."""
     print_listing(list_allocations(open_store_at(db)), "Registered allocations",
                   empty="no allocations registered yet; register one with 'hotspots trial allocate --name NAME'")
+
+
+@trial_app.command("detection")
+def detection(db: DbOption = ""):
+    """The feedback loop: police-detected offences (weapons, drugs) in each stored period's hotspots against
+    the window before, relative to the rest of the force."""
+    table, _, sentence = detection_in_hotspots(open_store_at(db), timezone=settings().timezone)
+    view = Table(title="Police-detected offences in hotspots, during against before")
+    for col in ("period", "hotspots during", "hotspots before", "rest during", "rest before", "ratio", "95% interval"):
+        view.add_column(col)
+    for r in table.itertuples():
+        interval = "-" if not np.isfinite(r.low) else f"{r.low:.2f} to {r.high:.2f}"
+        view.add_row(r.period_label, str(r.hotspots_during), str(r.hotspots_before), str(r.rest_during),
+                     str(r.rest_before), "-" if not np.isfinite(r.ratio) else f"{r.ratio:.2f}", interval)
+    if len(table):
+        out.print(view)
+    out.print(sentence, highlight=False, soft_wrap=True)

@@ -16,6 +16,7 @@ from hotspots.core.config import get_settings
 from hotspots.core.errors import NotReadyError
 from hotspots.geo.areas import NamedAreas
 from hotspots.services.access import check_may_read_cells, visible_cells
+from hotspots.services.detection import detection_in_hotspots
 from hotspots.services.ingest import stored_frame
 from hotspots.store.audit import record
 from hotspots.store.db import Store
@@ -108,6 +109,7 @@ def train_stored(store: Store, history: CellHistory, forecast: int | None, *, se
         The registered version and the trained model with its backtest.
     """
     trained = train(history, forecast, RiskModel(seed=seed), backtest_periods, progress=progress)
+    trained.notes.append(detection_in_hotspots(store, timezone=history.calendar.timezone)[2])
     return register(store, trained), trained
 
 

@@ -18,8 +18,8 @@ import pandas as pd
 
 from hotspots.core.errors import IntegrityError, NotReadyError, ValidationError
 from hotspots.core.validate import check_choice
-from hotspots.crime.offences import vocabulary
 from hotspots.ingest.files import file_sha256
+from hotspots.services.detection import detected_groups
 from hotspots.services.ingest import stored_incidents
 from hotspots.services.weekly import load_set
 from hotspots.store import trials as stored_trials
@@ -242,8 +242,7 @@ def evaluate_stored_trial(store, allocation_id: int | None, *, weeks: int | None
     report = evaluate_trial(alloc, hs.members, incidents, before=weeks_before, during=weeks, outcome=outcome,
                             visits=visits, planned=planned, draws=draws, rings=rings, seed=seed, timezone=timezone)
     if alloc.design != "crossover":
-        groups = sorted(set(vocabulary().group_of(np.asarray(vocabulary().police_detected(), dtype=object)))
-                        - {"stop_and_search"})
+        groups = detected_groups()
         detected = stored_incidents(store, groups, _utc(alloc.start - dt.timedelta(weeks=weeks_before), timezone),
                                     allow_empty=True)
         report["detection"] = detection_effect(alloc, hs.members, detected, before=weeks_before, during=weeks,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from hotspots.trials.allocation import Allocation
 from hotspots.trials.effects import Panel, difference_in_differences, fixed_effects
-from hotspots.trials.outcomes import place_counts
+from hotspots.trials.outcomes import cell_lookup, locate, place_counts
 
 
 def detection_effect(alloc: Allocation, members: pd.DataFrame, detected: pd.DataFrame, *, before: int, during: int,
@@ -60,3 +60,66 @@ def detection_effect(alloc: Allocation, members: pd.DataFrame, detected: pd.Data
     out["reading"] = (f"police-detected offences ({', '.join(offences)}) in patrolled places: rate ratio "
                       f"{primary['irr']:.2f} (95% interval {low:.2f} to {high:.2f}); {verdict}")
     return out
+
+
+DETECTION_COLUMNS = ["period_label", "period_start", "period_end", "hotspots_during", "hotspots_before",
+                     "rest_during", "rest_before", "ratio", "low", "high"]
+
+
+def detection_by_period(detected: pd.DataFrame, periods: list[tuple[str, pd.Timestamp, pd.Timestamp, pd.DataFrame]],
+                        ) -> tuple[pd.DataFrame, dict]:
+    """Police-detected offences in each period's hotspots against their own previous window of the same
+    length, relative to the same change in the rest of the force (a ratio of rate ratios).
+
+    Parameters
+    ----------
+    detected : the police-detected offences (occurred_from, occurred_to aware; lon, lat). An offence
+        counts in a window only when its whole recorded interval lies inside it.
+    periods : (label, start, end, members) per hotspot set: start and end as aware instants bounding
+        ``[start, end)``, members the set's cells (hotspot_id, h3_cell).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        DETECTION_COLUMNS per period (log-normal 95% interval; none where a count is 0), and the
+        pooled ratio over all periods with its interval and the number of periods.
+    """
+    rows = []
+    for label, start, end, members in periods:
+        length = end - start
+        counts = {}
+        for name, (a, b) in (("during", (start, end)), ("before", (start - length, start))):
+            inside = detected[(detected["occurred_from"] >= a) & (detected["occurred_to"] < b)]
+            ids = list(dict.fromkeys(members["hotspot_id"]))
+            cells, owner, resolution = cell_lookup(members, ids)
+            hot = locate(inside["lon"].to_numpy(float), inside["lat"].to_numpy(float), cells, owner, resolution) >= 0
+            counts[f"hotspots_{name}"], counts[f"rest_{name}"] = int(hot.sum()), int((~hot).sum())
+        rows.append({"period_label": label, "period_start": start, "period_end": end, **counts,
+                     **_ratio_of_ratios(counts)})
+    table = pd.DataFrame(rows, columns=DETECTION_COLUMNS)
+    pooled = _ratio_of_ratios({c: int(table[c].sum()) for c in DETECTION_COLUMNS[3:7]}) if rows else {}
+    return table, {**pooled, "periods": len(rows)}
+
+
+def _ratio_of_ratios(n: dict) -> dict:
+    ks = [n["hotspots_during"], n["hotspots_before"], n["rest_during"], n["rest_before"]]
+    if min(ks) == 0:
+        return {"ratio": np.nan, "low": np.nan, "high": np.nan}
+    a, b, c, d = ks
+    centre = np.log(a / b) - np.log(c / d)
+    half = 1.959964 * np.sqrt(sum(1 / k for k in ks))
+    return {"ratio": float(np.exp(centre)), "low": float(np.exp(centre - half)), "high": float(np.exp(centre + half))}
+
+
+def detection_sentence(pooled: dict, offences: list[str]) -> str:
+    """The pooled detection effect in one sentence, for the model card and reports."""
+    if not pooled.get("periods"):
+        return "Detection effect: no hotspot set is stored, so it is not measured yet."
+    if not np.isfinite(pooled.get("ratio", np.nan)):
+        return (f"Detection effect: too few police-detected offences ({', '.join(offences)}) in the "
+                f"{pooled['periods']} stored hotspot periods and the windows before them to measure it.")
+    return (f"Detection effect: police-detected offences ({', '.join(offences)}) in the stored hotspots changed "
+            f"{pooled['ratio']:.2f}× (95% interval {pooled['low']:.2f} to {pooled['high']:.2f}) during designation "
+            f"against the window before, relative to the rest of the force, over {pooled['periods']} period(s). "
+            "This is an observational measure (designation follows crime); a trial's evaluation measures it "
+            "against randomised controls.")
