@@ -368,3 +368,40 @@ def test_detection_by_period_recovers_a_known_uplift(force_area):
     assert pooled["periods"] == 1 and pooled["ratio"] == pytest.approx(row["ratio"])
     assert "changed" in detection_sentence(pooled, ["possession_of_weapons"])
     assert "not measured" in detection_sentence({"periods": 0}, ["drugs"])
+
+
+def test_flags_reach_the_api_and_the_map(store_url, searched_set, force_area):
+    """The set's period (January 2024) is long past, so with no plan every hotspot is flagged; an agreed
+    plan reviewed in the future clears one; a review date in the past flags it again."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from hotspots.store import open_store
+    from maps.weekly import weekly_map
+    from hotspots.store.tokens import add_token
+
+    store = open_store(store_url)
+    set_id = stored_set(store, searched_set)
+    token = add_token(store, "flags-commander", "commander", actor="test")
+    first, second = searched_set.hotspots["hotspot_id"].tolist()[:2]
+    ids = searched_set.hotspots["hotspot_id"]
+    page = weekly_map(searched_set, region=force_area.geometry, resolution=10, engagement=plans_with_flags(store, ids))
+    assert "none recorded \\u26a0 no agreed plan" in page and set_id
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(store_url)) as client:
+        flags = {f["hotspot_id"]: f for f in client.get("/engagement-plans/flags", headers=headers).json()}
+        assert set(flags) == set(searched_set.hotspots["hotspot_id"])
+        assert all(f["flag"].startswith("no agreed plan") for f in flags.values())
+        future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+        client.put(f"/engagement-plans/{first}", json={"status": "agreed", "next_review": future}, headers=headers)
+        client.put(f"/engagement-plans/{second}", json={"status": "agreed", "next_review": "2024-03-01"}, headers=headers)
+        done = client.post(f"/engagement-plans/{first}/activities", headers=headers,
+                           json={"kind": "youth provision", "happened_on": "2024-01-20"})
+        assert done.status_code == 201, done.text
+        flags = {f["hotspot_id"]: f for f in client.get("/engagement-plans/flags", headers=headers).json()}
+        assert flags[first]["flag"] == "" and flags[second]["flag"] == "review overdue since 2024-03-01"
+        flagged = client.get("/engagement-plans/flags?flagged_only=true", headers=headers).json()
+        assert first not in {f["hotspot_id"] for f in flagged}
+        logged = client.get(f"/engagement-plans/{first}/activities", headers=headers).json()
+        assert [a["kind"] for a in logged] == ["youth provision"]
+    store.dispose()
