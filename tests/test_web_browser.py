@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SAMPLES as SAMPLE_DIR
 from test_api import _serve, _stop
 from test_maps import headless_chromium
 from web_fixtures import copy_site, gps_log
@@ -251,3 +252,30 @@ def test_admin_adds_a_user_reads_the_audit_log_and_revokes(server, browser):
              what="the revoked user")
     assert console_errors(browser) == []
     refused_elsewhere_then_sign_out(browser, base, "admin")
+
+
+def test_analyst_counts_stop_search_and_opens_the_return_and_the_public_summary(server, browser):
+    """Upload a stop-and-search month on the accountability page: the rates and the outcome test appear;
+    the quarterly return opens signed in, the public summary without; the upload is not kept."""
+    base, tokens, _, folder = server
+    sign_in(browser, base, tokens["analyst"])
+    browser.get(base + "/accountability")
+    assert "Engagement flags" in browser.page_source and by_css(browser, "#detection").text.startswith("Detection")
+    by_css(browser, "#ss-before").clear()
+    by_css(browser, "#ss-before").send_keys("84")
+    by_css(browser, "#ss-file").send_keys(str(SAMPLE_DIR / "2024-01-west-midlands-stop-and-search.csv.gz"))
+    by_css(browser, "form[action='/accountability/stop-search'] button").click()
+    wait_for(browser, lambda d: all_css(d, "#comparisons tbody tr"), what="the stop-and-search rates")
+    assert len(all_css(browser, "#comparisons tbody tr")) == 4 and all_css(browser, "#find-rates tbody tr")
+    shot(browser, "accountability")
+    assert console_errors(browser) == []
+    assert not list((folder / "uploads").glob("*stop-and-search*"))
+    quarter = all_css(browser, "#returns a")[0].get_attribute("href")
+    browser.get(quarter)
+    assert "Serious violence hotspot return" in browser.page_source and console_errors(browser) == []
+    browser.get(base + "/")
+    by_css(browser, "form.sign-out button").click()
+    wait_for(browser, lambda d: d.current_url.endswith("/sign-in"), what="the sign-in page")
+    browser.get(quarter.replace("/accountability/returns/", "/public/transparency/"))
+    assert "transparency summary" in browser.page_source and console_errors(browser) == []
+    assert "HS-" not in browser.page_source

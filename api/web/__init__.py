@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.web import admin, analyst, auth, commander, evaluator, tasking
+from api.web import accountability, admin, analyst, auth, commander, evaluator, tasking
 from api.web.render import page
 from api.web.session import HOME, PageRefused, SignInNeeded
 
@@ -20,7 +20,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
-    for module in (auth, commander, analyst, tasking, evaluator, admin):
+    for module in (auth, commander, analyst, tasking, evaluator, admin, accountability):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

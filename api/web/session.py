@@ -27,6 +27,7 @@ HOME = {"commander": "/commander", "analyst": "/analyst", "tasking": "/tasking",
         "admin": "/admin"}
 NAVIGATION = [("/commander", "Hotspots", ("commander",)), ("/analyst", "Predictor", ("analyst",)),
               ("/tasking", "Rosters", ("tasking",)), ("/evaluator", "Trials", ("evaluator",)),
+              ("/accountability", "Accountability", ("commander", "analyst")),
               ("/admin", "Admin", ())]
 
 
