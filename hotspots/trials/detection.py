@@ -15,6 +15,7 @@ import pandas as pd
 from hotspots.trials.allocation import Allocation
 from hotspots.trials.effects import Panel, difference_in_differences, fixed_effects
 from hotspots.trials.outcomes import cell_lookup, locate, place_counts
+from hotspots.trials.stop_search import ratio_of_ratios
 
 
 def detection_effect(alloc: Allocation, members: pd.DataFrame, detected: pd.DataFrame, *, before: int, during: int,
@@ -95,20 +96,15 @@ def detection_by_period(detected: pd.DataFrame, periods: list[tuple[str, pd.Time
             hot = locate(inside["lon"].to_numpy(float), inside["lat"].to_numpy(float), cells, owner, resolution) >= 0
             counts[f"hotspots_{name}"], counts[f"rest_{name}"] = int(hot.sum()), int((~hot).sum())
         rows.append({"period_label": label, "period_start": start, "period_end": end, **counts,
-                     **_ratio_of_ratios(counts)})
+                     **_change(counts)})
     table = pd.DataFrame(rows, columns=DETECTION_COLUMNS)
-    pooled = _ratio_of_ratios({c: int(table[c].sum()) for c in DETECTION_COLUMNS[3:7]}) if rows else {}
+    pooled = _change({c: int(table[c].sum()) for c in DETECTION_COLUMNS[3:7]}) if rows else {}
     return table, {**pooled, "periods": len(rows)}
 
 
-def _ratio_of_ratios(n: dict) -> dict:
-    ks = [n["hotspots_during"], n["hotspots_before"], n["rest_during"], n["rest_before"]]
-    if min(ks) == 0:
-        return {"ratio": np.nan, "low": np.nan, "high": np.nan}
-    a, b, c, d = ks
-    centre = np.log(a / b) - np.log(c / d)
-    half = 1.959964 * np.sqrt(sum(1 / k for k in ks))
-    return {"ratio": float(np.exp(centre)), "low": float(np.exp(centre - half)), "high": float(np.exp(centre + half))}
+def _change(n: dict) -> dict:
+    """The hotspots' change over the rest's (equal windows, so no exposure term)."""
+    return ratio_of_ratios(n["hotspots_during"], n["hotspots_before"], n["rest_during"], n["rest_before"])
 
 
 def detection_sentence(pooled: dict, offences: list[str]) -> str:

@@ -172,22 +172,23 @@ def place_rates(counts: pd.DataFrame, *, hotspot_area_m2: float, rest_area_m2: f
                         ("rest: during against before", ("rest", "during"), ("rest", "before"))):
         comparisons.append({"comparison": label, "searches_a": n[a], "searches_b": n[b],
                             **rate_ratio(n[a], exp[a], n[b], exp[b])})
-    inside_change, rest_change = comparisons[1]["ratio"], comparisons[2]["ratio"]
     comparisons.append({"comparison": "change in hotspots over change in rest", "searches_a": n["hotspots", "during"],
-                        "searches_b": n["rest", "during"], "ratio": inside_change / rest_change,
-                        **_ratio_of_ratios_interval(n)})
+                        "searches_b": n["rest", "during"],
+                        **ratio_of_ratios(n["hotspots", "during"], n["hotspots", "before"], n["rest", "during"],
+                                          n["rest", "before"], exposure_change=exp["hotspots", "before"]
+                                          / exp["hotspots", "during"] * exp["rest", "during"] / exp["rest", "before"]
+                                          if min(exp.values()) > 0 else np.nan)})
     return {"rates": rates, "comparisons": pd.DataFrame(comparisons)}
 
 
-def _ratio_of_ratios_interval(n: dict) -> dict:
-    """Log-normal interval of (a/b)/(c/d) for four Poisson counts (exposures cancel in the variance)."""
-    ks = [n["hotspots", "during"], n["hotspots", "before"], n["rest", "during"], n["rest", "before"]]
-    if min(ks) == 0:
-        return {"low": np.nan, "high": np.nan}
-    a, b, c, d = ks
-    centre = np.log(a / b) - np.log(c / d)
-    half = 1.959964 * np.sqrt(sum(1 / k for k in ks))
-    return {"low": float(np.exp(centre - half)), "high": float(np.exp(centre + half))}
+def ratio_of_ratios(a: float, b: float, c: float, d: float, exposure_change: float = 1.0) -> dict:
+    """``(a / b) / (c / d) * exposure_change`` for four Poisson counts, with its log-normal 95% interval
+    (the exposures are constants, so they scale the ratio but not its variance); NaN with a zero count."""
+    if min(a, b, c, d) == 0 or not np.isfinite(exposure_change):
+        return {"ratio": np.nan, "low": np.nan, "high": np.nan}
+    centre = np.log(a / b) - np.log(c / d) + np.log(exposure_change)
+    half = 1.959964 * np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    return {"ratio": float(np.exp(centre)), "low": float(np.exp(centre - half)), "high": float(np.exp(centre + half))}
 
 
 def find_measure(counts: pd.DataFrame) -> str:
