@@ -183,7 +183,20 @@ def place_rates(counts: pd.DataFrame, *, hotspot_area_m2: float, rest_area_m2: f
 
 def ratio_of_ratios(a: float, b: float, c: float, d: float, exposure_change: float = 1.0) -> dict:
     """``(a / b) / (c / d) * exposure_change`` for four Poisson counts, with its log-normal 95% interval
-    (the exposures are constants, so they scale the ratio but not its variance); NaN with a zero count."""
+    (the exposures are constants, so they scale the ratio but not its variance); NaN with a zero count.
+
+    Parameters
+    ----------
+    a, b : counts of the first place in the later and the earlier window.
+    c, d : the same for the place compared with.
+    exposure_change : (exposure of b / exposure of a) × (exposure of c / exposure of d); 1 for equal
+        windows and areas.
+
+    Returns
+    -------
+    dict
+        ratio, low, high.
+    """
     if min(a, b, c, d) == 0 or not np.isfinite(exposure_change):
         return {"ratio": np.nan, "low": np.nan, "high": np.nan}
     centre = np.log(a / b) - np.log(c / d) + np.log(exposure_change)
