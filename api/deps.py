@@ -11,6 +11,7 @@ from api.cache import RenderCache
 from api.schemas import problem
 from hotspots.core.config import get_settings
 from hotspots.geo.areas import Area, NamedAreas
+from hotspots.store.audit import AuditGroup
 from hotspots.store.db import Store
 from hotspots.store.tokens import Principal, principal_for
 
@@ -42,6 +43,14 @@ def get_cache(request: Request) -> RenderCache:
 
 
 CacheDep = Annotated[RenderCache, Depends(get_cache)]
+
+
+def get_audit(request: Request) -> AuditGroup:
+    return request.app.state.audit
+
+
+#: The process's audit log writer: events of concurrent requests committed together (group commit).
+AuditDep = Annotated[AuditGroup, Depends(get_audit)]
 
 
 def force_area(cache: RenderCache):

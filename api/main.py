@@ -26,6 +26,7 @@ from api.schedule import ScheduleClock
 from hotspots.core.config import get_settings
 from hotspots.core.errors import ForbiddenError, HotspotsError, IntegrityError, NotFoundError, NotReadyError
 from hotspots.store import open_store
+from hotspots.store.audit import AuditGroup
 from hotspots.store.jobs import interrupt_orphans
 
 log = logging.getLogger("hotspots.api")
@@ -41,6 +42,7 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
     async def lifespan(app: FastAPI):
         app.state.store = open_store(database_url or get_settings().resolved_database_url())
         app.state.cache = RenderCache()
+        app.state.audit = AuditGroup(app.state.store)
         app.state.jobs = JobRunner(app.state.store)
         interrupt_orphans(app.state.store)
         settings = get_settings()
@@ -52,6 +54,7 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
         if clock is not None:
             clock.stop()
         app.state.jobs.stop()
+        app.state.audit.close()
         app.state.store.dispose()
 
     app = FastAPI(title="hotspots", version=version("hotspots"), lifespan=lifespan,

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import HTMLResponse
 
-from api.deps import ROUTE_RESPONSES, CacheDep, RecordId, StoreDep, Tasking
+from api.deps import ROUTE_RESPONSES, AuditDep, CacheDep, RecordId, StoreDep, Tasking
 from api.headers import NO_STORE, PAGE_CSP
 from api.schemas import RosterCreate, RosterItem, problem
 from hotspots.core.config import get_settings
@@ -18,7 +18,6 @@ from hotspots.patrol.exports import csv_text, roster_document, roster_stem, safe
 from hotspots.services.rosters import issue_roster, load_roster
 from hotspots.services.trials import load_allocation
 from hotspots.services.weekly import load_set
-from hotspots.store.audit import record
 from hotspots.store.rosters import list_rosters as stored
 from maps.briefing import briefing as unit_briefing
 
@@ -65,9 +64,9 @@ def create_roster(body: RosterCreate, store: StoreDep, principal: Tasking, respo
                              "description": "The roster file (OFFICIAL-SENSITIVE)."},
                        404: problem("No such roster.")})
 def download(roster_id: RecordId, fmt: Literal["csv", "json"], store: StoreDep, cache: CacheDep,
-             principal: Tasking) -> Response:
+             audit: AuditDep, principal: Tasking) -> Response:
     """A roster as CSV (one row per visit, spreadsheet formulas neutralised) or JSON; the download is audited."""
-    return roster_file(store, cache, roster_id, fmt, None, principal.actor)
+    return roster_file(store, cache, audit, roster_id, fmt, None, principal.actor)
 
 
 Unit = Annotated[str, Path(max_length=32, description="The unit's call sign.")]
@@ -77,22 +76,25 @@ _NO_UNIT = problem("No such roster, or no such unit on it.")
 @router.get("/{roster_id}/calendars/{unit}", response_class=Response,
             responses={200: {"content": {"text/calendar": {}}, "description": "The unit's calendar (OFFICIAL-SENSITIVE)."},
                        404: _NO_UNIT})
-def calendar(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, principal: Tasking) -> Response:
+def calendar(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, audit: AuditDep,
+             principal: Tasking) -> Response:
     """One unit's visits as iCalendar (RFC 5545); the download is audited."""
-    return roster_file(store, cache, roster_id, "ics", unit, principal.actor)
+    return roster_file(store, cache, audit, roster_id, "ics", unit, principal.actor)
 
 
 @router.get("/{roster_id}/briefings/{unit}", response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {}}, "description": "The unit's printable briefing (OFFICIAL-SENSITIVE)."},
                        404: _NO_UNIT})
-def briefing(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, principal: Tasking) -> Response:
+def briefing(roster_id: RecordId, unit: Unit, store: StoreDep, cache: CacheDep, audit: AuditDep,
+             principal: Tasking) -> Response:
     """One unit's printable briefing: a page per patrol day with its visits and an SVG map; audited."""
-    return roster_file(store, cache, roster_id, "html", unit, principal.actor)
+    return roster_file(store, cache, audit, roster_id, "html", unit, principal.actor)
 
 
-def roster_file(store, cache, roster_id: int, fmt: str, unit: str | None, actor: str) -> Response:
+def roster_file(store, cache, audit, roster_id: int, fmt: str, unit: str | None, actor: str) -> Response:
     """An issued roster as a download, after its audit event is committed (no event, no file): the whole
-    roster as CSV or JSON, or one unit's calendar (ics) or printable briefing (html)."""
+    roster as CSV or JSON, or one unit's calendar (ics) or printable briefing (html). The event goes
+    through the process's group commit (``audit``), so concurrent downloads share one transaction."""
     roster = _load(store, cache, roster_id)
     stem = roster_stem(roster)
     if unit is None:
@@ -113,8 +115,7 @@ def roster_file(store, cache, roster_id: int, fmt: str, unit: str | None, actor:
             body = unit_briefing(roster, unit, dict(zip(hot["hotspot_id"], hot["geofence"], strict=True))).encode()
             name = f"{stem}-{safe_name(unit)}-briefing.html"
         detail = {"format": fmt, "unit": unit}
-    with store.engine.begin() as conn:
-        record(conn, actor, "roster.download", "roster", roster_id, detail)
+    audit.record(actor, "roster.download", "roster", roster_id, detail)
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "html":
         headers["Content-Security-Policy"] = PAGE_CSP

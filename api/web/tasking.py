@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
-from api.deps import CacheDep, RecordId, StoreDep
+from api.deps import AuditDep, CacheDep, RecordId, StoreDep
 from api.routes.rosters import roster_file
 from api.web.forms import form_day, form_seed
 from api.web.render import page
@@ -81,15 +81,16 @@ def roster_page(request: Request, roster_id: RecordId, store: StoreDep, session:
 
 
 @router.get("/rosters/{roster_id}/download/{fmt}")
-def download(roster_id: RecordId, fmt: str, store: StoreDep, cache: CacheDep, session: Tasking):
+def download(roster_id: RecordId, fmt: str, store: StoreDep, cache: CacheDep, audit: AuditDep, session: Tasking):
     if fmt not in ("csv", "json"):
         raise ValidationError(f"format={fmt!r}: choose csv or json")
-    return roster_file(store, cache, roster_id, fmt, None, session.principal.actor)
+    return roster_file(store, cache, audit, roster_id, fmt, None, session.principal.actor)
 
 
 @router.get("/rosters/{roster_id}/units/{unit}/{fmt}")
-def unit_download(roster_id: RecordId, unit: str, fmt: str, store: StoreDep, cache: CacheDep, session: Tasking):
+def unit_download(roster_id: RecordId, unit: str, fmt: str, store: StoreDep, cache: CacheDep, audit: AuditDep,
+                  session: Tasking):
     if fmt not in ("ics", "html"):
         raise ValidationError(f"format={fmt!r}: choose ics (calendar) or html (printable briefing)")
-    return roster_file(store, cache, roster_id, fmt, unit[:32], session.principal.actor)
+    return roster_file(store, cache, audit, roster_id, fmt, unit[:32], session.principal.actor)
 

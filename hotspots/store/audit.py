@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import queue
+import threading
+from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import insert, select
@@ -34,9 +37,104 @@ def record(conn, actor: str, action: str, object_type: str, object_id, detail: d
     object_type, object_id : what it was done to.
     detail : JSON-serialisable particulars.
     """
-    conn.execute(insert(audit_log).values(at=dt.datetime.now(dt.UTC), actor=actor[:64], action=action,
-                                          object_type=object_type, object_id=str(object_id),
-                                          detail=json.dumps(detail or {}, sort_keys=True, default=str)))
+    conn.execute(insert(audit_log).values(**event_row(actor, action, object_type, object_id, detail)))
+
+
+def event_row(actor: str, action: str, object_type: str, object_id, detail: dict | None = None) -> dict:
+    """The audit_log values of one event, stamped now."""
+    return {"at": dt.datetime.now(dt.UTC), "actor": actor[:64], "action": action, "object_type": object_type,
+            "object_id": str(object_id), "detail": json.dumps(detail or {}, sort_keys=True, default=str)}
+
+
+@dataclass
+class _Pending:
+    row: dict
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class AuditGroup:
+    """Group commit of audit events for a serving process.
+
+    Each caller's event goes on a queue; one writer thread takes every event waiting and writes them
+    in one transaction, then wakes their callers. A caller returns only once the transaction holding
+    its event has committed, and raises that transaction's error if it failed: nothing is answered
+    without its event, and no event is dropped silently. While one transaction commits, the next
+    requests queue, so under load one commit serves many downloads instead of each queueing for its
+    own (SQLite has one writer at a time; PostgreSQL pays a WAL flush per commit).
+
+    Parameters
+    ----------
+    store : the store the events are written to.
+    max_batch : most events in one transaction.
+    wait_s : how long a caller waits for its transaction before giving up with AuditUnavailable.
+    """
+
+    def __init__(self, store: Store, max_batch: int = 500, wait_s: float = 60.0):
+        self._store, self._max, self._wait = store, max_batch, wait_s
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.commits = 0  # transactions written, for tests and benchmarks
+
+    def record(self, actor: str, action: str, object_type: str, object_id, detail: dict | None = None) -> None:
+        """Write one event; return once it is committed (or raise why it could not be)."""
+        pending = _Pending(event_row(actor, action, object_type, object_id, detail))
+        self._start()
+        self._queue.put(pending)
+        if not pending.done.wait(self._wait):
+            raise AuditUnavailable(f"the audit log did not commit within {self._wait:.0f} s")
+        if pending.error is not None:
+            raise pending.error
+
+    def waiting(self) -> int:
+        """Events queued and not yet taken by the writer."""
+        return self._queue.qsize()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer."""
+        with self._lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join(timeout=self._wait)
+                self._thread = None
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="audit-group-commit", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stop = [first], False
+            while len(batch) < self._max:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            try:
+                with self._store.engine.begin() as conn:
+                    conn.execute(insert(audit_log), [p.row for p in batch])
+                self.commits += 1
+            except Exception as exc:  # handed to every caller in the batch, which re-raises it
+                for p in batch:
+                    p.error = exc
+            for p in batch:
+                p.done.set()
+            if stop:
+                return
+
+
+class AuditUnavailable(RuntimeError):
+    """The audit log could not take an event in time: the act it records must not go ahead."""
 
 
 def audit_events(store: Store, object_type: str | None = None, object_id=None, newest: int | None = None, *,
