@@ -1,14 +1,16 @@
 """The API under load: 50 concurrent clients for 30 seconds against a real server on 127.0.0.1.
 
-Run:  .venv/bin/python -m benchmarks.bench_api [--clients 50] [--seconds 30] [--workers 1,2]
+Run:  .venv/bin/python -m benchmarks.bench_api [--clients 50] [--seconds 30] [--workers 2]
           [--stores sqlite,postgresql] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Inputs: a force-wide week of hotspots (57, from a synthetic year of 100,000 incidents) and its
 28-day roster (about 4,700 visits) in a SQLite store and in PostgreSQL (a scratch schema, dropped
 after). Each client loops, alternating the set's
 GeoJSON (commander token) and the roster's CSV download (tasking token, audited: every
-download writes an audit row). Reports requests per second, latency p50/p95/p99 and errors, for
-each worker count, with the server started by ``hotspots serve`` exactly as users start it.
+download writes an audit row, group-committed). Reports requests per second, latency p50/p95/p99 and
+errors, the audit rows each run added against the downloads it was answered (they must be equal),
+and the load generator's own CPU share, with the server started by ``hotspots serve`` exactly as
+users start it.
 There is no peer service to compare with; the comparison is across worker counts in one run.
 Writes benchmarks/results/api.md.
 """
@@ -19,6 +21,7 @@ import argparse
 import asyncio
 import datetime as dt
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -59,7 +62,8 @@ def build_store(folder: Path, url: str) -> dict:
     inc = inc.assign(occurred_from=t, occurred_to=t, offence_group=vocabulary().group_of(inc["offence"].to_numpy(object)))
     npus = NamedAreas(synthetic_npus(area, 8, 7).reset_index(drop=True), "npu")
     week = weekly_hotspots(inc, area.cells(10), calendar=CALENDAR, period=CALENDAR.period_of(START), resolution=10,
-                           crs="EPSG:27700", permutations=0, areas=npus, area_min=2, next_number=1)
+                           crs="EPSG:27700", permutations=0, areas=npus, area_min=2, next_number=1,
+                           evidence="none")  # the set's size, not its evidence, is what loads the API
     hs = week.hotspot_set
     spec = resources(npus.names, 6, 700.0)
     hot = hs.hotspots.assign(npu=assign_npus(hs.hotspots, spec, npus))
@@ -116,11 +120,10 @@ async def load(port: int, info: dict, clients: int, seconds: float) -> dict:
     routes = [(f"/hotspot-sets/{info['set_id']}/geojson", info["tokens"]["commander"], "geojson"),
               (f"/rosters/{info['roster_id']}/download/csv", info["tokens"]["tasking"], "roster csv")]
     latencies: dict[str, list[float]] = {name: [] for _, _, name in routes}
-    errors = 0
+    errors: list[str] = []
     stop = time.perf_counter() + seconds
 
     async def client(k: int, http: httpx.AsyncClient):
-        nonlocal errors
         i = k
         while time.perf_counter() < stop:
             path, token, name = routes[i % 2]
@@ -129,10 +132,10 @@ async def load(port: int, info: dict, clients: int, seconds: float) -> dict:
             try:
                 response = await http.get(base + path, headers={"Authorization": f"Bearer {token}"})
                 if response.status_code != 200:
-                    errors += 1
+                    errors.append(f"{name} {response.status_code}")
                     continue
-            except httpx.HTTPError:
-                errors += 1
+            except httpx.HTTPError as exc:
+                errors.append(f"{name} {type(exc).__name__}")
                 continue
             latencies[name].append(time.perf_counter() - start)
 
@@ -148,7 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--workers", default="2")
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=3, help="Runs per store and worker count; medians are reported.")
     parser.add_argument("--postgres", default=os.environ.get("HOTSPOTS_TEST_POSTGRES_URL",
@@ -181,15 +184,34 @@ def main() -> None:
     print("\n".join(lines))
 
 
+def _downloads_audited(url: str) -> int:
+    from hotspots.store import open_store
+    from hotspots.store.audit import audit_events
+
+    store = open_store(url)
+    try:
+        return len(audit_events(store, action="roster.download"))
+    finally:
+        store.dispose()
+
+
 def run(url: str, folder: Path, info: dict, workers: int, clients: int, seconds: float) -> dict:
-    """One run: per route, requests per second and latency percentiles (ms); and errors."""
+    """One run: per route, requests per second and latency percentiles (ms); errors; the audit rows the
+    run added against the downloads it was answered; and the load generator's own share of the CPUs."""
+    audited = _downloads_audited(url)
     port, server = serve(url, folder, workers)
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     try:
         result = asyncio.run(load(port, info, clients, seconds))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
-    out = {"errors": result["errors"], "routes": {}}
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    out = {"errors": len(result["errors"]), "error_kinds": sorted(set(result["errors"])), "routes": {},
+           "audit_rows": _downloads_audited(url) - audited,
+           "downloads": len(result["latencies"]["roster csv"]),
+           "generator_cpu": (used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime)
+           / result["elapsed"] / (os.cpu_count() or 1)}
     for name, values in result["latencies"].items():
         ms = np.asarray(values) * 1000
         out["routes"][name] = [len(values), len(values) / result["elapsed"],
@@ -206,6 +228,11 @@ def medians(backend: str, workers: int, runs: list[dict]) -> list[str]:
     every = ", ".join(f"{r['all']:.1f}" for r in runs)
     rows.append(f"| {backend} | {workers} | **all** (runs: {every}) | | {np.median([r['all'] for r in runs]):.1f} "
                 f"| | | | {sum(r['errors'] for r in runs)} |")
+    audit = ", ".join(f"{r['audit_rows']:,}/{r['downloads']:,}" for r in runs)
+    share = ", ".join(f"{r['generator_cpu']:.0%}" for r in runs)
+    kinds = sorted({k for r in runs for k in r["error_kinds"]})
+    rows.append(f"| {backend} | {workers} | audit rows / downloads answered: {audit}; load generator's CPU share: "
+                f"{share}{'; errors: ' + ', '.join(kinds) if kinds else ''} | | | | | | |")
     return rows
 
 

@@ -119,7 +119,7 @@ def test_evaluators_get_dosage_and_the_evaluation(trial_service):
     assert client.get("/allocations/9/evaluation", headers=auth(tokens["evaluator"])).status_code == 404
 
 
-def test_analysts_train_backtest_compare_promote_and_forecast(trial_service):
+def test_analysts_train_backtest_compare_promote_and_forecast(trial_service, monkeypatch):
     client, tokens, url, *_ = trial_service
     analyst = auth(tokens["analyst"])
     run = {"period": "month", "resolution": 8, "backtest_periods": 1}
@@ -154,10 +154,19 @@ def test_analysts_train_backtest_compare_promote_and_forecast(trial_service):
     doc = forecast.json()
     assert doc["version"] == first and len(doc["cells"]) == 5 and doc["cells_scored"] > 5
     assert [c["rank"] for c in doc["cells"]] == [1, 2, 3, 4, 5]
+    import api.routes.models as routes
+
+    computed, real = [], routes.forecast_promoted
+    monkeypatch.setattr(routes, "forecast_promoted", lambda *a, **k: computed.append(1) or real(*a, **k))
+    assert client.get("/forecasts?limit=5", headers=auth(tokens["commander"])).json() == doc and computed == []
+    client.post(f"/models/{second['result']['version']}/promote", json={"note": "newer"}, headers=analyst)
+    newer = client.get("/forecasts?limit=5", headers=auth(tokens["commander"])).json()
+    assert newer["version"] == second["result"]["version"] and computed == [1]  # a promotion is a new key
+    client.post(f"/models/{first}/promote", json={"note": "back to the first"}, headers=analyst)
     assert client.get("/forecasts", headers=auth(tokens["evaluator"])).status_code == 403
     assert client.get("/models/999", headers=analyst).status_code == 404
     actions = audit_events(open_store(url), "model")["action"].tolist()
-    assert actions == ["model.promote"]
+    assert actions == ["model.promote"] * 3
     assert audit_events(open_store(url), "job")["action"].tolist()[-3:] == ["job.train", "job.train", "job.backtest"]
 
 

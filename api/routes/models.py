@@ -41,6 +41,7 @@ from hotspots.services.models import (
 )
 from hotspots.store.jobs import get_job
 from hotspots.store.jobs import list_jobs as stored_jobs
+from hotspots.store.model_registry import forecast_inputs_version
 from hotspots.store.tokens import Principal
 from models.backtest import MODEL
 from models.runs import check_run
@@ -142,11 +143,19 @@ def forecast(store: StoreDep, cache: CacheDep, principal: ForecastReader,
              ) -> Forecast:
     """The promoted model's expected count per cell for a period, on the stored incidents; a commander
     limited to NPUs gets the cells in them (ranked among themselves), given the NPU boundaries."""
-    stored, table = forecast_promoted(store, force_area(cache), day, npus=principal.npus,
-                                      npu_areas=npu_areas(cache))
+    settings = get_settings()
+    key = ("forecast", forecast_inputs_version(store), day, principal.npus, settings.npu_areas, settings.force_area)
+    version, table = cache.get(key, lambda: _forecast_table(store, cache, day, principal.npus))
     top = table.head(limit)
-    return Forecast(version=stored.version, period_start=table["period_start"].iloc[0],
+    return Forecast(version=version, period_start=table["period_start"].iloc[0],
                     period_end=table["period_end"].iloc[0], cells_scored=len(table),
                     expected_total=float(table["expected"].sum()),
                     cells=[ForecastCell(**r) for r in top[["h3_cell", "lon", "lat", "expected", "rank"]]
                            .to_dict("records")])
+
+
+def _forecast_table(store, cache, day, npus):
+    """The promoted model's forecast table, kept in the worker's cache under the store's forecast inputs
+    version (any load or promotion, in any worker, makes a new key)."""
+    stored, table = forecast_promoted(store, force_area(cache), day, npus=npus, npu_areas=npu_areas(cache))
+    return stored.version, table

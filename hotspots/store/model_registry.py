@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from hotspots.core.errors import NotFoundError, NotReadyError, ValidationError
 from hotspots.store.db import Store
-from hotspots.store.schema import model_events, model_versions
+from hotspots.store.schema import load_batches, model_events, model_versions
 
 _LIST_COLUMNS = ["version", "created_at", "target", "period_kind", "resolution", "training_start", "training_end",
                  "forecast_start", "n_incidents", "data_fingerprint"]
@@ -108,3 +108,13 @@ def rollback(store: Store, note: str = "") -> int:
 def events(store: Store) -> pd.DataFrame:
     with store.engine.connect() as conn:
         return pd.read_sql(select(model_events).order_by(model_events.c.event_id), conn)
+
+
+def forecast_inputs_version(store: Store) -> tuple[int, int]:
+    """What a forecast reads from the store, as a version: the newest incident batch and the newest
+    promotion or rollback. Both only grow, so a forecast cached under them is stale exactly when
+    another load or promotion has happened since, in any process."""
+    with store.engine.connect() as conn:
+        batch = conn.execute(select(func.max(load_batches.c.batch_id))).scalar() or 0
+        event = conn.execute(select(func.max(model_events.c.event_id))).scalar() or 0
+    return int(batch), int(event)
