@@ -27,6 +27,7 @@ from api.schemas import (
     TrainRequest,
     problem,
 )
+from hotspots.core.config import get_settings
 from hotspots.services.models import (
     backtest_job,
     forecast_promoted,
