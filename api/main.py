@@ -9,11 +9,14 @@ for) with its one line, anything else a 500 with a generic message, logged in fu
 from __future__ import annotations
 
 import logging
+import sqlite3
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from api import web
 from api.cache import RenderCache
@@ -27,6 +30,7 @@ from hotspots.core.config import get_settings
 from hotspots.core.errors import ForbiddenError, HotspotsError, IntegrityError, NotFoundError, NotReadyError
 from hotspots.store import open_store
 from hotspots.store.audit import AuditGroup
+from hotspots.store.db import store_fault
 from hotspots.store.jobs import interrupt_orphans
 
 log = logging.getLogger("hotspots.api")
@@ -53,7 +57,12 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
         yield
         if clock is not None:
             clock.stop()
-        app.state.jobs.stop()
+        try:
+            app.state.jobs.stop()
+        except Exception as exc:  # a store that is down at shutdown must not turn a clean stop into a crash
+            if store_fault(exc) is None:
+                raise
+            log.warning("could not mark this worker's jobs interrupted: %s", store_fault(exc))
         app.state.audit.close()
         app.state.store.dispose()
 
@@ -75,6 +84,20 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
         if web.is_page(request):
             return web.error_page(request, str(exc), error_status(exc))
         return JSONResponse({"detail": str(exc)}, status_code=error_status(exc))
+
+    # Database errors get their own handler (run inside the app, so the connection stays usable): the
+    # store failing (unreachable, read-only, full) is a 503 the client may retry; anything else a 500.
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(psycopg.Error)
+    async def store_error(request: Request, exc: Exception):
+        fault = store_fault(exc)
+        if fault is None:
+            return await server_error(request, exc)
+        log.warning("store fault on %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0])
+        if web.is_page(request):
+            return web.error_page(request, fault[0].upper() + fault[1:] + ".", 503)
+        return JSONResponse({"detail": fault}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):

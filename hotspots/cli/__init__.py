@@ -142,6 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         message = exc.message_as(_flag_speller(root, args))
         err.print(f"error: {message}", highlight=False, soft_wrap=True, markup=False)
         return 2
+    except Exception as exc:
+        from hotspots.store.db import store_fault  # here, not at start-up: the store's imports are heavy
+
+        fault = store_fault(exc)
+        if fault is None:
+            raise  # a bug keeps its traceback
+        err.print(f"error: {fault}", highlight=False, soft_wrap=True, markup=False)
+        return 2
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.store.schema import store_meta
@@ -36,7 +36,8 @@ def make_engine(url: str) -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg")
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
+        # pre-ping: a pooled connection that a database restart has closed is replaced, not handed out
+        engine = create_engine(parsed, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError):
         raise ValidationError(
             f"database_url={url!r} is not a database URL we can use; use sqlite:///PATH or postgresql://USER@HOST/DB"
@@ -79,6 +80,35 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: Words of the drivers' messages for a store that cannot take a write or cannot be reached, and what
+#: each means to the person who saw it.
+_FAULTS = (
+    (("readonly database", "read-only", "read only"), "the store is read-only: nothing was written; "
+     "make the database writable (file permissions, or the server's read-only setting) and try again"),
+    (("database or disk is full", "no space left", "could not extend file", "disk full"),
+     "the store's disk is full: nothing of this was written, and what was committed before is intact; free space "
+     "and try again"),
+    (("connection refused", "could not connect", "server closed the connection", "terminating connection",
+      "connection is closed", "the database system is starting up", "the database system is shutting down",
+      "unable to open database file", "connection timeout", "ssl syscall"),
+     "the store cannot be reached just now: nothing of this was written; try again shortly"),
+)
+
+
+def store_fault(exc: BaseException) -> str | None:
+    """One line saying what a database error means, when it is the store failing (unreachable, read-only,
+    full) rather than a bug; None otherwise. The front ends answer these without a traceback (the API
+    with 503, the CLI with exit code 2)."""
+    wrapped = isinstance(exc, DBAPIError)
+    if not wrapped and type(exc).__module__.split(".")[0] not in ("sqlite3", "psycopg"):
+        return None  # the bulk loaders call the drivers directly, so their errors come unwrapped
+    text_ = str(exc.orig if wrapped and exc.orig is not None else exc).lower()
+    for words, meaning in _FAULTS:
+        if any(w in text_ for w in words):
+            return meaning
+    return None
 
 
 def open_store(url: str) -> Store:
