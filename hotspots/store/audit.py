@@ -41,7 +41,17 @@ def record(conn, actor: str, action: str, object_type: str, object_id, detail: d
 
 
 def event_row(actor: str, action: str, object_type: str, object_id, detail: dict | None = None) -> dict:
-    """The audit_log values of one event, stamped now."""
+    """The audit_log values of one event, stamped now.
+
+    Parameters
+    ----------
+    actor, action, object_type, object_id, detail : as for :func:`record`.
+
+    Returns
+    -------
+    dict
+        The row's values.
+    """
     return {"at": dt.datetime.now(dt.UTC), "actor": actor[:64], "action": action, "object_type": object_type,
             "object_id": str(object_id), "detail": json.dumps(detail or {}, sort_keys=True, default=str)}
 
@@ -78,7 +88,12 @@ class AuditGroup:
         self.commits = 0  # transactions written, for tests and benchmarks
 
     def record(self, actor: str, action: str, object_type: str, object_id, detail: dict | None = None) -> None:
-        """Write one event; return once it is committed (or raise why it could not be)."""
+        """Write one event; return once it is committed (or raise why it could not be).
+
+        Parameters
+        ----------
+        actor, action, object_type, object_id, detail : as for :func:`record`.
+        """
         pending = _Pending(event_row(actor, action, object_type, object_id, detail))
         self._start()
         self._queue.put(pending)
