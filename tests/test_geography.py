@@ -57,3 +57,29 @@ def test_unreadable_boundary_file(tmp_path):
         read_boundaries(bad)
     with pytest.raises(HotspotsError, match="does not exist"):
         Area.from_file(tmp_path / "missing.geojson")
+
+
+def _first_area_naive(areas, lon, lat):
+    """Slow twin of NamedAreas.name_of: per point, the first listed area whose polygon touches it."""
+    out = []
+    for x, y in zip(lon, lat, strict=True):
+        point = shapely.Point(x, y)
+        out.append(next((n for n, g in zip(areas.names, areas.frame.geometry, strict=True) if g.intersects(point)),
+                        None))
+    return out
+
+
+def test_name_of_matches_its_slow_twin_inside_outside_and_on_shared_borders(force_area):
+    """Random points over the force (and off it), and points exactly on the shared borders of areas."""
+    from hotspots.synth import synthetic_npus
+
+    areas = NamedAreas(synthetic_npus(force_area, 6, 2).reset_index(drop=True), "npu")
+    rng = np.random.default_rng(5)
+    x0, y0, x1, y1 = shapely.bounds(force_area.geometry)
+    lon = rng.uniform(x0 - 0.05, x1 + 0.05, 3000)
+    lat = rng.uniform(y0 - 0.05, y1 + 0.05, 3000)
+    shared = shapely.intersection(areas.frame.geometry.iloc[0].boundary, areas.frame.geometry.iloc[1].boundary)
+    border = shapely.get_coordinates(shared)[:50]
+    assert len(border) > 0  # the first two areas share a border
+    lon, lat = np.concatenate([lon, border[:, 0]]), np.concatenate([lat, border[:, 1]])
+    assert areas.name_of(lon, lat).tolist() == _first_area_naive(areas, lon, lat)

@@ -136,10 +136,15 @@ class NamedAreas:
         out = np.full(lon.shape, None, dtype=object)
         if lon.size == 0:
             return out
-        tree = shapely.STRtree(self.frame.geometry.values)
-        point_idx, area_idx = tree.query(shapely.points(lon, lat), predicate="intersects")
-        # A point on a shared border belongs to the first area listed, deterministically.
-        first = np.unique(point_idx, return_index=True)[1]
-        names = np.asarray(self.names, dtype=object)
-        out[point_idx[first]] = names[area_idx[first]]
+        # Area by area, each prepared, on the points inside its bounds not yet named: a few areas of
+        # many vertices (NPU outlines) against tens of thousands of cell centres. A point on a shared
+        # border belongs to the first area listed, deterministically.
+        for name, geom in zip(self.names, self.frame.geometry.values, strict=True):
+            if geom is None or shapely.is_empty(geom):
+                continue
+            x0, y0, x1, y1 = shapely.bounds(geom)
+            todo = np.flatnonzero((out == None) & (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1))  # noqa: E711
+            if todo.size:
+                shapely.prepare(geom)
+                out[todo[shapely.intersects_xy(geom, lon[todo], lat[todo])]] = name
         return out
