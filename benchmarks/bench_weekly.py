@@ -58,8 +58,10 @@ def main() -> None:
     npus = synthetic_npus(area, 8, 7)
     areas = NamedAreas(npus.reset_index(drop=True), "npu")
     period = CALENDAR.period_of(dt.date(2024, 12, 2))
+    # No evidence floor: the default Gi* floor keeps 2 places on this synthetic year, and the benchmark
+    # times the work of a full set (tests/test_evidence_floor.py tests the floors).
     common = dict(calendar=CALENDAR, period=period, resolution=10, crs="EPSG:27700", areas=areas, area_min=2,
-                  min_cells=3, max_cells=40, smooth_m=20.0)
+                  min_cells=3, max_cells=40, smooth_m=20.0, evidence="none")
     weekly_hotspots(inc, cells, **common)  # warm: numba caches, the region's cached lattices
     rows = []
 

@@ -171,3 +171,44 @@ def test_postgres_restarted_under_load_gives_503s_that_recover(own_postgres, wee
     assert {code for code, _ in seen} <= {200, 503} and max(s for _, s in seen) < 15, seen
     log = Path(folder / "server.log").read_text()
     assert "Traceback" not in log
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.soak
+def test_soak_ten_minutes_of_load_with_flat_memory(weeks, guardian, tmp_path):
+    """Ten minutes (HOTSPOTS_SOAK_SECONDS) of GeoJSON and audited roster downloads against two workers: no
+    error, one audit row per download, and each worker's resident memory at the end within 10% of what it
+    was after the first minute. Not in the default run: `pytest -m soak`."""
+    seconds = float(os.environ.get("HOTSPOTS_SOAK_SECONDS", "600"))
+    url = f"sqlite:///{tmp_path / 'soak.sqlite'}"
+    store = open_store(url)
+    tokens, _ = fill(store, weeks, guardian)
+    port, server = _serve(url, tmp_path, workers=2)
+    base = f"http://127.0.0.1:{port}"
+    routes = [("/hotspot-sets/1/geojson", tokens["commander"]), ("/rosters/1/download/csv", tokens["tasking"])]
+    codes, downloads, warm = [], 0, {}
+    try:
+        start = time.time()
+        with httpx.Client(timeout=60) as http:
+            while time.time() - start < seconds:
+                path, token = routes[len(codes) % 2]
+                codes.append(http.get(base + path, headers={"Authorization": f"Bearer {token}"}).status_code)
+                downloads += path.startswith("/rosters")
+                if not warm and time.time() - start > min(60.0, seconds / 5):
+                    warm = {pid: _rss_kib(pid) for pid in _children(server.pid)}
+        end = {pid: _rss_kib(pid) for pid in _children(server.pid)}
+    finally:
+        _stop(server)
+    from hotspots.store.audit import audit_events
+
+    assert set(codes) == {200} and len(codes) > 100
+    assert len(audit_events(store, action="roster.download")) == downloads
+    assert set(end) == set(warm), "a worker was replaced during the soak"
+    growth = {pid: end[pid] / warm[pid] - 1 for pid in warm}
+    assert max(growth.values()) < 0.10, growth
