@@ -182,10 +182,10 @@ def _rss_kib(pid: int) -> int:
 
 @pytest.mark.soak
 def test_soak_ten_minutes_of_load_with_flat_memory(weeks, guardian, tmp_path):
-    """Ten minutes (HOTSPOTS_SOAK_SECONDS) of GeoJSON and audited roster downloads against two workers: no
+    """Ten minutes (SOAK_SECONDS) of GeoJSON and audited roster downloads against two workers: no
     error, one audit row per download, and each worker's resident memory at the end within 10% of what it
     was after the first minute. Not in the default run: `pytest -m soak`."""
-    seconds = float(os.environ.get("HOTSPOTS_SOAK_SECONDS", "600"))
+    seconds = float(os.environ.get("SOAK_SECONDS", "600"))
     url = f"sqlite:///{tmp_path / 'soak.sqlite'}"
     store = open_store(url)
     tokens, _ = fill(store, weeks, guardian)
