@@ -9,6 +9,8 @@ import html
 import numpy as np
 import pandas as pd
 
+from hotspots.core.tables import csv_text
+
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #111; line-height: 1.4; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
@@ -123,4 +125,4 @@ def summary_csv(headline: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> str:
     rows = [("headline", r.measure, "value", r.value) for r in headline.itertuples()]
     for name, table in tables.items():
         rows += [(name, idx, col, v) for idx, r in table.iterrows() for col, v in r.items()]
-    return pd.DataFrame(rows, columns=["table", "row", "column", "value"]).to_csv(index=False)
+    return csv_text(pd.DataFrame(rows, columns=["table", "row", "column", "value"]))

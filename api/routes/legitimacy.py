@@ -14,6 +14,7 @@ from api.headers import PAGE_CSP
 from api.schemas import DetectionEffect, StopSearchLoaded, StopSearchReport, problem
 from api.uploads import as_uploaded, save_upload
 from hotspots.core.config import get_settings
+from hotspots.core.tables import json_records
 from hotspots.services.detection import detection_in_hotspots
 from hotspots.services.engagement import local_today
 from hotspots.services.returns import quarterly_return, transparency_summary
@@ -36,16 +37,21 @@ def upload_stop_search(set_id: RecordId, store: StoreDep, principal: CommanderOr
                        before_days: Annotated[int, Query(ge=1, le=730)] = 84) -> StopSearchLoaded:
     """Count a stop-and-search file on a set's hotspots and store only the counts (the upload is deleted
     once counted); the same file for the same set again adds nothing."""
+    load = count_upload(store, set_id, file, actor=principal.actor, before_days=before_days)
+    return StopSearchLoaded(load_id=load.load_id, set_id=load.set_id, added=load.added, rows_read=load.rows_read,
+                            rows_rejected=load.rows_rejected, months=load.months)
+
+
+def count_upload(store, set_id: int, file: UploadFile, *, actor: str, before_days: int):
+    """Save an uploaded stop-and-search file, count it on the set, and delete it whatever happens."""
     s = get_settings()
     path = save_upload(file, s.data_dir / "uploads")
     try:
         with as_uploaded(path, file.filename):
-            load = load_stop_search(store, set_id, [path], loaded_by=principal.actor, before_days=before_days,
+            return load_stop_search(store, set_id, [path], loaded_by=actor, before_days=before_days,
                                     timezone=s.timezone)
     finally:
         path.unlink(missing_ok=True)  # it describes people: nothing of it outlives the counting
-    return StopSearchLoaded(load_id=load.load_id, set_id=load.set_id, added=load.added, rows_read=load.rows_read,
-                            rows_rejected=load.rows_rejected, months=load.months)
 
 
 @router.get("/hotspot-sets/{set_id}/stop-search", response_model=StopSearchReport)
@@ -61,7 +67,7 @@ def quarterly(quarter: Quarter, store: StoreDep, principal: CommanderOrAnalyst, 
     """The quarterly serious-violence return (patrol planned and delivered, crime, harm and stop and search in
     hotspots against the rest), as a printable page or CSV."""
     ret = quarterly_return(store, quarter, timezone=get_settings().timezone)
-    return _as(format, ret.page() if format == "html" else ret.csv(), f"hotspot-return-{ret.quarter}.csv")
+    return as_download(format, ret.page() if format == "html" else ret.csv(), f"hotspot-return-{ret.quarter}.csv")
 
 
 @router.get("/detection-effect", response_model=DetectionEffect)
@@ -69,10 +75,7 @@ def detection_effect(store: StoreDep, principal: AnalystOrEvaluator) -> Detectio
     """Police-detected offences (weapons, drugs) in each stored period's hotspots against the window before,
     relative to the rest of the force: the feedback loop, measured (analysts, evaluators)."""
     table, pooled, sentence = detection_in_hotspots(store, timezone=get_settings().timezone)
-    clean = table.astype(object).where(table.notna(), None)
-    rows = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
-            for r in clean.to_dict("records")]
-    return DetectionEffect(periods=rows, pooled={k: (None if isinstance(v, float) and v != v else v)
+    return DetectionEffect(periods=json_records(table), pooled={k: (None if isinstance(v, float) and v != v else v)
                                                  for k, v in pooled.items()}, sentence=sentence)
 
 
@@ -84,10 +87,11 @@ def transparency(quarter: Quarter, store: StoreDep, format: Format = "html"):
     """The public transparency summary of a past quarter: aggregates only, no hotspot locations, small
     numbers suppressed; published 28 days after the quarter ends. No token needed."""
     summary = transparency_summary(store, quarter, today=local_today(), timezone=get_settings().timezone)
-    return _as(format, summary.page() if format == "html" else summary.csv(), f"transparency-{summary.quarter}.csv")
+    return as_download(format, summary.page() if format == "html" else summary.csv(), f"transparency-{summary.quarter}.csv")
 
 
-def _as(format: str, body: str, filename: str):
+def as_download(format: str, body: str, filename: str):
+    """A rendered return or summary: CSV as an attachment, or the printable page with its CSP."""
     if format == "csv":
         return PlainTextResponse(body, media_type="text/csv",
                                  headers={"Content-Disposition": f'attachment; filename="{filename}"'})

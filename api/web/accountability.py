@@ -4,14 +4,13 @@ the public transparency summary, which needs no sign-in."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
 
 from api.deps import StoreDep
-from api.headers import PAGE_CSP
-from api.uploads import as_uploaded, save_upload
+from api.routes.legitimacy import Format, Quarter, as_download, count_upload
 from api.web.render import page
 from api.web.session import FormSession, mark_page, page_for
 from hotspots.core.config import get_settings
@@ -19,7 +18,7 @@ from hotspots.core.errors import NotReadyError, ValidationError
 from hotspots.services.detection import detection_in_hotspots
 from hotspots.services.engagement import hotspot_flags
 from hotspots.services.returns import quarterly_return
-from hotspots.services.stop_search import load_stop_search, stop_search_report
+from hotspots.services.stop_search import stop_search_report
 from hotspots.store.hotspot_sets import list_sets
 from hotspots.store.sessions import Session
 from hotspots.store.stop_search import stop_search_sets
@@ -60,24 +59,12 @@ def upload_stop_search(store: StoreDep, session: Reader, form: FormSession, set_
     """Count a stop-and-search file on a set's hotspots; only the counts are kept, the upload is deleted."""
     if not file.filename:
         raise ValidationError("file: choose a stop-and-search file to upload")
-    s = get_settings()
-    path = save_upload(file, s.data_dir / "uploads")
-    try:
-        with as_uploaded(path, file.filename):
-            load_stop_search(store, set_id, [path], loaded_by=session.principal.actor, before_days=before_days,
-                             timezone=s.timezone)
-    finally:
-        path.unlink(missing_ok=True)  # it describes people: nothing of it outlives the counting
+    count_upload(store, set_id, file, actor=session.principal.actor, before_days=before_days)
     return RedirectResponse(f"/accountability?set_id={set_id}#stop-search-h", status_code=303)
 
 
 @router.get("/returns/{quarter}")
-def quarterly(store: StoreDep, session: Reader,
-              quarter: Annotated[str, Path(pattern=r"^(19|2[0-9])[0-9]{2}-?[Qq][1-4]$")],
-              format: Annotated[Literal["html", "csv"], Query()] = "html") -> Response:
-    """The quarterly return as a printable page (or CSV)."""
+def quarterly(store: StoreDep, session: Reader, quarter: Quarter, format: Format = "html") -> Response:
+    """The quarterly return as a printable page (or CSV), as the API serves it."""
     ret = quarterly_return(store, quarter, timezone=get_settings().timezone)
-    if format == "csv":
-        return PlainTextResponse(ret.csv(), media_type="text/csv",
-                                 headers={"Content-Disposition": f'attachment; filename="hotspot-return-{ret.quarter}.csv"'})
-    return Response(ret.page(), media_type="text/html", headers={"Content-Security-Policy": PAGE_CSP})
+    return as_download(format, ret.page() if format == "html" else ret.csv(), f"hotspot-return-{ret.quarter}.csv")

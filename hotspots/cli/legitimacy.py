@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from hotspots.cli._common import DbOption, app, open_store_at, out, parse_day, settings
+from hotspots.core.tables import write_csv
 from hotspots.services.engagement import local_today
 from hotspots.services.returns import DEFAULT_LAG_DAYS, quarterly_return, transparency_summary
 from hotspots.services.stop_search import DEFAULT_BEFORE_DAYS, StopSearchReport, load_stop_search, stop_search_report
@@ -55,7 +56,7 @@ def stop_search_show(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, frame in report.tables().items():
-            frame.to_csv(out_dir / f"stop_search_{name}.csv", index=False)
+            write_csv(frame, out_dir / f"stop_search_{name}.csv")
         out.print(f"tables written to {out_dir}", highlight=False)
 
 

@@ -45,3 +45,10 @@ def write_csv(frame: pd.DataFrame, path: str | Path, **to_csv) -> Path:
     safe_table(frame).to_csv(tmp, index=False, **to_csv)
     os.replace(tmp, path)
     return path
+
+
+def json_records(frame: pd.DataFrame) -> list[dict]:
+    """``frame``'s rows as JSON-ready dicts: NaN and infinities as None, dates and times as ISO text."""
+    clean = frame.astype(object).where(frame.notna(), None).replace([float("inf"), float("-inf")], None)
+    return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+            for r in clean.to_dict("records")]

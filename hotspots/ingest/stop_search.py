@@ -19,13 +19,8 @@ from hotspots.core.errors import FormatError
 from hotspots.core.textfile import read_csv_rows
 from hotspots.core.validate import check_file
 
-#: The ONS 5+1 ethnic groups, in the order the tables list them.
-ETHNIC_GROUPS = ("Asian", "Black", "Mixed", "White", "Other", "Not stated")
 #: data.police.uk age ranges, and what a search of no person (a vehicle) or an unrecorded age reads as.
 AGE_BANDS = ("under 10", "10-17", "18-24", "25-34", "over 34", "not recorded")
-#: "Outcome linked to object of search": True, False, or left empty (most forces leave it empty).
-LINKED = ("yes", "no", "not recorded")
-NO_FURTHER_ACTION = "A no further action disposal"
 
 _COLUMNS = {"search_type": "Type", "date": "Date", "lat": "Latitude", "lon": "Longitude",
             "age": "Age range", "self_defined": "Self-defined ethnicity",

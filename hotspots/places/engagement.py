@@ -11,6 +11,8 @@ import datetime as dt
 
 import pandas as pd
 
+from hotspots.core.errors import ValidationError
+
 DEFAULT_GRACE_DAYS = 14
 #: Plan statuses that mean a plan was agreed (and is being carried out or reviewed).
 AGREED = ("agreed", "in progress", "under review")
@@ -34,7 +36,7 @@ def engagement_flags(designated: pd.Series, plans: pd.DataFrame, *, today: dt.da
         FLAG_COLUMNS; ``days_over`` counts the days past the deadline (0 when not flagged).
     """
     if grace_days < 0:
-        raise ValueError(f"grace_days={grace_days!r}: give 0 or more days")
+        raise ValidationError(f"grace_days={grace_days!r}: give 0 or more days", arguments="grace_days")
     current = plans.set_index("hotspot_id") if not plans.empty else pd.DataFrame(columns=["status", "next_review"])
     rows = []
     for hotspot_id, first in designated.sort_index().items():

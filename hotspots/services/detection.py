@@ -11,9 +11,8 @@ import pandas as pd
 
 from hotspots.crime.offences import vocabulary
 from hotspots.services.ingest import stored_incidents
-from hotspots.services.weekly import load_set
 from hotspots.store.db import Store
-from hotspots.store.hotspot_sets import list_sets
+from hotspots.store.hotspot_sets import newest_per_period, set_members
 from hotspots.trials.detection import detection_by_period, detection_sentence
 
 
@@ -34,12 +33,15 @@ def detection_in_hotspots(store: Store, *, timezone: str = "Europe/London") -> t
         The table (:data:`hotspots.trials.detection.DETECTION_COLUMNS`), the pooled ratio, and a sentence.
     """
     groups = detected_groups()
-    sets = list_sets(store).sort_values("version").drop_duplicates("period_label", keep="last")
+    sets = newest_per_period(store)
+    members = dict(iter(set_members(store, sets["set_id"].tolist()).groupby("set_id")))
     periods = []
-    for s in sets.sort_values("period_start").itertuples():
+    for s in sets.itertuples():
+        if s.set_id not in members:  # a set with no hotspot has nothing to compare
+            continue
         start = pd.Timestamp(s.period_start).tz_localize(timezone).tz_convert("UTC")
         end = pd.Timestamp(s.period_end + dt.timedelta(days=1)).tz_localize(timezone).tz_convert("UTC")
-        periods.append((s.period_label, start, end, load_set(store, int(s.set_id)).members))
+        periods.append((s.period_label, start, end, members[s.set_id][["hotspot_id", "h3_cell"]]))
     detected = stored_incidents(store, groups, allow_empty=True) if periods else pd.DataFrame()
     table, pooled = detection_by_period(detected, periods)
     return table, pooled, detection_sentence(pooled, groups)

@@ -41,19 +41,23 @@ def hotspot_flags(store: Store, hotspot_ids=None, *, today: dt.date | None = Non
     if npus:
         allowed = stored_sets.hotspots_in_areas(store, npus)
         hotspot_ids = sorted(allowed if hotspot_ids is None else set(hotspot_ids) & allowed)
+    return _judged(store, hotspot_ids, today, grace_days)[0]
+
+
+def _judged(store: Store, hotspot_ids, today: dt.date | None, grace_days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The flags of ``hotspot_ids`` (None: every designated hotspot) and the current plans they were judged on."""
     designated = stored_sets.first_designated(store, hotspot_ids)
     plans = stored_sets.engagement(store, list(designated.index))
-    return engagement_flags(designated, plans, today=today or local_today(),
-                            grace_days=get_settings().engagement_grace_days if grace_days is None else grace_days)
+    flags = engagement_flags(designated, plans, today=today or local_today(),
+                             grace_days=get_settings().engagement_grace_days if grace_days is None else grace_days)
+    return flags, plans
 
 
 def plans_with_flags(store: Store, hotspot_ids, *, today: dt.date | None = None) -> pd.DataFrame:
     """Current plans of ``hotspot_ids`` with each hotspot's flag; a hotspot with no plan has a row too
     (status "none recorded"), so its flag reaches the map."""
-    ids = list(hotspot_ids)
-    plans = stored_sets.engagement(store, ids)
-    flags = hotspot_flags(store, ids, today=today)[["hotspot_id", "flag"]]
-    merged = flags.merge(plans, on="hotspot_id", how="left")
+    flags, plans = _judged(store, list(hotspot_ids), today, None)
+    merged = flags[["hotspot_id", "flag"]].merge(plans, on="hotspot_id", how="left")
     merged["status"] = merged["status"].fillna("none recorded")
     return merged
 

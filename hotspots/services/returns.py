@@ -20,20 +20,21 @@ import numpy as np
 import pandas as pd
 
 from hotspots.core.errors import NotReadyError, ValidationError
+from hotspots.core.tables import csv_text
 from hotspots.services.ingest import stored_incidents
 from hotspots.services.weekly import load_set
 from hotspots.store.db import Store
-from hotspots.store.hotspot_sets import list_sets
+from hotspots.store.hotspot_sets import newest_per_period
 from hotspots.store.rosters import planned_dosage
 from hotspots.store.stop_search import latest_stop_search
 from hotspots.store.trials import read_pings
+from hotspots.trials.compliance import KOPER_MINUTES
 from hotspots.trials.disclosure import DEFAULT_THRESHOLD, suppress, suppress_together
 from hotspots.trials.gps import pings_to_visits
 from hotspots.trials.outcomes import cell_lookup, locate
-from hotspots.trials.stop_search import REST, UNPLACED
+from hotspots.trials.stop_search import NO_FURTHER_ACTION, REST, UNPLACED
 from maps.returns import render_return, render_summary, summary_csv
 
-KOPER_MINUTES = (10.0, 20.0)
 DEFAULT_LAG_DAYS = 28
 RETURN_COLUMNS = ["period_label", "period_start", "period_end", "set_id", "hotspots", "hotspot_km2", "area_share",
                   "planned_hours", "delivered_hours", "planned_visits", "gps_visits", "koper_share",
@@ -62,13 +63,15 @@ class QuarterlyReturn:
     rows: pd.DataFrame
     totals: dict
     notes: list[str] = field(default_factory=list)
+    #: stop-and-search counts during each period's designation (COUNT_KEYS and searches), unplaced left out
+    searches: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def table(self) -> pd.DataFrame:
         """The rows and a total row, as the CSV has them."""
         return pd.concat([self.rows, pd.DataFrame([self.totals])], ignore_index=True)[RETURN_COLUMNS]
 
     def csv(self) -> str:
-        return self.table().to_csv(index=False, float_format="%.4g")
+        return csv_text(self.table(), float_format="%.4g")
 
     def page(self) -> str:
         return render_return(self.quarter, self.first, self.last, self.table(), self.notes, dt.datetime.now(dt.UTC))
@@ -76,10 +79,9 @@ class QuarterlyReturn:
 
 def quarter_sets(store: Store, first: dt.date, last: dt.date) -> pd.DataFrame:
     """The newest version of each period's set whose period starts in ``[first, last]``, oldest first."""
-    sets = list_sets(store)
+    sets = newest_per_period(store)
     starts = pd.to_datetime(sets["period_start"]).dt.date
-    inside = sets[(starts >= first) & (starts <= last)]
-    return inside.sort_values("version").drop_duplicates("period_label", keep="last").sort_values("period_start")
+    return sets[(starts >= first) & (starts <= last)]
 
 
 def quarterly_return(store: Store, quarter: str, *, timezone: str = "Europe/London") -> QuarterlyReturn:
@@ -88,8 +90,8 @@ def quarterly_return(store: Store, quarter: str, *, timezone: str = "Europe/Lond
     sets = quarter_sets(store, first, last)
     if sets.empty:
         raise NotReadyError(f"no hotspot set starts in {label} ({first} to {last}); nothing to return")
-    rows = [_period_row(store, int(s.set_id), timezone) for s in sets.itertuples()]
-    frame = pd.DataFrame(rows, columns=RETURN_COLUMNS)
+    rows, searches = zip(*(_period_row(store, int(s.set_id), timezone) for s in sets.itertuples()), strict=True)
+    frame = pd.DataFrame(list(rows), columns=RETURN_COLUMNS)
     sums = {c: frame[c].sum(min_count=1) for c in RETURN_COLUMNS[4:] if c not in ("area_share", "koper_share")}
     koper = (frame["koper_share"] * frame["gps_visits"]).sum(min_count=1)
     totals = {"period_label": f"{label} total", "period_start": first, "period_end": last, "set_id": None, **sums,
@@ -100,10 +102,13 @@ def quarterly_return(store: Store, quarter: str, *, timezone: str = "Europe/Lond
              "crime is recorded crime except offences police activity detects; crimes known only to the month cannot "
              "be placed in a week and are counted apart",
              "blank stop-and-search cells: no stop and search was loaded for that period's set"]
-    return QuarterlyReturn(label, first, last, frame, totals, notes)
+    found = [s for s in searches if s is not None]
+    return QuarterlyReturn(label, first, last, frame, totals, notes,
+                           pd.concat(found, ignore_index=True) if found else pd.DataFrame())
 
 
-def _period_row(store: Store, set_id: int, timezone: str) -> dict:
+def _period_row(store: Store, set_id: int, timezone: str) -> tuple[dict, pd.DataFrame | None]:
+    """One period's row of the return, and its stop-and-search counts during designation (None: none loaded)."""
     hs = load_set(store, set_id)
     p = hs.parameters
     start, end = p["period_start"], p["period_end"]
@@ -120,12 +125,12 @@ def _period_row(store: Store, set_id: int, timezone: str) -> dict:
     load = latest_stop_search(store, set_id)
     if load is None:
         row.update(searches_in_hotspots=np.nan, searches_rest=np.nan)
-    else:
-        during = load.counts[load.counts["window"].eq("during")]
-        inside = ~during["hotspot_id"].isin([REST, UNPLACED])
-        row.update(searches_in_hotspots=int(during.loc[inside, "searches"].sum()),
-                   searches_rest=int(during.loc[during["hotspot_id"].eq(REST), "searches"].sum()))
-    return row
+        return row, None
+    during = load.counts[load.counts["window"].eq("during") & load.counts["hotspot_id"].ne(UNPLACED)]
+    rest = during["hotspot_id"].eq(REST)
+    row.update(searches_in_hotspots=int(during.loc[~rest, "searches"].sum()),
+               searches_rest=int(during.loc[rest, "searches"].sum()))
+    return row, during
 
 
 def _crime(store: Store, hs, since: pd.Timestamp, until: pd.Timestamp) -> dict:
@@ -201,10 +206,10 @@ def transparency_summary(store: Store, quarter: str, *, today: dt.date, lag_days
                          index=["recorded crimes"])
     if crime.notna().all(axis=None):
         tables["crime"] = suppress(crime.astype(int), threshold)[0]
-    counts = _quarter_searches(store, ret.rows)
+    counts = ret.searches
     if not counts.empty:
         place = np.where(counts["hotspot_id"].eq(REST), "rest of force", "hotspots")
-        counts = counts.assign(place=place, result=np.where(counts["outcome"].eq("A no further action disposal"),
+        counts = counts.assign(place=place, result=np.where(counts["outcome"].eq(NO_FURTHER_ACTION),
                                                             "no further action", "further action"))
         breakdowns = {name: counts.pivot_table(index=column, columns="place", values="searches", aggfunc="sum",
                                                fill_value=0).reindex(columns=["hotspots", "rest of force"], fill_value=0)
@@ -215,16 +220,6 @@ def transparency_summary(store: Store, quarter: str, *, today: dt.date, lag_days
              f"counts from 1 to {threshold - 1} are shown as <5, with further cells hidden where a total would "
              "reveal them", "searches without a position are left out of these tables"]
     return PublicSummary(label, first, last, headline, tables, notes)
-
-
-def _quarter_searches(store: Store, rows: pd.DataFrame) -> pd.DataFrame:
-    frames = []
-    for set_id in rows["set_id"]:
-        load = latest_stop_search(store, int(set_id))
-        if load is not None:
-            during = load.counts[load.counts["window"].eq("during") & load.counts["hotspot_id"].ne(UNPLACED)]
-            frames.append(during)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _nearest_ten(hours: float) -> int:

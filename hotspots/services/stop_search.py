@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots.core.errors import FormatError, NotReadyError
+from hotspots.core.tables import json_records
 from hotspots.ingest.files import expand_paths, file_sha256
 from hotspots.ingest.stop_search import read_population, read_stop_search
 from hotspots.services.weekly import load_set
@@ -167,12 +168,7 @@ def _measure_words(measure: str) -> str:
 
 def report_json(report: StopSearchReport) -> dict:
     """The report as plain JSON-ready values (NaN and infinity as None)."""
-    def rows(frame: pd.DataFrame) -> list[dict]:
-        clean = frame.astype(object).where(frame.notna(), None).replace([np.inf, -np.inf], None)
-        return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
-                for r in clean.to_dict("records")]
-
     return {"set_id": report.set_id, "period_label": report.period_label, "months": report.months,
             "days": report.days, "searches": report.searches, "unplaced": report.unplaced,
             "find_measure": report.find_measure, "notes": report.notes,
-            "tables": {name: rows(frame) for name, frame in report.tables().items()}}
+            "tables": {name: json_records(frame) for name, frame in report.tables().items()}}

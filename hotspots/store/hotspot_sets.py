@@ -138,6 +138,12 @@ def list_sets(store: Store) -> pd.DataFrame:
                                      "created_at", "score_source", "hotspots"])
 
 
+def newest_per_period(store: Store) -> pd.DataFrame:
+    """The newest version of each period's set (list_sets columns), oldest period first."""
+    sets = list_sets(store)  # newest version first within a period
+    return sets.drop_duplicates("period_label", keep="first").sort_values("period_start", ignore_index=True)
+
+
 def load_set(store: Store, set_id: int | None = None, period_label: str | None = None) -> StoredSet:
     """A stored set by id, or the latest version for a period, or the latest of all."""
     query = select(hotspot_sets)
@@ -167,6 +173,14 @@ def load_set(store: Store, set_id: int | None = None, period_label: str | None =
                       coverage=pd.read_json(io.StringIO(head["coverage"]), orient="records"))
     return StoredSet(hotspots=hotspots, members=pd.DataFrame(cells, columns=["hotspot_id", "h3_cell"]),
                       region_area_m2=head["region_area_m2"], dropped=dropped, parameters=parameters)
+
+
+def set_members(store: Store, set_ids: list[int]) -> pd.DataFrame:
+    """The cells of several stored sets in one read (no geofences parsed): set_id, hotspot_id, h3_cell."""
+    query = (select(set_cells.c.set_id, set_cells.c.hotspot_id, set_cells.c.h3_cell)
+             .where(set_cells.c.set_id.in_([int(s) for s in set_ids])))
+    with store.engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).all(), columns=["set_id", "hotspot_id", "h3_cell"])
 
 
 def hotspot_ids(store: Store, set_ids: list[int] | None = None) -> list[str]:

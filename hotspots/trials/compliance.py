@@ -44,8 +44,12 @@ def delivered_by_period(visits: pd.DataFrame, place_ids: list[str], first_day, p
     return out
 
 
+#: A visit of Koper length lasts this many minutes (see the module docstring).
+KOPER_MINUTES = (10.0, 20.0)
+
+
 def compliance(visits: pd.DataFrame, arms: pd.DataFrame, planned: pd.DataFrame | None = None,
-               koper_minutes: tuple[float, float] = (10.0, 20.0)) -> tuple[pd.DataFrame, dict]:
+               koper_minutes: tuple[float, float] = KOPER_MINUTES) -> tuple[pd.DataFrame, dict]:
     """Per hotspot (COMPLIANCE_COLUMNS) and overall: delivery against plan, Koper share, contamination.
 
     arms : hotspot_id and arm (treatment, control, or crossover).

@@ -88,11 +88,10 @@ def detection_by_period(detected: pd.DataFrame, periods: list[tuple[str, pd.Time
     rows = []
     for label, start, end, members in periods:
         length = end - start
+        cells, owner, resolution = cell_lookup(members, list(dict.fromkeys(members["hotspot_id"])))
         counts = {}
         for name, (a, b) in (("during", (start, end)), ("before", (start - length, start))):
             inside = detected[(detected["occurred_from"] >= a) & (detected["occurred_to"] < b)]
-            ids = list(dict.fromkeys(members["hotspot_id"]))
-            cells, owner, resolution = cell_lookup(members, ids)
             hot = locate(inside["lon"].to_numpy(float), inside["lat"].to_numpy(float), cells, owner, resolution) >= 0
             counts[f"hotspots_{name}"], counts[f"rest_{name}"] = int(hot.sum()), int((~hot).sum())
         rows.append({"period_label": label, "period_start": start, "period_end": end, **counts,

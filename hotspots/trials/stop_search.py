@@ -172,34 +172,20 @@ def place_rates(counts: pd.DataFrame, *, hotspot_area_m2: float, rest_area_m2: f
                         ("rest: during against before", ("rest", "during"), ("rest", "before"))):
         comparisons.append({"comparison": label, "searches_a": n[a], "searches_b": n[b],
                             **rate_ratio(n[a], exp[a], n[b], exp[b])})
+    # Both places have the same windows, so areas and days cancel out of the ratio of their changes.
     comparisons.append({"comparison": "change in hotspots over change in rest", "searches_a": n["hotspots", "during"],
                         "searches_b": n["rest", "during"],
                         **ratio_of_ratios(n["hotspots", "during"], n["hotspots", "before"], n["rest", "during"],
-                                          n["rest", "before"], exposure_change=exp["hotspots", "before"]
-                                          / exp["hotspots", "during"] * exp["rest", "during"] / exp["rest", "before"]
-                                          if min(exp.values()) > 0 else np.nan)})
+                                          n["rest", "before"])})
     return {"rates": rates, "comparisons": pd.DataFrame(comparisons)}
 
 
-def ratio_of_ratios(a: float, b: float, c: float, d: float, exposure_change: float = 1.0) -> dict:
-    """``(a / b) / (c / d) * exposure_change`` for four Poisson counts, with its log-normal 95% interval
-    (the exposures are constants, so they scale the ratio but not its variance); NaN with a zero count.
-
-    Parameters
-    ----------
-    a, b : counts of the first place in the later and the earlier window.
-    c, d : the same for the place compared with.
-    exposure_change : (exposure of b / exposure of a) × (exposure of c / exposure of d); 1 for equal
-        windows and areas.
-
-    Returns
-    -------
-    dict
-        ratio, low, high.
-    """
-    if min(a, b, c, d) == 0 or not np.isfinite(exposure_change):
+def ratio_of_ratios(a: float, b: float, c: float, d: float) -> dict:
+    """``(a / b) / (c / d)`` for four Poisson counts (two places, each in a later and an earlier window
+    of the same length), with its log-normal 95% interval; NaN with a zero count."""
+    if min(a, b, c, d) == 0:
         return {"ratio": np.nan, "low": np.nan, "high": np.nan}
-    centre = np.log(a / b) - np.log(c / d) + np.log(exposure_change)
+    centre = np.log(a / b) - np.log(c / d)
     half = 1.959964 * np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
     return {"ratio": float(np.exp(centre)), "low": float(np.exp(centre - half)), "high": float(np.exp(centre + half))}
 
