@@ -26,6 +26,8 @@ from hotspots.core.config import DEFAULT_FORCE_AREA
 from hotspots.crime.offences import vocabulary
 from hotspots.geo.areas import Area, NamedAreas
 from hotspots.geo.periods import Calendar
+from hotspots.crime.aggregate import aggregate_cells
+from hotspots.places.emerging import hotspot_emerging
 from hotspots.places.gistar import hotspot_gistar, neighbourhood
 from hotspots.places.weekly import weekly_hotspots
 from hotspots.synth import SynthParams, generate, synthetic_npus
@@ -80,6 +82,23 @@ def main() -> None:
                                                     min_cells=3, max_cells=40, smooth_m=20.0), args.repeats)
     rows.append(("selection alone (57 hotspots, quotas, geofences)", sel, sel_runs))
 
+    # The emerging classes' Gi* runs: one per week as before (each its own draws, seed + t), against
+    # one run that shares each cell's draws across the 12 weeks (what the weekly job does now).
+    start = CALENDAR.bounds(period)[0]
+    table = aggregate_cells(inc[inc["occurred_from"] < start.tz_convert("UTC")], CALENDAR, 10, by_offence_group=False)
+    table = table[table["period_start"].isin(sorted(table["period_start"].unique())[-12:])]
+    weeks = sorted(table["period_start"].unique())
+
+    def per_week():
+        for t, first in enumerate(weeks):
+            one = table[table["period_start"] == first]
+            hotspot_gistar(one.groupby("h3_cell")["incidents"].sum(), cells, k=2, permutations=9_999, seed=t)
+
+    apart, apart_runs, _ = timed(per_week, args.repeats)
+    shared, shared_runs, _ = timed(lambda: hotspot_emerging(table, cells, k=2, permutations=9_999), args.repeats)
+    rows.append(("emerging Gi*, 12 weeks one run each (9,999 perms max, as before)", apart, apart_runs))
+    rows.append(("emerging classes, 12 weeks sharing each cell's draws (the job's way)", shared, shared_runs))
+
     counts = week.gistar.set_index("h3_cell")["value"]
     values = week.gistar["value"].to_numpy()
     ours_full, full_runs, _ = timed(lambda: hotspot_gistar(counts, cells, k=2, permutations=999, stop_after=0), args.repeats)
@@ -119,6 +138,8 @@ def main() -> None:
         f"- 999 permutations, all cells: esda {esda_p:.2f} s vs ours {ours_full:.3f} s: **{esda_p / ours_full:.0f}x**",
         f"- with sequential stopping: **{esda_p / ours_seq:.0f}x**",
         f"- largest |z| difference from esda on the same weights: {z_gap:.1e}",
+        f"- emerging classes: 12 separate Gi* runs {apart:.2f} s vs one run sharing the draws (classes, trend "
+        f"and all) {shared:.2f} s: **{apart / shared:.1f}x**",
         "", "Run: `.venv/bin/python -m benchmarks.bench_weekly`",
     ]
     RESULTS.mkdir(exist_ok=True)

@@ -77,7 +77,8 @@ def gistar_permutation_p(values, indptr, indices, permutations, seed, stop_after
         if deg == 0 or n < 2:
             continue
         observed = values[i] + float(np.sum(values[nbrs]))
-        upper = observed >= values[i] + deg * (total - values[i]) / (n - 1)
+        tol = 1e-9 * (abs(observed) + 1.0)  # sums this close are ties (the kernel's _TIE)
+        upper = observed >= values[i] + deg * (total - values[i]) / (n - 1) - tol
         state = (seed * _GOLDEN + i * 0xD1B54A32D192ED03) & _MASK
         extreme = done = 0
         for _ in range(permutations):
@@ -90,7 +91,7 @@ def gistar_permutation_p(values, indptr, indices, permutations, seed, stop_after
                     chosen.append(j)
             s = values[i] + float(np.sum(values[chosen]))
             done += 1
-            if (upper and s >= observed) or (not upper and s <= observed):
+            if (upper and s >= observed - tol) or (not upper and s <= observed + tol):
                 extreme += 1
                 if stop_after and extreme >= stop_after:
                     break

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from hotspots.core.errors import HotspotsError
 from hotspots.geo import cells as h3cells
-from hotspots.places._gistar_numba import gistar_permutation_p
+from hotspots.places._gistar_numba import gistar_permutation_p, gistar_permutation_p_periods
 from hotspots.places.emerging import classify_series, hotspot_emerging, mann_kendall
-from hotspots.places.gistar import false_discovery_q, gi_star_z, hotspot_gistar, neighbourhood
+from hotspots.places.gistar import false_discovery_q, gi_star_z, gistar_periods, hotspot_gistar, neighbourhood
 
 CENTRE = (-1.8983, 52.4796)
 
@@ -82,6 +82,51 @@ def test_permutation_kernel_equals_twin(n, seed, stop_after, k):
     slow = naive.gistar_permutation_p(values, indptr, indices, 49, seed, stop_after)
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 40), st.integers(0, 2**31), st.sampled_from([0, 3]), st.integers(1, 3), st.integers(1, 5),
+       st.booleans())
+def test_periods_kernel_is_the_single_kernel_per_period(n, seed, stop_after, k, periods, harm):
+    """Sharing the draws changes nothing for any one period: column t is the single-period kernel's
+    answer (and so its twin's) on column t, with the same seed, draws used included."""
+    cells = disc(4)[:n]
+    rng = np.random.default_rng(seed)
+    values = rng.poisson(1.0, (cells.size, periods)).astype(float)
+    if harm:  # harm weights: sums that are not whole numbers
+        values *= rng.choice([1.0, 0.25, 3.7], size=values.shape)
+    indptr, indices = neighbourhood(cells, k)
+    p, used = gistar_permutation_p_periods(values, indptr, indices, 49, seed, stop_after)
+    for t in range(periods):
+        column = values[:, t].copy()
+        one = gistar_permutation_p(column, indptr, indices, 49, seed, stop_after)
+        np.testing.assert_array_equal(p[:, t], one[0])
+        np.testing.assert_array_equal(used[:, t], one[1])
+        slow = naive.gistar_permutation_p(column, indptr, indices, 49, seed, stop_after)
+        np.testing.assert_array_equal(p[:, t], slow[0])
+
+
+def test_periods_on_a_region_match_hotspot_gistar():
+    cells = disc(12)
+    rng = np.random.default_rng(3)
+    values = rng.negative_binomial(1, 0.6, (cells.size, 4)).astype(float)
+    values[np.isin(cells, disc(2)), 2:] += 4  # a cluster in the later periods
+    z, q = gistar_periods(values, cells, k=2, permutations=9_999, seed=5)
+    for t in range(4):
+        alone = hotspot_gistar(values[:, t], cells, k=2, permutations=9_999, seed=5)
+        np.testing.assert_array_equal(z[:, t], alone["gi_star_z"].to_numpy())
+        np.testing.assert_array_equal(q[:, t], alone["q_value"].to_numpy())
+    assert (q[np.isin(cells, disc(1)), 3] <= 0.05).all()
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_periods_edge_cases(n):
+    cells = disc(1)[:n]
+    indptr, indices = neighbourhood(cells, 1)
+    p, used = gistar_permutation_p_periods(np.ones((n, 3)), indptr, indices, 99, 0, 0)
+    assert p.shape == (n, 3) and (p == 1).all() and (used == 0).all()
+    p, used = gistar_permutation_p_periods(np.ones((n, 0)), indptr, indices, 99, 0, 0)
+    assert p.shape == (n, 0)
 
 
 @pytest.mark.parametrize("n", [0, 1])

@@ -29,7 +29,7 @@ from scipy.special import erfc
 from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_fraction
 from hotspots.geo import cells as h3cells
-from hotspots.places.gistar import hotspot_gistar
+from hotspots.places.gistar import gistar_periods
 
 EMERGING_CLASSES = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
                     "oscillating", "historical", "no pattern")
@@ -130,7 +130,8 @@ def hotspot_emerging(
     rate : false discovery rate at which a cell is hot or cold in a period.
     permutations : most Gi* permutations per cell and period (sequential stopping keeps this
         cheap); 0 uses the normal approximation, quicker but anti-conservative for sparse counts.
-    seed : seed of the permutations.
+    seed : seed of the permutations; every period draws from the same stream (see
+        :func:`hotspots.places.gistar.gistar_periods`).
 
     Returns
     -------
@@ -144,17 +145,12 @@ def hotspot_emerging(
     if len(periods) < 2:
         raise ValidationError(f"emerging hotspots need two or more periods; the counts hold {len(periods)}")
     cells = np.asarray(cells, dtype=np.uint64)
-    z = np.zeros((cells.size, len(periods)))
-    hot = np.zeros_like(z, dtype=bool)
-    cold = np.zeros_like(hot)
-    for t, start in enumerate(periods):
-        one = counts.loc[counts["period_start"] == start]
-        g = hotspot_gistar(one.groupby("h3_cell")[value].sum(), cells, k=k, permutations=permutations,
-                           seed=seed + t)
-        z[:, t] = g["gi_star_z"].to_numpy()
-        significant = g["q_value"].to_numpy() <= rate
-        hot[:, t] = significant & (z[:, t] > 0)
-        cold[:, t] = significant & (z[:, t] < 0)
+    # One row per cell of the region, one column per period: cells with no incident count 0.
+    table = counts.pivot_table(index="h3_cell", columns="period_start", values=value, aggfunc="sum")
+    x = table.reindex(index=h3cells.to_strings(cells), columns=periods).fillna(0.0).to_numpy(float)
+    z, q = gistar_periods(x, cells, k=k, permutations=permutations, seed=seed)
+    hot = (q <= rate) & (z > 0)
+    cold = (q <= rate) & (z < 0)
     s, tz, tp = mann_kendall(z)
     frame = pd.DataFrame({
         "h3_cell": h3cells.to_strings(cells), "emerging_class": classify_series(hot, cold, tz, tp),

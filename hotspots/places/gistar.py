@@ -26,7 +26,7 @@ from scipy.special import erfc
 
 from hotspots.core.errors import ValidationError
 from hotspots.geo import cells as h3cells
-from hotspots.places._gistar_numba import gistar_permutation_p
+from hotspots.places._gistar_numba import gistar_permutation_p, gistar_permutation_p_periods
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +165,7 @@ def hotspot_gistar(
             raise ValidationError(f"values has shape {x.shape} but cells has {cells.shape}; give one value per cell")
     if not np.isfinite(x).all():
         raise ValidationError("values contain NaN or infinity; give a count or harm per cell")
-    if isinstance(permutations, bool) or int(permutations) != permutations or permutations < 0:
-        raise ValidationError(f"permutations={permutations!r} must be a whole number, 0 for the normal approximation", arguments="permutations")
-    if int(seed) != seed or seed < 0:
-        raise ValidationError(f"seed={seed!r} must be a whole number, 0 or more", arguments="seed")
+    _check_permutations(permutations, seed)
     indptr, indices = neighbourhood(cells, k)
     z = gi_star_z(x, indptr, indices)
     if permutations:
@@ -182,3 +179,55 @@ def hotspot_gistar(
                           "q_value": q, "gi_class": classify(z, q)})
     frame.attrs.update(k=k, permutations=permutations, seed=seed, stop_after=stop_after)
     return frame
+
+
+def _check_permutations(permutations: int, seed: int) -> None:
+    if isinstance(permutations, bool) or int(permutations) != permutations or permutations < 0:
+        raise ValidationError(f"permutations={permutations!r} must be a whole number, 0 for the normal approximation", arguments="permutations")
+    if int(seed) != seed or seed < 0:
+        raise ValidationError(f"seed={seed!r} must be a whole number, 0 or more", arguments="seed")
+
+
+def gistar_periods(
+    values: np.ndarray,
+    cells: np.ndarray,
+    *,
+    k: int = 2,
+    permutations: int = DEFAULT_PERMUTATIONS,
+    seed: int = 0,
+    stop_after: int = DEFAULT_STOP_AFTER,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gi* z-scores and FDR q-values of every cell in each of several periods of one region.
+
+    Period t gets what :func:`hotspot_gistar` gives its column with the same ``seed``; the
+    periods share one stream of permutation draws per cell, drawn once (see
+    :func:`hotspots.places._gistar_numba.gistar_permutation_p_periods`).
+
+    Parameters
+    ----------
+    values : float (n, periods), the variable at every cell (zeros included) in each period.
+    cells : sorted unique uint64 cells of the region, shape (n,).
+    k, permutations, seed, stop_after : as for :func:`hotspot_gistar`.
+
+    Returns
+    -------
+    (z, q) : float64 arrays (n, periods).
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    x = np.ascontiguousarray(values, dtype=float)
+    if x.ndim != 2 or x.shape[0] != cells.size:
+        raise ValidationError(f"values has shape {x.shape} but cells has {cells.shape}; give one row per cell")
+    if not np.isfinite(x).all():
+        raise ValidationError("values contain NaN or infinity; give a count or harm per cell")
+    _check_permutations(permutations, seed)
+    indptr, indices = neighbourhood(cells, k)
+    z = np.column_stack([gi_star_z(x[:, t], indptr, indices) for t in range(x.shape[1])]) if x.shape[1] else x.copy()
+    if permutations:
+        p, used = gistar_permutation_p_periods(x, indptr, indices, int(permutations), int(seed), int(stop_after))
+        log.info("Gi* over %d periods: %d cells, k=%d, %d permutations at most (%.0f drawn a cell on average, "
+                 "shared by the periods, seed %d)", x.shape[1], x.shape[0], k, permutations,
+                 used.max(axis=1).mean() if used.size else 0, seed)
+    else:
+        p = 0.5 * erfc(np.abs(z) / np.sqrt(2.0))
+    q = np.column_stack([false_discovery_q(p[:, t]) for t in range(p.shape[1])]) if p.shape[1] else p.copy()
+    return z, q
