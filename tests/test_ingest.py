@@ -42,6 +42,29 @@ def test_sample_loads_once(store, opts):
     assert frame["h3_cell"].str.len().eq(15).all()
 
 
+def test_stored_values_are_the_normalised_ones(store, opts, tmp_path):
+    """The bulk writers (NumPy text for SQLite, Arrow CSV into COPY for PostgreSQL) store every
+    value exactly: full float precision, UTC times to the microsecond, quotes, commas, empty text and
+    NULL kept apart, and a second file repeating ids adds only the new ones."""
+    from hotspots.ingest.files import normalise_files
+
+    f = tmp_path / "2024-03-quoted-street.csv"
+    rows = [street_row("q1", lon="-1.898312345678912", lat="52.47960000000001"),
+            'q2,2024-03,WMP,WMP,-1.9,52.48,"On or near ""The Bull"", Digbeth",E01,B,Robbery,,\n',
+            street_row("q3", month="2024-10"), street_row("", crime="Anti-social behaviour")]
+    f.write_text(HEADER + "".join(rows))
+    ingest_file(f, store, opts)
+    expected, _, _ = normalise_files([f], opts)
+    stored = read_incidents(store).set_index("incident_id").sort_index()
+    expected = expected.set_index("incident_id").sort_index()
+    for col in stored.columns:
+        assert stored[col].tolist() == expected[col].tolist(), col
+    assert stored.loc["q2", "location"] == 'On or near "The Bull", Digbeth'
+    g = tmp_path / "2024-04-more-street.csv"
+    g.write_text(HEADER + street_row("q1", lon="-1.898312345678912", lat="52.47960000000001") + street_row("q4"))
+    assert ingest_file(g, store, opts).loaded == 1 and store.count("incidents") == 5
+
+
 def test_corrupted_file_loses_no_row(store, opts, tmp_path):
     f = tmp_path / "2024-03-test-street.csv"
     f.write_text(

@@ -1,16 +1,22 @@
 """Fast, idempotent bulk inserts inside the caller's transaction.
 
-SQLite: ``INSERT OR IGNORE`` through the driver's ``executemany``. PostgreSQL: ``COPY`` into
-a temporary table, then one ``INSERT ... ON CONFLICT DO NOTHING``. Both skip incidents whose
-id is already stored, so re-loading a file, or a later file that repeats a crime, adds nothing.
+SQLite: ``INSERT OR IGNORE`` through the driver's ``executemany``, with every column turned
+into Python values by NumPy in one pass. PostgreSQL: the frame written as CSV by Arrow (in C++,
+not row by row in Python) and copied straight into ``incidents``, after the ids already stored
+are looked up and left out; loads take a transaction-level advisory lock, so no other load can
+store one of those ids between the look-up and the copy. Both skip incidents whose id is
+already stored, so re-loading a file, or a later file that repeats a crime, adds nothing.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection
 
 from hotspots.store.schema import incidents
@@ -20,66 +26,126 @@ _STORED_COLUMNS = [c.name for c in incidents.columns]
 INCIDENT_COLUMNS = [c for c in _STORED_COLUMNS if c != "batch_id"]
 _TIME_COLUMNS = ("occurred_from", "occurred_to")
 _BOOL_COLUMNS = ("knife_enabled", "victim_under_25")
+#: Key of the advisory lock PostgreSQL loads take (any fixed number: it names the lock).
+_LOAD_LOCK = 7_351_842_017
+_COPY_BYTES = 1 << 22
 
 
-def _column_values(frame: pd.DataFrame, name: str, dialect: str) -> list:
+def _time_text(col: pd.Series) -> np.ndarray:
+    """UTC times as SQLite's DateTime text, ``YYYY-MM-DD HH:MM:SS.ffffff``, formatted by NumPy in C."""
+    utc = col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    text = np.datetime_as_string(utc, unit="us")
+    if text.size:  # the ISO "T" becomes the space SQLAlchemy writes and reads back, in place
+        text.view(np.uint32).reshape(text.size, -1)[:, 10] = ord(" ")
+    return text
+
+
+def _column_values(frame: pd.DataFrame, name: str) -> list:
     col = frame[name]
     if name in _TIME_COLUMNS:
-        # numpy formats datetimes in C, far faster than strftime; "T" becomes the space that
-        # SQLAlchemy's SQLite DateTime reads back, and PostgreSQL gets an explicit UTC offset.
-        utc = col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-        text = np.char.replace(np.datetime_as_string(utc, unit="us"), "T", " ")
-        return (text if dialect == "sqlite" else np.char.add(text, "+00")).tolist()
+        return _time_text(col).tolist()
     if name in _BOOL_COLUMNS:
         return [None if v is None or v is pd.NA else bool(v) for v in col.tolist()]
     if col.dtype.kind == "f":
-        return [None if v != v else v for v in col.tolist()]
+        values = col.to_numpy()
+        if not np.isnan(values).any():
+            return values.tolist()
+        return [None if v != v else v for v in values.tolist()]
     if col.dtype.kind in "iu":
         return col.astype(np.int64).tolist()
-    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in col.tolist()]
+    if not col.isna().any():
+        return col.tolist()
+    return col.astype(object).where(col.notna(), None).tolist()
 
 
-def _row_chunks(frame: pd.DataFrame, batch_id: int, dialect: str) -> Iterator[list[tuple]]:
+def _row_chunks(frame: pd.DataFrame, batch_id: int) -> Iterator[list[tuple]]:
     for lo in range(0, len(frame), CHUNK_ROWS):
         part = frame.iloc[lo : lo + CHUNK_ROWS]
-        columns = [
-            [batch_id] * len(part) if c == "batch_id" else _column_values(part, c, dialect) for c in _STORED_COLUMNS
-        ]
-        yield list(zip(*columns, strict=True))
+        columns = {c: _column_values(part, c) for c in INCIDENT_COLUMNS if c != "occurred_to"}
+        exact = (part["occurred_to"] == part["occurred_from"]).all()
+        columns["occurred_to"] = columns["occurred_from"] if exact else _column_values(part, "occurred_to")
+        columns["batch_id"] = [batch_id] * len(part)
+        yield list(zip(*(columns[c] for c in _STORED_COLUMNS), strict=True))
+
+
+def _arrow_table(frame: pd.DataFrame, batch_id: int) -> pa.Table:
+    """The frame as an Arrow table of the stored columns (times in UTC, flags as nullable booleans)."""
+    arrays: list[pa.Array] = []
+    exact = bool((frame["occurred_to"] == frame["occurred_from"]).all())
+    for name in _STORED_COLUMNS:
+        if name == "batch_id":
+            arrays.append(pa.array(np.full(len(frame), batch_id, np.int64)))
+        elif name == "occurred_to" and exact:
+            arrays.append(arrays[_STORED_COLUMNS.index("occurred_from")])
+        elif name in _TIME_COLUMNS:
+            # As UTC text (the session's zone is set to UTC): NumPy formats it ten times faster than
+            # Arrow's CSV writer formats a timestamp.
+            arrays.append(pa.array(_time_text(frame[name]).astype("S26")).cast(pa.string()))
+        elif name in _BOOL_COLUMNS:
+            arrays.append(pa.array(frame[name].to_numpy(dtype=object), type=pa.bool_(), from_pandas=True))
+        else:
+            arrays.append(pa.array(frame[name], from_pandas=True))
+    return pa.Table.from_arrays(arrays, names=_STORED_COLUMNS)
+
+
+def _csv_bytes(table: pa.Table) -> bytes:
+    """CSV for ``COPY ... (FORMAT csv)``: every value quoted and nulls left bare, so an empty
+    text is never read as NULL nor NULL as empty text."""
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    return buffer.getvalue()
+
+
+def _copy(cursor, sql: str, data: bytes, progress: Callable[[int], None] | None = None, rows: int = 0) -> None:
+    with cursor.copy(sql) as copy:
+        for lo in range(0, len(data), _COPY_BYTES):
+            copy.write(data[lo : lo + _COPY_BYTES])
+    if progress:
+        progress(rows)
+
+
+def _stored_ids(cursor, ids: pd.Series) -> set[str]:
+    """Those of ``ids`` that ``incidents`` already holds."""
+    cursor.execute("CREATE TEMP TABLE incoming_ids (incident_id text) ON COMMIT DROP")
+    _copy(cursor, "COPY incoming_ids FROM STDIN (FORMAT csv)", _csv_bytes(pa.table({"incident_id": pa.array(ids)})))
+    cursor.execute("SELECT incident_id FROM incoming_ids JOIN incidents USING (incident_id)")
+    stored = {row[0] for row in cursor.fetchall()}
+    cursor.execute("DROP TABLE incoming_ids")
+    return stored
 
 
 def insert_incidents(
     conn: Connection, frame: pd.DataFrame, batch_id: int, progress: Callable[[int], None] | None = None
-) -> None:
-    """Insert normalised incidents for ``batch_id``, skipping ids already stored."""
+) -> int:
+    """Insert normalised incidents for ``batch_id``, skipping ids already stored; returns how many were added."""
     if frame.empty:
-        return
+        return 0
     dialect = conn.dialect.name
     raw = conn.connection.driver_connection
     names = ", ".join(_STORED_COLUMNS)
+    added = 0
     if dialect == "sqlite":
         sql = f"INSERT OR IGNORE INTO incidents ({names}) VALUES ({', '.join('?' * len(_STORED_COLUMNS))})"
         cursor = raw.cursor()
-        for rows in _row_chunks(frame, batch_id, dialect):
+        for rows in _row_chunks(frame, batch_id):
             cursor.executemany(sql, rows)
+            added += cursor.rowcount
             if progress:
                 progress(len(rows))
         cursor.close()
     elif dialect == "postgresql":
         with raw.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMP TABLE incidents_staging (LIKE incidents INCLUDING DEFAULTS) ON COMMIT DROP"
-            )
-            for rows in _row_chunks(frame, batch_id, dialect):
-                with cursor.copy(f"COPY incidents_staging ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                if progress:
-                    progress(len(rows))
-            cursor.execute(
-                f"INSERT INTO incidents ({names}) SELECT {names} FROM incidents_staging "
-                "ON CONFLICT (incident_id) DO NOTHING"
-            )
-            cursor.execute("DROP TABLE incidents_staging")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_LOAD_LOCK,))
+            cursor.execute("SET LOCAL TIME ZONE 'UTC'")  # the times are copied as UTC text
+            frame = frame.drop_duplicates("incident_id")  # COPY has no OR IGNORE: one row an id
+            stored = _stored_ids(cursor, frame["incident_id"])
+            if stored:
+                frame = frame[~frame["incident_id"].isin(stored)]
+            for lo in range(0, len(frame), CHUNK_ROWS):
+                part = frame.iloc[lo : lo + CHUNK_ROWS]
+                _copy(cursor, f"COPY incidents ({names}) FROM STDIN (FORMAT csv)",
+                      _csv_bytes(_arrow_table(part, batch_id)), progress, len(part))
+            added = len(frame)
     else:
         raise NotImplementedError(f"bulk insert for {dialect}")
+    return added

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from hotspots.store.bulk import insert_incidents
@@ -78,10 +78,9 @@ def write_batch(store: Store, *, source_file: str, sha256: str, reader: str, row
                     rows_rejected=len(rejects), warnings=json.dumps(warnings),
                 )
             ).inserted_primary_key[0]
-            insert_incidents(conn, incidents_frame, batch_id, progress)
+            loaded = insert_incidents(conn, incidents_frame, batch_id, progress)
             if len(rejects):
                 conn.execute(rejected_rows.insert(), rejects.assign(batch_id=batch_id).to_dict("records"))
-            loaded = int(conn.execute(select(func.count()).where(incidents.c.batch_id == batch_id)).scalar())
             conn.execute(
                 update(load_batches).where(load_batches.c.batch_id == batch_id).values(
                     rows_loaded=loaded, rows_already_stored=len(incidents_frame) - loaded + duplicates_in_file

@@ -93,7 +93,7 @@ incidents = Table(
     Column("lat", Float, nullable=False),
     Column("x", Float, nullable=False),
     Column("y", Float, nullable=False),
-    Column("h3_cell", String(16), nullable=False, index=True),
+    Column("h3_cell", String(16), nullable=False),  # no index: no query filters incidents by cell (0011)
     Column("offence", String(48), nullable=False),
     Column("offence_group", String(48), nullable=False),
     Column("source_offence", String(120)),
