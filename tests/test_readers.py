@@ -2,6 +2,8 @@ import gzip
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import SAMPLES
 
 from hotspots.core.errors import FormatError, HotspotsError
@@ -113,3 +115,66 @@ def test_an_encoding_that_is_not_a_text_encoding_is_one_clear_error(encoding):
 
     with pytest.raises(ValidationError, match="is not an encoding Python knows"):
         IngestOptions(encoding=encoding)
+
+
+# -- the Arrow fast path against the careful reader ------------------------------------------------
+
+_FIELD = st.one_of(
+    st.text(alphabet="ab 1.-", max_size=6),
+    st.text(alphabet='ab,;"\n\r ', max_size=5).map(lambda t: '"' + t.replace('"', '""') + '"'),  # quoted
+    st.sampled_from(['a"b', '"ab"c', ' "a"', "é", "\t", "", " "]),  # odd quoting the csv module reads its way
+)
+
+
+@st.composite
+def _csv_file(draw):
+    width = draw(st.integers(1, 4))
+    delimiter = draw(st.sampled_from([",", ";"]))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    header = delimiter.join(f"h{i}" for i in range(width))
+    lines = [header]
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.integers(0, 9))
+        if kind == 0:
+            lines.append("")  # blank line
+        elif kind == 1:
+            lines.append(delimiter.join(draw(st.lists(_FIELD, min_size=1, max_size=width + 2))))  # any width
+        else:
+            lines.append(delimiter.join(draw(st.lists(_FIELD, min_size=width, max_size=width))))
+    text = end.join(lines) + draw(st.sampled_from(["", end]))
+    return text, draw(st.booleans()), draw(st.booleans())
+
+
+@settings(max_examples=150, deadline=None)
+@given(_csv_file())
+def test_arrow_fast_path_reads_as_the_careful_reader(tmp_path_factory, case):
+    """Whatever the file, the fast path either declines (None, and the careful reader reads it) or
+    gives every row the careful reader gives, with the same line and the same values."""
+    from hotspots.core.textfile import read_csv_rows
+
+    text, bom, gz = case
+    folder = tmp_path_factory.mktemp("fast")
+    data = ("\ufeff" if bom else "") + text
+    path = folder / ("f.csv.gz" if gz else "f.csv")
+    (gzip.open(path, "wb") if gz else open(path, "wb")).write(data.encode("utf-8"))
+    careful = read_csv_rows(path, personal=frozenset({"h1"}))
+    fast = read_csv_rows(path, personal=frozenset({"h1"}), columns=True)
+    if fast.columns is None:
+        return
+    assert not careful.rejected
+    assert list(fast.lines) == careful.lines
+    assert [fast.columns[i] for i in range(len(fast.lines))] == careful.rows
+
+
+def test_arrow_fast_path_is_taken_for_a_clean_export_and_keeps_lines(tmp_path):
+    from hotspots.core.textfile import read_csv_rows
+
+    path = tmp_path / "export.csv"
+    path.write_bytes(b'\xef\xbb\xbfid,place,gender\r\n1,"Digbeth, ""Bull""",F\r\n\r\n2,Aston,M\r\n3,,\r\n')
+    fast = read_csv_rows(path, personal=frozenset({"gender"}), columns=True)
+    assert fast.columns is not None and list(fast.lines) == [2, 4, 5]
+    assert [fast.columns[i] for i in range(3)] == [["1", 'Digbeth, "Bull"', ""], ["2", "Aston", ""], ["3", "", ""]]
+    spanning = tmp_path / "spanning.csv"
+    spanning.write_text('id,place\n1,"two\nlines"\n2,x\n')
+    assert read_csv_rows(spanning, columns=True).columns is None  # the careful reader's job
+    assert read_csv_rows(spanning).lines == [2, 4]

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotspots.core.arrow_csv import ArrowRows, read_clean_csv
 from hotspots.core.errors import FormatError, ValidationError
 from hotspots.core.validate import check_compressed
 
@@ -148,6 +149,7 @@ class CsvRows:
     lines: list[int]
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
     delimiter: str = ","
+    columns: ArrowRows | None = None  # the fast path's result: text columns, lines in ``lines``, no ``rows``
 
 
 def csv_line(values) -> str:
@@ -158,7 +160,7 @@ def csv_line(values) -> str:
 
 
 def read_csv_rows(path: Path, options: dict | None = None, *, personal: frozenset[str] = frozenset(),
-                  required: tuple[str, ...] = (), kind: str = "CSV") -> CsvRows:
+                  required: tuple[str, ...] = (), kind: str = "CSV", columns: bool = False) -> CsvRows:
     """Every row of a CSV file (``options``: ``encoding``; ``delimiter``, else told from the header),
     read in one pass.
 
@@ -174,6 +176,8 @@ def read_csv_rows(path: Path, options: dict | None = None, *, personal: frozense
     personal : lower-case names of columns never read (stop-and-search's gender, age, ethnicity).
     required : header names the file must have.
     kind : what the file should be, for the message when a required column is missing.
+    columns : allow the result as text columns (``CsvRows.columns``) read by Arrow, when the file
+        is clean UTF-8 (:mod:`hotspots.core.arrow_csv`); otherwise, and by default, as ``rows``.
 
     Returns
     -------
@@ -197,6 +201,11 @@ def read_csv_rows(path: Path, options: dict | None = None, *, personal: frozense
         blank = [i for i, h in enumerate(header) if h.lower() in personal]
         width = len(header)
         out = CsvRows(header=header, rows=[], lines=[], delimiter=delimiter)
+        if columns and check_encoding(options.get("encoding")) == "utf-8-sig":
+            out.columns = read_clean_csv(path, delimiter, width, blank)
+            if out.columns is not None:
+                out.lines = out.columns.lines
+                return out
         reader = csv.reader(handle, delimiter=delimiter)
         line = 1  # the header's
         while True:

@@ -15,7 +15,7 @@ never read, and are blanked in the raw text kept for rejected rows.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +35,7 @@ class RawRows:
     reader: str
     lines: np.ndarray
     fields: dict[str, np.ndarray]
-    records: list  # each row's fields as read (personal fields blanked), for the rejects' raw text
+    records: Sequence  # each row's fields as read (personal fields blanked), for the rejects' raw text
     early_rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, raw)
     options: dict = field(default_factory=dict)  # coord_crs, datetime_format, timezone, offences, knife
 
@@ -51,17 +51,20 @@ def _read_csv_columns(path: Path, reader: str, wanted: dict[str, str], options: 
     """Read a CSV keeping ``wanted`` (canonical name -> header name); rows of the wrong width, and rows
     the parser cannot read, are rejected with their line (:func:`hotspots.core.textfile.read_csv_rows`)."""
     read = read_csv_rows(path, options, personal=frozenset(PERSONAL_COLUMNS), required=tuple(wanted.values()),
-                         kind=reader)
+                         kind=reader, columns=True)
     header = read.header
     index = {canon: header.index(col) for canon, col in wanted.items()}
-    columns = list(zip(*read.rows, strict=True)) if read.rows else [()] * len(header)
+    if read.columns is not None:
+        columns = read.columns.columns
+    else:
+        columns = list(zip(*read.rows, strict=True)) if read.rows else [()] * len(header)
     fields = {canon: np.asarray(columns[i], dtype=object) for canon, i in index.items()}
     return RawRows(
         source=path,
         reader=reader,
         lines=np.asarray(read.lines, dtype=np.int64),
         fields=fields,
-        records=read.rows,
+        records=read.columns if read.columns is not None else read.rows,
         early_rejects=read.rejected,
         options={"delimiter": read.delimiter},
     )
