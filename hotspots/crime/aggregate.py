@@ -168,9 +168,10 @@ def missing_months(occurred_from: pd.Series, timezone: str) -> list[str]:
     if times.empty:
         return []
     local = times.dt.tz_convert(timezone).dt.tz_localize(None)
-    held = set(local.dt.to_period("M").astype(str))
-    span = pd.period_range(local.min().to_period("M"), local.max().to_period("M"), freq="M").astype(str)
-    return [m for m in span if m not in held]
+    # Month numbers (year * 12 + month - 1) in NumPy: periods as text for a million rows cost seconds.
+    held = np.unique(local.dt.year.to_numpy() * 12 + local.dt.month.to_numpy() - 1)
+    span = np.arange(held[0], held[-1] + 1)
+    return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in np.setdiff1d(span, held).tolist()]
 
 
 def months_text(months: list[str], shown: int = 6) -> str:

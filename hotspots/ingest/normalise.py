@@ -100,7 +100,8 @@ def _parse_times(rows: RawRows, tz: str) -> _Times:
         todo = start.isna() & (text != "")
         # A year far outside the records' era (2999, 0017) is a typing error, and past 2262 it does
         # not fit a timestamp at all: the row is rejected before it is parsed.
-        year = pd.to_numeric(text.str.extract(r"^(\d{4})", expand=False), errors="coerce")
+        head = text.str.slice(0, 4)
+        year = pd.to_numeric(head.where(head.str.fullmatch(r"\d{4}")), errors="coerce")
         out_of_era = (todo & ((year < FIRST_YEAR) | (year > last_year))).to_numpy()
         far |= out_of_era
         todo &= ~out_of_era
@@ -225,10 +226,9 @@ def victim_under_25(bands: np.ndarray) -> np.ndarray:
 
     '18-24' -> True, '25-34' -> False, 'under 18' -> True, '65+' / 'over 34' -> False, '20-29' -> None.
     """
-    keys = pd.Series(np.asarray(bands, dtype=object), dtype=object).astype(str).str.strip().str.lower()
-    flags = {k: _band_under_25(k) for k in keys.unique()}
-    mapped = keys.map(flags).astype(object)
-    return mapped.where(mapped.notna(), None).to_numpy(dtype=object)
+    codes, keys = pd.factorize(pd.Series(np.asarray(bands, dtype=object), dtype=object).astype(str), sort=False)
+    flags = np.asarray([_band_under_25(str(k).strip().lower()) for k in keys] + [None], dtype=object)
+    return flags[codes]  # code -1 (none here: text has no missing value) would take the last, None
 
 
 def _band_under_25(key: str):
@@ -389,7 +389,7 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
             "source_offence": _text(source_offence, idx, 120),
             "knife_enabled": knife[idx] if knife.size else np.full(idx.size, None, dtype=object),
             "victim_under_25": under25[idx],
-            "harm_weight": pd.Series(kept_codes, dtype=object).map(ctx.harm).to_numpy(dtype=float),
+            "harm_weight": _lookup(kept_codes, ctx.harm),
             "location": _text(rows.fields.get("location"), idx, 200),
             "lsoa_code": _text(rows.fields.get("lsoa_code"), idx, 16),
         },
@@ -407,6 +407,13 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
         columns=REJECT_COLUMNS,
     ).sort_values("line", kind="stable", ignore_index=True)
     return Normalised(incidents=incidents, rejects=rejects, warnings=warnings, duplicates_in_file=int(dup_in_file.sum()))
+
+
+def _lookup(codes: np.ndarray, table: dict[str, float]) -> np.ndarray:
+    """``table[code]`` for each code (NaN where absent), looked up once per distinct code."""
+    index, distinct = pd.factorize(pd.Series(codes, dtype=object), sort=False)
+    values = np.asarray([table.get(c, np.nan) for c in distinct] + [np.nan], dtype=float)
+    return values[index]
 
 
 def _text(values: np.ndarray | None, idx: np.ndarray, width: int) -> np.ndarray:
