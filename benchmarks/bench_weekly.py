@@ -23,10 +23,10 @@ import pandas as pd
 
 from benchmarks.machine import describe_machine
 from hotspots.core.config import DEFAULT_FORCE_AREA
+from hotspots.crime.aggregate import aggregate_cells
 from hotspots.crime.offences import vocabulary
 from hotspots.geo.areas import Area, NamedAreas
 from hotspots.geo.periods import Calendar
-from hotspots.crime.aggregate import aggregate_cells
 from hotspots.places.emerging import hotspot_emerging
 from hotspots.places.gistar import hotspot_gistar, neighbourhood
 from hotspots.places.weekly import weekly_hotspots
