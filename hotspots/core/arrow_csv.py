@@ -36,7 +36,6 @@ class ArrowRows:
 
     lines: np.ndarray  # int64 (rows,)
     columns: list[np.ndarray]  # one object array of str per header column
-    width: int
 
     def __getitem__(self, i: int) -> list[str]:
         """Row ``i`` as read (personal fields emptied), for a rejected row's raw text."""
@@ -114,4 +113,4 @@ def read_clean_csv(path, delimiter: str, width: int, personal: list[int]) -> Arr
             for i, value in enumerate(values):
                 if i not in personal:
                     columns[i][r] = value
-    return ArrowRows(lines=data_lines.astype(np.int64) + 1, columns=columns, width=width)
+    return ArrowRows(lines=data_lines.astype(np.int64) + 1, columns=columns)

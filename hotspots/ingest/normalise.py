@@ -226,9 +226,8 @@ def victim_under_25(bands: np.ndarray) -> np.ndarray:
 
     '18-24' -> True, '25-34' -> False, 'under 18' -> True, '65+' / 'over 34' -> False, '20-29' -> None.
     """
-    codes, keys = pd.factorize(pd.Series(np.asarray(bands, dtype=object), dtype=object).astype(str), sort=False)
-    flags = np.asarray([_band_under_25(str(k).strip().lower()) for k in keys] + [None], dtype=object)
-    return flags[codes]  # code -1 (none here: text has no missing value) would take the last, None
+    text = pd.Series(np.asarray(bands, dtype=object), dtype=object).astype(str)
+    return _per_distinct(text, lambda band: _band_under_25(band.strip().lower()), None, object)
 
 
 def _band_under_25(key: str):
@@ -389,7 +388,7 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
             "source_offence": _text(source_offence, idx, 120),
             "knife_enabled": knife[idx] if knife.size else np.full(idx.size, None, dtype=object),
             "victim_under_25": under25[idx],
-            "harm_weight": _lookup(kept_codes, ctx.harm),
+            "harm_weight": _per_distinct(kept_codes, lambda code: ctx.harm.get(code, np.nan), np.nan, float),
             "location": _text(rows.fields.get("location"), idx, 200),
             "lsoa_code": _text(rows.fields.get("lsoa_code"), idx, 16),
         },
@@ -409,11 +408,11 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     return Normalised(incidents=incidents, rejects=rejects, warnings=warnings, duplicates_in_file=int(dup_in_file.sum()))
 
 
-def _lookup(codes: np.ndarray, table: dict[str, float]) -> np.ndarray:
-    """``table[code]`` for each code (NaN where absent), looked up once per distinct code."""
-    index, distinct = pd.factorize(pd.Series(codes, dtype=object), sort=False)
-    values = np.asarray([table.get(c, np.nan) for c in distinct] + [np.nan], dtype=float)
-    return values[index]
+def _per_distinct(values, fn, missing, dtype) -> np.ndarray:
+    """``fn(v)`` for each of ``values``, called once per distinct value (``missing`` for NA)."""
+    index, distinct = pd.factorize(pd.Series(values, dtype=object), sort=False)
+    # NA is index -1: it takes the last entry, ``missing``.
+    return np.asarray([fn(v) for v in distinct] + [missing], dtype=dtype)[index]
 
 
 def _text(values: np.ndarray | None, idx: np.ndarray, width: int) -> np.ndarray:

@@ -44,6 +44,23 @@ def _cell_state(seed, cell):
     return np.uint64(seed) * _GOLDEN + np.uint64(cell) * _CELL
 
 
+@njit(inline="always", **JIT)
+def _draw_neighbour(state, cell, others, chosen, taken):
+    """One cell other than ``cell`` and ``chosen[:taken]``, uniform over the rest of the ``others + 1``
+    cells (rejection on a repeat); returns (advanced random state, the cell)."""
+    while True:
+        state, bits = _splitmix(state)
+        j = np.int64(((bits >> _S32) * others) >> _S32)
+        if j >= cell:
+            j += 1
+        fresh = True
+        for u in range(taken):
+            if chosen[u] == j:
+                fresh = False
+                break
+        if fresh:
+            return state, j
+
 @njit(**PARALLEL_JIT)
 def gistar_permutation_p(values, indptr, indices, permutations, seed, stop_after):
     """Folded pseudo p-value of each cell's Gi* under conditional permutation.
@@ -72,7 +89,7 @@ def gistar_permutation_p(values, indptr, indices, permutations, seed, stop_after
     total = 0.0
     for i in range(n):
         total += values[i]
-    others = np.uint64(n - 1)
+    others = np.uint64(max(n - 1, 0))  # n = 0 draws nothing; plain Python (NUMBA_DISABLE_JIT) refuses -1
     for i in prange(n):
         lo = indptr[i]
         deg = indptr[i + 1] - lo
@@ -92,20 +109,8 @@ def gistar_permutation_p(values, indptr, indices, permutations, seed, stop_after
         for _ in range(permutations):
             s = values[i]
             for t in range(deg):
-                while True:
-                    state, bits = _splitmix(state)
-                    j = np.int64(((bits >> _S32) * others) >> _S32)
-                    if j >= i:
-                        j += 1
-                    fresh = True
-                    for u in range(t):
-                        if chosen[u] == j:
-                            fresh = False
-                            break
-                    if fresh:
-                        break
-                chosen[t] = j
-                s += values[j]
+                state, chosen[t] = _draw_neighbour(state, i, others, chosen, t)
+                s += values[chosen[t]]
             done += 1
             if (upper and s >= observed - tol) or (not upper and s <= observed + tol):
                 extreme += 1
@@ -146,7 +151,7 @@ def gistar_permutation_p_periods(values, indptr, indices, permutations, seed, st
     for i in range(n):
         for t in range(periods):
             total[t] += values[i, t]
-    others = np.uint64(n - 1)
+    others = np.uint64(max(n - 1, 0))  # n = 0 draws nothing; plain Python (NUMBA_DISABLE_JIT) refuses -1
     for i in prange(n):
         lo = indptr[i]
         deg = indptr[i + 1] - lo
@@ -168,19 +173,7 @@ def gistar_permutation_p_periods(values, indptr, indices, permutations, seed, st
         state = _cell_state(seed, i)
         for _ in range(permutations):
             for u in range(deg):
-                while True:
-                    state, bits = _splitmix(state)
-                    j = np.int64(((bits >> _S32) * others) >> _S32)
-                    if j >= i:
-                        j += 1
-                    fresh = True
-                    for v in range(u):
-                        if chosen[v] == j:
-                            fresh = False
-                            break
-                    if fresh:
-                        break
-                chosen[u] = j
+                state, chosen[u] = _draw_neighbour(state, i, others, chosen, u)
             # Only periods still running are summed: most stop within a few dozen draws, while
             # a cell hot in one week draws for it alone.
             for t in range(periods):
