@@ -20,10 +20,11 @@ from models.baselines import get_baselines
 from models.features import CellHistory
 from models.metrics import hits_at, score_forecast
 from models.predictor import RiskModel
+from models.serving import BLEND, MODEL, NOT_BASELINES, SERVED, walk_forward
 
 log = logging.getLogger(__name__)
 
-MODEL = "model"
+__all__ = ["BLEND", "HEADLINE", "MODEL", "SERVED", "BacktestResult", "noise_ceiling", "rolling_backtest"]
 #: The metric the verdict is about: Project Guardian's hotspots cover 1.4% of the force area.
 HEADLINE = "pai@1.4%"
 SUMMARY_METRICS = ["hit_rate@1.4%", "pai@1%", "pai@1.4%", "pai@5%", "pei@1.4%", "poisson_deviance",
@@ -37,6 +38,12 @@ class BacktestResult:
     per_period: pd.DataFrame
     baselines: dict[str, str]
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Per test period: the partner of the blend, the method served, its calibration factor, and the
+    #: served forecast's total over the observed (see :mod:`models.serving`).
+    choices: pd.DataFrame | None = None
+    #: Per method, its forecast of each test period (cells of the history), oldest first; in memory only.
+    forecasts: dict[str, list[np.ndarray]] | None = field(default=None, repr=False)
+    observed: list[np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -52,7 +59,8 @@ class BacktestResult:
         return {m: int((wide[MODEL] > wide[m]).sum()) for m in wide.columns if m != MODEL}
 
     def best_baseline(self, metric: str = HEADLINE) -> str:
-        means = self.summary[metric].drop(MODEL)
+        means = self.summary[metric]
+        means = means[[m for m in means.index if m not in NOT_BASELINES]]
         return str(means.idxmax() if metric != "poisson_deviance" else means.idxmin())
 
     def verdict(self) -> str:
@@ -70,10 +78,28 @@ class BacktestResult:
         return (f"The model {word} the best baseline on PAI at 1.4% of the area: {model:.2f} against "
                 f"{other:.2f} ({best}), mean of {n} test periods; higher in {wins} of {n}.")
 
+    def served_verdict(self) -> str:
+        """One sentence on what would have been served, each period chosen on the periods before it."""
+        s = self.summary
+        if SERVED not in s.index or s[HEADLINE].isna().all():
+            return ""
+        best = self.best_baseline()
+        served, other = s.loc[SERVED, HEADLINE], s.loc[best, HEADLINE]
+        wide = self.per_period.pivot(index="period", columns="method", values=HEADLINE)
+        wins = int((wide[SERVED] >= wide[best]).sum())
+        ratio = s.loc[SERVED, "calibration_ratio"]
+        return (f"Served (each period the method that ranked best over the periods before it, recalibrated on them): "
+                f"PAI at 1.4% {served:.2f}, {served / other:.3f} times the best baseline's ({best}), at least as high "
+                f"in {wins} of {len(wide)} periods; forecast/observed {ratio:.3f}.")
+
     def to_dict(self) -> dict:
         s = self.summary.reset_index().replace({np.nan: None})
-        return {"summary": s.to_dict("records"), "verdict": self.verdict(), "baselines": self.baselines,
-                "seconds": self.seconds}
+        out = {"summary": s.to_dict("records"), "verdict": self.verdict(), "baselines": self.baselines,
+               "seconds": self.seconds}
+        if self.choices is not None:
+            out["served"] = {"verdict": self.served_verdict(),
+                             "periods": self.choices.replace({np.nan: None}).to_dict("records")}
+        return out
 
 
 def noise_ceiling(history: CellHistory, periods, share: float = 0.014, draws: int = 200, seed: int = 0) -> float:
@@ -153,9 +179,13 @@ def rolling_backtest(history: CellHistory, n_periods: int = 6, model: RiskModel 
     rows = []
     seconds = {MODEL: 0.0, **{b.name: 0.0 for b in chosen}}
     areas = history.areas_m2
+    kept: dict[str, list[np.ndarray]] = {MODEL: [], **{b.name: [] for b in chosen}}
+    observed_all, labels = [], []
     for p in test_periods_for(history, n_periods, template.warmup_periods):
         observed = history.observed(int(p))
         label = history.calendar.label(np.array([p]))[0]
+        observed_all.append(observed)
+        labels.append(label)
         t = time.perf_counter()
         fitted = RiskModel(**template.get_params()).fit(history, int(p))
         forecasts = {MODEL: fitted.predict(history, int(p))}
@@ -165,9 +195,14 @@ def rolling_backtest(history: CellHistory, n_periods: int = 6, model: RiskModel 
             forecasts[b.name] = b.forecast(history, int(p))
             seconds[b.name] += time.perf_counter() - t
         for name, expected in forecasts.items():
+            kept[name].append(expected)
             rows.append({"method": name, "period": label, **score_forecast(expected, observed, areas)})
         if progress:
             got = {r["method"]: r[HEADLINE] for r in rows if r["period"] == label}
             progress(f"{label}: PAI@1.4% " + ", ".join(f"{k} {v:.2f}" for k, v in got.items()))
+    walked = walk_forward(labels, kept, observed_all, areas, HEADLINE) if chosen else None
+    if walked is not None:
+        rows += walked.rows
     return BacktestResult(pd.DataFrame(rows), {b.name: b.describe() for b in chosen},
-                          {k: round(v, 3) for k, v in seconds.items()})
+                          {k: round(v, 3) for k, v in seconds.items()},
+                          walked.choices if walked is not None else None, kept, observed_all)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.backtest import HEADLINE, MODEL
+from models.backtest import HEADLINE, MODEL, SERVED
 from models.training import TrainedModel
 
 _METRIC_HEADERS = {
@@ -25,7 +25,7 @@ def summary_markdown(summary) -> str:
             v = row[c]
             cells.append("n/a" if v is None or (isinstance(v, float) and np.isnan(v))
                          else f"{int(v)}" if c == "periods" else f"{v:.4f}" if c == "poisson_deviance" else f"{v:.3f}")
-        lines.append(f"| {'**model**' if method == MODEL else method} | " + " | ".join(cells) + " |")
+        lines.append(f"| {f'**{method}**' if method in (MODEL, SERVED) else method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -36,6 +36,7 @@ def model_card(trained: TrainedModel, version: int | None = None) -> str:
     period_word = {"tactical": f"{t.calendar.length_days}-day tactical period", "week": "week",
                    "month": "calendar month"}[t.calendar.kind]
     params = t.model.get_params()
+    served = t.served
     lines = [
         f"# Model card: hotspots risk model{f' v{version}' if version is not None else ''}",
         "",
@@ -44,6 +45,7 @@ def model_card(trained: TrainedModel, version: int | None = None) -> str:
         f"(about {_cell_m2(t.resolution):,.0f} m²) in the next {period_word}.",
         f"- **Trained for** the period {first} to {last}, on data from {t.training_start} to {t.training_end} "
         f"({t.n_incidents:,} incidents, {t.n_cells:,} cells).",
+        f"- **Serves**: {served.describe()}; {served.reason}.",
         "- **Not targets**: offences that police activity detects (possession of weapons, drugs, stop and search). "
         "Their counts measure patrol effort as much as crime; forecasting them would send patrols where patrols "
         "already were, and the forecast would feed itself. They are not covariates either.",
@@ -73,6 +75,7 @@ def model_card(trained: TrainedModel, version: int | None = None) -> str:
             "",
             f"**{t.backtest.verdict()}**",
             "",
+            *_served_lines(t.backtest),
             "Baselines: " + "; ".join(f"`{k}`: {v}" for k, v in t.backtest.baselines.items()) + ".",
             "",
             f"PAI = share of incidents / share of area; PEI = incidents caught / the most any cells of that "
@@ -97,6 +100,19 @@ def model_card(trained: TrainedModel, version: int | None = None) -> str:
         "reading one cell's number as a promise.",
     ] + [f"- {n}" for n in t.notes]
     return "\n".join(lines) + "\n"
+
+
+def _served_lines(backtest) -> list[str]:
+    """Each test period's served choice, made on the periods before it (:mod:`models.serving`)."""
+    if backtest.choices is None:
+        return []
+    lines = [backtest.served_verdict(), "",
+             "| period | served | blend partner | calibration factor | forecast/observed |", "|---|---|---|---:|---:|"]
+    for r in backtest.choices.itertuples(index=False):
+        ratio = r[4]
+        lines.append(f"| {r.period} | {r.served} | {r.partner} | {r.calibration:.3f} | "
+                     f"{'n/a' if ratio is None or np.isnan(ratio) else f'{ratio:.3f}'} |")
+    return lines + [""]
 
 
 def _cell_m2(resolution: int) -> float:

@@ -23,6 +23,7 @@ from hotspots.geo.periods import Calendar
 from models.card import model_card
 from models.features import FeatureConfig, PointLayer
 from models.predictor import RiskModel
+from models.serving import ServedForecast
 from models.target import Target, parse_target
 from models.training import TrainedModel
 
@@ -40,12 +41,22 @@ class StoredModel:
     feature_config: FeatureConfig
     layers: tuple[PointLayer, ...]
     row: dict
+    served: ServedForecast | None = None
+
+    def __post_init__(self):
+        if self.served is None:  # a version stored before the served forecast was chosen serves its model
+            self.served = ServedForecast.model_only(self.model, "stored before the served forecast was chosen")
+
+    def predict(self, history, period: int) -> np.ndarray:
+        """What this version serves for ``period``: expected counts per cell of ``history``, shape (m,)."""
+        return self.served.predict(history, period)
 
 
 def version_row(trained: TrainedModel, number: int) -> dict:
     """The registry columns of ``trained`` stored as version ``number``: its settings, metrics, card and
     pickled model."""
-    blob = pickle.dumps({"model": trained.model, "layers": trained.layers}, protocol=pickle.HIGHEST_PROTOCOL)
+    blob = pickle.dumps({"model": trained.model, "layers": trained.layers, "served": trained.served},
+                        protocol=pickle.HIGHEST_PROTOCOL)
     first, last = trained.forecast_bounds()
     metrics = trained.backtest.to_dict() if trained.backtest is not None else {}
     cal = trained.calendar
@@ -72,7 +83,7 @@ def stored_model(row: dict, blob: bytes) -> StoredModel:
     target = parse_target(row["target"], allow_police_detected=True)
     calendar = Calendar(row["period_kind"], row["period_anchor"], row["period_days"], row["timezone"])
     return StoredModel(row["version"], payload["model"], target, calendar, row["resolution"], row["crs"], config,
-                       tuple(payload["layers"]), row)
+                       tuple(payload["layers"]), row, payload.get("served"))
 
 
 def forecast_table(cells: np.ndarray, expected: np.ndarray, calendar: Calendar, period: int) -> pd.DataFrame:

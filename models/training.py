@@ -20,9 +20,10 @@ import pandas as pd
 
 import hotspots
 from hotspots.geo.periods import Calendar, day_from_number
-from models.backtest import BacktestResult, rolling_backtest
+from models.backtest import HEADLINE, BacktestResult, rolling_backtest
 from models.features import CellHistory, FeatureConfig, PointLayer
 from models.predictor import RiskModel
+from models.serving import ServedForecast, choose_served
 from models.target import Target
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,12 @@ class TrainedModel:
     backtest: BacktestResult | None
     n_incidents: int
     n_cells: int
+    served: ServedForecast | None = None  # what the version serves; None: the model as fitted
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.served is None:
+            self.served = ServedForecast.model_only(self.model)
 
     def forecast_bounds(self) -> tuple[dt.date, dt.date]:
         p = np.array([self.forecast_period])
@@ -112,6 +118,10 @@ def train(history: CellHistory, forecast_period: int | None = None, model: RiskM
     fitted = RiskModel(**template.get_params()).fit(history, forecast_period)
     if progress:
         progress("final model fitted")
+    served = (choose_served(fitted, backtest.per_period, backtest.forecasts, backtest.observed, HEADLINE)
+              if backtest is not None else None)
+    if served is not None:
+        log.info("serves %s: %s", served.describe(), served.reason)
     cutoff = int(history.calendar.start_day(np.array([forecast_period]))[0])
     used = history.end_day <= cutoff
     return TrainedModel(
@@ -121,7 +131,7 @@ def train(history: CellHistory, forecast_period: int | None = None, model: RiskM
         training_start=day_from_number(int(history.start_day[used].min())),
         training_end=day_from_number(cutoff - 1),
         data_fingerprint=data_fingerprint(history.incidents_used[used]), code_version=code_version(),
-        backtest=backtest, n_incidents=int(used.sum()), n_cells=int(history.cells.size))
+        backtest=backtest, n_incidents=int(used.sum()), n_cells=int(history.cells.size), served=served)
 
 
 def history_before(history: CellHistory, period: int) -> CellHistory:

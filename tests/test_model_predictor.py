@@ -8,7 +8,7 @@ from model_fixtures import TACTICAL
 
 from hotspots.core.errors import HotspotsError
 from hotspots.geo import cells as h3cells
-from models.backtest import MODEL, rolling_backtest
+from models.backtest import BLEND, MODEL, SERVED, rolling_backtest
 from models.baselines import BASELINES, DecayedCounts, LastPeriod, Prospective, RetrospectiveKDE, get_baselines
 from models.features import CellHistory
 from models.predictor import RiskModel
@@ -95,7 +95,7 @@ def test_backtest_on_the_synthetic_city(history):
     """Persistent hotspots and near repeats: the model must beat last period's counts, and be calibrated."""
     result = rolling_backtest(history, 3, RiskModel(**FAST))
     s = result.summary
-    assert list(s.index) == [MODEL, *BASELINES]
+    assert list(s.index) == [MODEL, *BASELINES, BLEND, SERVED]
     assert (s["periods"] == 3).all()
     assert s.loc[MODEL, "pai@1.4%"] > s.loc["last_period", "pai@1.4%"]
     assert s.loc[MODEL, "poisson_deviance"] < s.loc["last_period", "poisson_deviance"]

@@ -19,7 +19,7 @@ from hotspots.services.ingest import stored_frame
 from hotspots.services.models import forecast_promoted, list_models, model_row, promoted_version, register
 from hotspots.services.models import promote as promote_version
 from hotspots.services.models import rollback as roll
-from models.backtest import MODEL, rolling_backtest
+from models.backtest import MODEL, SERVED, rolling_backtest
 from models.features import read_point_layer
 from models.national.training import train_national
 from models.predictor import RiskModel
@@ -96,11 +96,13 @@ def _print_summary(result) -> None:
                 "deviance", "fcst/obs"):
         table.add_column(col, justify="left" if col == "method" else "right")
     for method, r in result.summary.iterrows():
-        table.add_row(f"[bold]{method}[/bold]" if method == MODEL else method, f"{int(r['periods'])}",
+        table.add_row(f"[bold]{method}[/bold]" if method in (MODEL, SERVED) else method, f"{int(r['periods'])}",
                       f"{r['hit_rate@1.4%']:.3f}", f"{r['pai@1%']:.2f}", f"{r['pai@1.4%']:.2f}", f"{r['pai@5%']:.2f}",
                       f"{r['pei@1.4%']:.3f}", f"{r['poisson_deviance']:.4f}", f"{r['calibration_ratio']:.2f}")
     out.print(table)
     out.print(result.verdict(), highlight=False)
+    if result.served_verdict():
+        out.print(result.served_verdict(), highlight=False, soft_wrap=True)
 
 
 @model_app.command()
@@ -149,7 +151,8 @@ def train(
         _print_summary(trained.backtest)
     first, last = trained.forecast_bounds()
     out.print(f"model version {version} stored: {trained.target.describe()}, trained on "
-              f"{trained.training_start}..{trained.training_end} for {first}..{last}; not promoted. "
+              f"{trained.training_start}..{trained.training_end} for {first}..{last}; it serves "
+              f"{trained.served.describe()}; not promoted. "
               f"Read its card with 'hotspots model show {version}', then 'hotspots model promote {version}'.",
               highlight=False, soft_wrap=True)
 

@@ -158,7 +158,7 @@ def forecast_promoted(store: Store, area, day: dt.date | None = None, *, npus: t
     history = CellHistory(frame, region_cells(area, frame, stored.resolution), stored.calendar, stored.target,
                           stored.crs, stored.feature_config, stored.layers)
     period = stored.calendar.period_of(day) if day else history.next_period()
-    table = forecast_table(history.cells, stored.model.predict(history, period), stored.calendar, period)
+    table = forecast_table(history.cells, stored.predict(history, period), stored.calendar, period)
     return stored, visible_cells(table, npus, npu_areas)
 
 

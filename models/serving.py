@@ -1,0 +1,186 @@
+"""What a trained version serves: the model, a count baseline or a blend of the two, whichever the
+rolling backtest says ranks best, recalibrated so its total matches what happened.
+
+A force is never served a forecast that the backtest says counting past crime beats. The choice and
+the recalibration are walked forward through the backtest itself: the forecast ``served`` for a test
+period is the method that had the best mean PAI at 1.4% over the test periods *before* it, scaled
+by observed / forecast over those same periods, so the ``served`` row of a backtest scores exactly
+what would have been served, with nothing chosen or fitted on the period it is scored on. The
+version trained for the next period makes the same choice over every backtest period.
+
+* ``blend``: the model's expected counts and the best count baseline's (rescaled to the model's
+  total), half each: the model's covariates and seasonality with the baseline's long memory.
+* recalibration: expected counts times Σ observed / Σ forecast over the earlier test periods; the
+  ranking, so PAI and PEI, is unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.baselines import BASELINES
+from models.features import CellHistory
+from models.metrics import score_forecast
+from models.predictor import RiskModel
+
+MODEL = "model"
+BLEND = "blend"
+SERVED = "served"
+#: Methods of a backtest that are not baselines: what the verdicts compare against the baselines.
+NOT_BASELINES = (MODEL, BLEND, SERVED)
+#: The model's weight in the blend.
+BLEND_WEIGHT = 0.5
+#: The blend's partner before any test period has been scored.
+DEFAULT_PARTNER = "tuned_counts"
+
+
+def blend(model_forecast: np.ndarray, baseline_forecast: np.ndarray, weight: float = BLEND_WEIGHT) -> np.ndarray:
+    """``weight`` of the model's expected counts and the rest of the baseline's, rescaled to the model's total."""
+    total, other = float(model_forecast.sum()), float(baseline_forecast.sum())
+    rescaled = baseline_forecast * (total / other) if other > 0 else np.zeros_like(model_forecast)
+    return weight * model_forecast + (1.0 - weight) * rescaled
+
+
+@dataclass
+class ServedForecast:
+    """The forecast a version serves, and why.
+
+    Attributes
+    ----------
+    method : ``"model"``, a baseline's name, or ``"blend"``.
+    calibration : expected counts are multiplied by it (observed / forecast over the backtest).
+    model : the fitted model (kept for every method: the card describes it).
+    partner : the baseline of a blend, or the baseline served.
+    reason : one sentence for the model card.
+    """
+
+    method: str
+    calibration: float
+    model: RiskModel
+    partner: str | None = None
+    reason: str = ""
+
+    @classmethod
+    def model_only(cls, model: RiskModel, reason: str = "no backtest was run, so the model is served as fitted"):
+        return cls(MODEL, 1.0, model, None, reason)
+
+    def raw(self, history: CellHistory, period: int) -> np.ndarray:
+        """Expected counts per cell before recalibration, shape (m,)."""
+        if self.method == MODEL:
+            return self.model.predict(history, period)
+        base = BASELINES[self.partner].forecast(history, period)
+        if self.method == BLEND:
+            return blend(self.model.predict(history, period), base)
+        return base
+
+    def predict(self, history: CellHistory, period: int) -> np.ndarray:
+        """Expected target incidents per cell of ``history`` in ``period``, recalibrated, shape (m,)."""
+        return self.raw(history, period) * self.calibration
+
+    def describe(self) -> str:
+        what = {MODEL: "the model", BLEND: f"a blend of the model and {self.partner}"}.get(self.method,
+                                                                                          f"the baseline {self.method}")
+        return f"{what}, expected counts times {self.calibration:.3f}"
+
+
+def _calibration(forecasts: list[np.ndarray], observed: list[np.ndarray]) -> float:
+    total = float(sum(f.sum() for f in forecasts))
+    seen = float(sum(o.sum() for o in observed))
+    return seen / total if total > 0 and seen > 0 else 1.0
+
+
+def _best(scores: pd.DataFrame, candidates: list[str], headline: str) -> str:
+    """The candidate with the best mean headline (the first listed among equals; NaN periods skipped)."""
+    means = scores[candidates].mean(axis=0, skipna=True)
+    if means.isna().all():
+        return candidates[0]
+    return str(means.fillna(-np.inf).idxmax())
+
+
+@dataclass
+class WalkForward:
+    """The blend and served rows of a backtest, and each test period's choice."""
+
+    rows: list[dict]
+    choices: pd.DataFrame
+
+
+def walk_forward(periods: list[str], forecasts: dict[str, list[np.ndarray]], observed: list[np.ndarray],
+                 areas: np.ndarray, headline: str) -> WalkForward:
+    """Score the blend and the served forecast on each test period, chosen on the periods before it.
+
+    Parameters
+    ----------
+    periods : the test periods' labels, oldest first.
+    forecasts : per method (the model and each baseline), its forecast of each test period, shape (m,) each.
+    observed : each test period's observed counts per cell, shape (m,) each.
+    areas : each cell's area in m², shape (m,).
+    headline : the metric the choice is made on (e.g. ``"pai@1.4%"``).
+
+    Returns
+    -------
+    WalkForward
+        Score rows for ``blend`` and ``served``, and per test period the partner, the method
+        served, its calibration factor and the served forecast's total over the observed.
+    """
+    baselines = [m for m in forecasts if m not in NOT_BASELINES]
+    scores = pd.DataFrame({m: [score_forecast(f, o, areas)[headline] for f, o in zip(fs, observed, strict=True)]
+                           for m, fs in forecasts.items()})
+    forecasts = {**forecasts, BLEND: []}
+    rows, choices = [], []
+    for t, label in enumerate(periods):
+        before = scores.iloc[:t]
+        partner = _best(before, baselines, headline) if t else (
+            DEFAULT_PARTNER if DEFAULT_PARTNER in baselines else baselines[0])
+        blended = blend(forecasts[MODEL][t], forecasts[partner][t])
+        forecasts[BLEND].append(blended)
+        blended_score = score_forecast(blended, observed[t], areas)
+        rows.append({"method": BLEND, "period": label, **blended_score})
+        scores.loc[t, BLEND] = blended_score[headline]
+        # The blend's earlier periods are scored with the partners chosen then: what would have been served.
+        method = _best(before, [MODEL, BLEND, *baselines], headline) if t else MODEL
+        factor = _calibration(forecasts[method][:t], observed[:t])
+        served = forecasts[method][t] * factor
+        row = {"method": SERVED, "period": label, **score_forecast(served, observed[t], areas)}
+        rows.append(row)
+        choices.append({"period": label, "served": method, "partner": partner, "calibration": factor,
+                        "forecast/observed": row["calibration_ratio"]})
+    return WalkForward(rows, pd.DataFrame(choices))
+
+
+def choose_served(model: RiskModel, per_period: pd.DataFrame, forecasts: dict[str, list[np.ndarray]] | None,
+                  observed: list[np.ndarray] | None, headline: str) -> ServedForecast:
+    """What the version for the next period serves, chosen and recalibrated on every backtest period.
+
+    Parameters
+    ----------
+    model : the model fitted for the next period.
+    per_period : the backtest's score rows (``method``, ``period``, metrics).
+    forecasts, observed : the backtest's forecasts per method and observed counts, as for :func:`walk_forward`;
+        None when the backtest did not keep them.
+    headline : the metric the choice is made on.
+
+    Returns
+    -------
+    ServedForecast
+        The method with the best mean headline over the backtest, and its recalibration.
+    """
+    if forecasts is None or observed is None or not observed:
+        return ServedForecast.model_only(model)
+    means = per_period.groupby("method", sort=False)[headline].mean()
+    baselines = [m for m in means.index if m not in NOT_BASELINES]
+    candidates = [MODEL, BLEND, *baselines]
+    partner = str(means[baselines].idxmax())
+    method = str(means[candidates].fillna(-np.inf).idxmax())
+    chosen_forecasts = ([blend(m, b) for m, b in zip(forecasts[MODEL], forecasts[partner], strict=True)]
+                        if method == BLEND else forecasts[method])
+    factor = _calibration(chosen_forecasts, observed)
+    n = len(observed)
+    reason = (f"over the {n} backtest periods it had the best mean {headline} ({means[method]:.2f}; the model "
+              f"{means[MODEL]:.2f}, the best baseline {partner} {means[partner]:.2f}, the blend {means[BLEND]:.2f}); "
+              f"its expected counts are scaled by {factor:.3f}, observed over forecast across those periods")
+    return ServedForecast(method, factor, model, None if method == MODEL else partner if method == BLEND else method,
+                          reason)
