@@ -83,3 +83,62 @@ def test_repeated_warnings_of_many_files_are_summarised():
              for m in range(1, 13)] + ["2024-01.csv: unknown offence 'x' on 1 row(s) (first at line 2) kept as 'other'"]
     got = summarised(lines)
     assert got[0] == lines[0] + " (and the same in 11 more file(s))" and got[1] == lines[-1] and len(got) == 2
+
+
+def _one_offence_file(tmp_path, zone: str, rows: list[str]):
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(f'[columns]\ndatetime = "When"\nlon = "Lon"\nlat = "Lat"\n[format]\ntimezone = "{zone}"\n'
+                       'offence = "Robbery"\n')
+    data = tmp_path / "x.csv"
+    data.write_text("When,Lon,Lat\n" + "\n".join(rows) + "\n")
+    return data, mapping
+
+
+def test_periods_follow_the_mappings_time_zone(tmp_path):
+    """A mapping's time zone is where its incidents happened: the periods start at its midnights, not the
+    force's."""
+    from hotspots.cli.model import _history
+
+    rows = [f"2024-{m:02d}-{d:02d} 12:00,-1.9,52.48" for m in range(1, 9) for d in (3, 17)]
+    data, mapping = _one_offence_file(tmp_path, "America/New_York", rows)
+    history, _ = _history([data], "auto", mapping, "month", 8, "Robbery", "", [], None, False, None,
+                          tmp_path / "rejects.csv")
+    assert history.calendar.timezone == "America/New_York"
+    # 20:30 on 30 June in New York is June there, though already July in London.
+    data2, _ = _one_offence_file(tmp_path, "America/New_York", [*rows, "2024-06-30 20:30,-1.9,52.48"])
+    again, _ = _history([data2], "auto", mapping, "month", 8, "Robbery", "", [], None, False, None,
+                        tmp_path / "rejects.csv")
+    june = again.calendar.period_of(dt.date(2024, 6, 10))
+    assert again.observed(june).sum() == history.observed(june).sum() + 1
+
+
+def test_a_time_spread_over_columns_and_a_month_given_as_its_first_day(tmp_path):
+    """Vancouver's YEAR..MINUTE columns joined by a list in the mapping; 2022-01-01 in a month column is January."""
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\ndatetime = ["Y", "M", "D", "H", "MIN"]\nlon = "Lon"\nlat = "Lat"\n'
+                       '[format]\ndatetime = "%Y %m %d %H %M"\ntimezone = "Europe/London"\noffence = "Robbery"\n')
+    data = tmp_path / "x.csv"
+    data.write_text("Y,M,D,H,MIN,Lon,Lat\n2022,6,3,23,5,-1.9,52.48\n2022,13,3,23,5,-1.9,52.48\n")
+    raw = read(data, "auto", {"mapping": str(mapping)})
+    done = normalise(raw, ingest_context(None, None, raw, IngestOptions(force_area=None), "store"))
+    assert done.incidents["occurred_from"].tolist() == [pd.Timestamp("2022-06-03T22:05Z")]
+    assert done.rejects[["line", "reason"]].values.tolist() == [[3, "unparseable date"]]
+    month_map = tmp_path / "month.toml"
+    month_map.write_text('[columns]\nmonth = "month"\nlon = "Lon"\nlat = "Lat"\n[format]\noffence = "Burglary"\n')
+    monthly = tmp_path / "m.csv"
+    monthly.write_text("month,Lon,Lat\n2022-01-01,-1.9,52.48\n2022-01-15,-1.9,52.48\n")
+    raw = read(monthly, "auto", {"mapping": str(month_map)})
+    done = normalise(raw, ingest_context(None, None, raw, IngestOptions(force_area=None), "store"))
+    assert done.incidents["occurred_from"].tolist() == [pd.Timestamp("2022-01-01T00:00Z")]
+    assert done.incidents["occurred_to"].tolist() == [pd.Timestamp("2022-02-01T00:00Z")]
+    assert done.rejects["line"].tolist() == [3]  # a mid-month day is not a month
+
+
+def test_a_mapping_column_must_be_one_name_or_a_list_for_a_time(tmp_path):
+    from hotspots.core.errors import FormatError
+    from hotspots.ingest.readers import load_mapping
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[columns]\ndatetime = "When"\nlon = ["A", "B"]\nlat = "Lat"\n[format]\noffence = "Robbery"\n')
+    with pytest.raises(FormatError, match=r"lon = \['A', 'B'\] must name one source column"):
+        load_mapping(bad)

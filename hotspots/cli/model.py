@@ -13,6 +13,7 @@ from hotspots.cli._common import DbOption, app, err, load_force_area, open_store
 from hotspots.core.errors import ValidationError
 from hotspots.core.tables import write_csv
 from hotspots.ingest.files import IngestOptions, expand_paths, normalise_files
+from hotspots.ingest.readers import mapping_timezone
 from hotspots.national.cluster import dask_client
 from hotspots.national.dataset import IncidentDataset
 from hotspots.services.ingest import stored_frame
@@ -84,8 +85,12 @@ def _history(inputs, fmt, mapping, period, res, target, cutoff, layers, area_pat
     s = settings()
     area = load_force_area(area_path)
     frame, crs = _incidents(inputs, fmt, mapping, area, res, store, rejects_to)
+    # A mapping's own time zone is where its incidents happened: periods start at its midnights.
+    zone = (mapping_timezone(mapping) if inputs else None) or s.timezone
+    if zone != s.timezone:
+        err.print(f"periods follow the mapping's time zone, {zone}", highlight=False)
     return build_history(frame, crs, period=period, resolution=res, target=target, cutoff=parse_day(cutoff, "--cutoff"),
-                         area=area, anchor=s.period_anchor, period_days=s.period_days, timezone=s.timezone,
+                         area=area, anchor=s.period_anchor, period_days=s.period_days, timezone=zone,
                          layers=tuple(read_point_layer(p, crs) for p in layers or []),
                          allow_police_detected=allow)
 

@@ -109,6 +109,11 @@ def _parse_times(rows: RawRows, tz: str) -> _Times:
             continue
         if kind == "month":
             parsed = pd.to_datetime(text[todo], format="%Y-%m", errors="coerce")
+            # A month written as its first day (2022-01-01, as R writes a month) is that month.
+            first_day = parsed.isna() & text[todo].str.fullmatch(r"\d{4}-\d{2}-01")
+            if first_day.any():
+                parsed[first_day] = pd.to_datetime(text[todo][first_day].str.slice(0, 7), format="%Y-%m",
+                                                   errors="coerce")
         elif kind == "date":
             parsed = pd.to_datetime(text[todo], format="%Y-%m-%d", errors="coerce")
         else:

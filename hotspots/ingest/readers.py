@@ -141,6 +141,14 @@ def load_mapping(path: str | Path) -> dict:
     columns = mapping.get("columns")
     if not isinstance(columns, dict) or not columns:
         raise FormatError(f"mapping {p.name}: needs a [columns] table naming the source columns")
+    for canon, source in columns.items():
+        several = canon in ("datetime", "date") and isinstance(source, list)
+        if not (isinstance(source, str) and source) and not (several and source and all(
+                isinstance(c, str) and c for c in source)):
+            raise FormatError(
+                f"mapping {p.name}: [columns] {canon} = {source!r} must name one source column; a time spread over "
+                "columns may list them, e.g. datetime = [\"YEAR\", \"MONTH\", \"DAY\"] with [format] "
+                "datetime = \"%Y %m %d\"")
     has_time = any(k in columns for k in ("datetime", "date", "month"))
     has_place = {"lon", "lat"} <= columns.keys() or {"x", "y"} <= columns.keys()
     constant = mapping.get("format", {}).get("offence")
@@ -156,6 +164,26 @@ def load_mapping(path: str | Path) -> dict:
     return mapping
 
 
+def mapping_timezone(path: str | Path | None) -> str | None:
+    """The time zone a mapping file reads its times in (``[format] timezone``), or None."""
+    if path is None:
+        return None
+    zone = load_mapping(path).get("format", {}).get("timezone")
+    return str(zone) if zone else None
+
+
+def _split_columns(columns: dict) -> tuple[dict[str, str], dict[str, int]]:
+    """The source columns to read (a list's members as ``name#i``), and how many parts each list has."""
+    wanted, parts = {}, {}
+    for canon, source in columns.items():
+        if isinstance(source, list):
+            parts[canon] = len(source)
+            wanted.update({f"{canon}#{i}": col for i, col in enumerate(source)})
+        else:
+            wanted[canon] = source
+    return wanted, parts
+
+
 def read_mapped_csv(path: Path, options: dict | None = None) -> RawRows:
     """A generic CSV (a CONNECT extract, say) described by a mapping file (``options['mapping']``)."""
     mapping_path = (options or {}).get("mapping")
@@ -166,7 +194,11 @@ def read_mapped_csv(path: Path, options: dict | None = None) -> RawRows:
     # What the command line names wins over the mapping; the mapping over detection and UTF-8.
     given = {k: v for k, v in (options or {}).items() if v not in (None, "", "auto")}
     chosen = {"encoding": fmt.get("encoding"), "delimiter": fmt.get("delimiter")} | given
-    rows = _read_csv_columns(path, "mapped CSV", dict(mapping["columns"]), chosen)
+    wanted, parts = _split_columns(mapping["columns"])
+    rows = _read_csv_columns(path, "mapped CSV", wanted, chosen)
+    for canon, n in parts.items():  # a time spread over columns (year, month, day, ...), joined by spaces
+        pieces = [rows.fields.pop(f"{canon}#{i}") for i in range(n)]
+        rows.fields[canon] = np.asarray([" ".join(map(str.strip, t)) for t in zip(*pieces, strict=True)], dtype=object)
     if "offence" not in rows.fields and "offence_code" not in rows.fields:  # a file of one offence
         rows.fields["offence"] = np.full(len(rows), fmt["offence"].strip(), dtype=object)
     if "offence_code" in rows.fields:
