@@ -25,23 +25,19 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import describe_machine
-from hotspots.core.config import DEFAULT_FORCE_AREA, SHIPPED_DATA
+from benchmarks.model_sets import LSOA_RUNS, lsoa_history, real_history, real_sets
+from hotspots.core.config import DEFAULT_FORCE_AREA
 from hotspots.crime.offences import vocabulary
-from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import Area
 from hotspots.geo.periods import Calendar
-from hotspots.ingest.files import IngestOptions, normalise_files
 from hotspots.synth import SynthParams, generate
-from models.backtest import HEADLINE, MODEL, noise_ceiling, rolling_backtest
+from models.backtest import HEADLINE, MODEL, SERVED, noise_ceiling, rolling_backtest, test_periods_for
 from models.card import summary_markdown
-from models.features import CellHistory
+from models.features import CellHistory, FeatureConfig
 from models.metrics import score_forecast
 from models.predictor import RiskModel
 from models.target import parse_target
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-MAPPINGS = Path(__file__).resolve().parent / "mappings"
-VIOLENCE = "Violence and sexual offences,Robbery"
 CEILING_NOTE = (
     "Under each table, the noise ceiling: counts drawn from each cell's long-run mean (Poisson), ranked by that "
     "mean. It is a yardstick, not a bound: the long-run mean keeps some noise of its own periods, which sets it "
@@ -59,7 +55,7 @@ def _median(fn, repeats):
     return out, statistics.median(runs), runs
 
 
-def synthetic(incidents: int, years: int, repeats: int, periods: int) -> list[str]:
+def synthetic(incidents: int, years: int, repeats: int, periods: int, overall: list) -> list[str]:
     area = Area.from_file(DEFAULT_FORCE_AREA)
     city = generate(SynthParams(seed=7, incidents=incidents * years, days=365 * years), area)
     inc = city.incidents
@@ -83,6 +79,12 @@ def synthetic(incidents: int, years: int, repeats: int, periods: int) -> list[st
         scaled = truth * obs.sum() / truth.sum()
         oracle_rows.append(score_forecast(scaled, obs, history.areas_m2))
     oracle = {k: float(np.mean([r[k] for r in oracle_rows])) for k in oracle_rows[0]}
+    ceiling_lines, ceiling = _against_ceiling(result, history)
+    s = result.summary
+    best = result.best_baseline()
+    overall.append({"set": "Synthetic city, force-wide, 3 years", "best": best, "best_pai": s.loc[best, HEADLINE],
+                    "model": s.loc[MODEL, HEADLINE], "served": s.loc[SERVED, HEADLINE], "ceiling": ceiling,
+                    "ratio": s.loc[SERVED, "calibration_ratio"]})
     summary = result.summary.drop(columns=["headline_wins"])
     summary.loc["oracle (true background)"] = [len(oracle_rows)] + [oracle[c] for c in summary.columns[1:]]
     return [
@@ -106,30 +108,14 @@ def synthetic(incidents: int, years: int, repeats: int, periods: int) -> list[st
         "",
         f"**{result.verdict()}**",
         "",
-        *_against_ceiling(result, history),
+        *_served_periods(result),
+        "",
+        *ceiling_lines,
         "",
     ]
 
 
-def _real_sets() -> list[tuple[str, list[Path], IngestOptions, Calendar, str, int]]:
-    london = REAL / "police_uk_street_other_forces" / "city_of_london"
-    cinc = REAL / "other_incidents" / "crimemappingdata" / "cincinnati_burglary.csv.gz"
-    sets = []
-    if london.is_dir():
-        sets.append(("City of London street crime 2018-01..2021-09 (police.uk, months)", [london],
-                     IngestOptions(), Calendar("month"), VIOLENCE, 12))
-    sets.append(("Birmingham city centre 2017-01..11 (police API, months; short)",
-                 [SHIPPED_DATA / "samples" / "birmingham_city_centre_police_api_2017-01_to_2017-11.csv.gz"],
-                 IngestOptions(), Calendar("month"), VIOLENCE, 4))
-    if cinc.is_file():
-        sets.append(("Cincinnati burglary 2016..2018 (exact dates, 28-day periods)", [cinc],
-                     IngestOptions(fmt="mapped-csv", mapping=str(MAPPINGS / "cincinnati.toml"),
-                                   timezone="America/New_York"),
-                     Calendar("tactical", dt.date(2016, 1, 4), 28, "America/New_York"), "Burglary", 12))
-    return sets
-
-
-def _against_ceiling(result, history) -> list[str]:
+def _against_ceiling(result, history) -> tuple[list[str], float]:
     """Each method's PAI at 1.4% as a share of the noise ceiling, and the periods the model beat it in."""
     cal = history.calendar
     labels = cal.label(history.covered_periods())
@@ -144,31 +130,113 @@ def _against_ceiling(result, history) -> list[str]:
              "| method | PAI @1.4% | share of the ceiling | periods the model beat it |", "|---|---:|---:|---:|"]
     for method, row in s.iterrows():
         won = "" if method == MODEL else f"{int(row['headline_wins'])} of {int(row['periods'])}"
-        lines.append(f"| {'**model**' if method == MODEL else method} | {row[HEADLINE]:.2f} | "
+        lines.append(f"| {f'**{method}**' if method in (MODEL, SERVED) else method} | {row[HEADLINE]:.2f} | "
                      f"{row[HEADLINE] / ceiling:.1%} | {won} |")
+    return lines, ceiling
+
+
+def _served_periods(result) -> list[str]:
+    lines = [f"**{result.served_verdict()}**", "", "| period | served | blend partner | calibration factor | "
+             "forecast/observed |", "|---|---|---|---:|---:|"]
+    for r in result.choices.itertuples(index=False):
+        lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.3f} | {r[4]:.3f} |")
     return lines
 
 
-def real(res: int) -> list[str]:
+#: The model's settings before this benchmark's levers: the booster the levers replaced, no long-run features.
+PREVIOUS = dict(max_iter=250, max_leaf_nodes=15, min_samples_leaf=50, l2_regularization=20.0)
+
+
+def _levers(history: CellHistory, periods: int) -> dict[str, float]:
+    """Mean PAI at 1.4% of the model with each lever undone, on the same test periods."""
+    plain = CellHistory(history.incidents_used, history.cells, history.calendar, history.target, history.crs,
+                        FeatureConfig(long_run=False), history.layers)
+    plain.__dict__["areas_m2"] = history.areas_m2
+    out = {}
+    for name, h, model in (("previous booster, no long-run features", plain, RiskModel(**PREVIOUS)),
+                           ("previous booster", history, RiskModel(**PREVIOUS)),
+                           ("no long-run features", plain, RiskModel())):
+        out[name] = float(rolling_backtest(h, periods, model, baselines=[]).summary.loc[MODEL, HEADLINE])
+    out["LightGBM lambdarank (a ranking objective)"] = _lambdarank(history, periods)
+    return out
+
+
+def _lambdarank(history: CellHistory, periods: int) -> float:
+    """The same features ranked by LightGBM's lambdarank, if LightGBM is installed (it is not a dependency)."""
+    try:
+        import lightgbm
+    except ImportError:
+        return float("nan")
+    if history.cells.size > 10_000:  # LightGBM's limit on the rows of one query (a period)
+        return float("nan")
+    pais = []
+    for p in test_periods_for(history, periods, RiskModel().warmup_periods):
+        train = [int(q) for q in history.covered_periods() if history.first_period + 3 <= q < p]
+        X = np.concatenate([history.features(q) for q in train])
+        y = np.clip(np.rint(np.concatenate([history.observed(q) for q in train])), 0, 30).astype(int)
+        ranker = lightgbm.LGBMRanker(objective="lambdarank", n_estimators=100, num_leaves=7, min_child_samples=50,
+                                     learning_rate=0.05, label_gain=list(range(31)), verbose=-1, random_state=0)
+        ranker.fit(X, y, group=[history.cells.size] * len(train))
+        score = ranker.predict(history.features(int(p)))
+        pais.append(score_forecast(score - score.min() + 1e-9, history.observed(int(p)), history.areas_m2)[HEADLINE])
+    return float(np.nanmean(pais))
+
+
+def _one_set(name: str, what: str, history: CellHistory, periods: int, summary: list, levers: bool) -> list[str]:
+    t = time.perf_counter()
+    result = rolling_backtest(history, periods, RiskModel())
+    seconds = time.perf_counter() - t
+    ceiling_lines, ceiling = _against_ceiling(result, history)
+    s = result.summary
+    best = result.best_baseline()
+    row = {"set": name, "best": best, "best_pai": s.loc[best, HEADLINE], "model": s.loc[MODEL, HEADLINE],
+           "served": s.loc[SERVED, HEADLINE], "ceiling": ceiling, "ratio": s.loc[SERVED, "calibration_ratio"],
+           "periods": int(s.loc[MODEL, "periods"])}
+    lines = [f"### {name}", "",
+             f"Target: {history.target.describe()}, {int(history.target_counts.sum()):,} incidents; {what}; "
+             f"{row['periods']} test periods; backtest {seconds:.1f} s.", "",
+             summary_markdown(s.drop(columns=["headline_wins"])), "", f"**{result.verdict()}**", "",
+             *_served_periods(result), "", *ceiling_lines, ""]
+    if levers:
+        undone = _levers(history, periods)
+        row["levers"] = undone
+        lines += ["Levers (the model's mean PAI at 1.4% with each undone, same test periods): "
+                  + "; ".join(f"{k} {v:.2f}" for k, v in undone.items() if np.isfinite(v))
+                  + f"; as served to the model above, {s.loc[MODEL, HEADLINE]:.2f}.", ""]
+    summary.append(row)
+    return lines
+
+
+def real(res: int, summary: list, levers: bool) -> list[str]:
     lines = ["## Real data", ""]
-    for name, paths, opts, cal, target, periods in _real_sets():
-        opts.h3_resolution = res
-        frame, _rejects, _ = normalise_files(paths, opts)
-        cells = h3cells.k_ring(np.unique(h3cells.points_to_cells(frame["lon"].to_numpy(), frame["lat"].to_numpy(),
-                                                                 res)), 2)
-        history = CellHistory(frame, cells, cal, parse_target(target), frame.attrs["projected_crs"])
-        t = time.perf_counter()
-        result = rolling_backtest(history, periods, RiskModel())
-        lines += [f"### {name}", "",
-                  f"Target: {history.target.describe()}, {int(history.target_counts.sum()):,} incidents; "
-                  f"{cells.size:,} resolution-{res} cells (the incidents' cells and two rings around them); "
-                  f"{periods} test periods; backtest {time.perf_counter() - t:.1f} s.", "",
-                  summary_markdown(result.summary.drop(columns=["headline_wins"])), "", f"**{result.verdict()}**", "",
-                  *_against_ceiling(result, history), ""]
-    lines += ["Not backtested: Vancouver thefts (one year, dates split over six columns: no reader yet), Tempe opioid "
-              "calls, Nottingham burglary and robbery, Lancashire and Northumbria ASB (no offence column, or one "
-              "year of months), PredictCode's Chicago example (1,000 incidents).", ""]
+    for rs in real_sets():
+        history = real_history(rs, res)
+        lines += _one_set(rs.name, f"{history.cells.size:,} resolution-{res} cells (the incidents' cells and two "
+                          "rings around them)", history, rs.periods, summary, levers)
+    for first, last in LSOA_RUNS:
+        history = lsoa_history(first, last)
+        if history is None:
+            continue
+        lines += _one_set(f"West Midlands force-wide, counts per LSOA and month {first}..{last} (12 complete months)",
+                          f"{history.cells.size:,} LSOAs as the units, each count placed at its LSOA's representative "
+                          "point, PAI by the LSOAs' own areas", history, 12, summary, levers)
+    lines += ["Not backtested: Tempe opioid calls (calls for service, dates only), PredictCode's Chicago example "
+              "(1,000 incidents in one year).", ""]
     return lines
+
+
+def overview(summary: list) -> list[str]:
+    """One line per data set: the served forecast against the best baseline and the ceiling."""
+    lines = ["## Overview: what would have been served", "",
+             "Target: the served forecast at least 1.15 times the best baseline's PAI at 1.4% on every multi-year "
+             "data set, and never below it. Served = each test period, the method (the model, a baseline, or their "
+             "blend) with the best mean PAI over the test periods before it, recalibrated on them.", "",
+             "| data set | best baseline | its PAI @1.4% | model | served | served / best | served share of "
+             "ceiling | served forecast/observed |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in summary:
+        lines.append(f"| {r['set']} | {r['best']} | {r['best_pai']:.2f} | {r['model']:.2f} | {r['served']:.2f} | "
+                     f"{r['served'] / r['best_pai']:.3f} | {r['served'] / r['ceiling']:.1%} | {r['ratio']:.3f} |")
+    return lines + [""]
 
 
 def main() -> None:
@@ -177,14 +245,17 @@ def main() -> None:
     ap.add_argument("--years", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--periods", type=int, default=6)
+    ap.add_argument("--no-levers", action="store_true", help="skip re-running the model with each lever undone")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "model.md")
     args = ap.parse_args()
     lines = ["# Predictor benchmark", "", describe_machine(("numpy", "pandas", "scikit-learn", "numba", "h3ronpy")), "",
              f"Headline metric: {HEADLINE} (Project Guardian's hotspots cover 1.4% of the force area). "
              f"Every test period is forecast from the periods before it only; `{MODEL}` is refitted each time.", "",
              CEILING_NOTE, ""]
-    lines += synthetic(args.incidents, args.years, args.repeats, args.periods)
-    lines += real(10)
+    summary: list = []
+    body = synthetic(args.incidents, args.years, args.repeats, args.periods, summary)
+    body += real(10, summary, not args.no_levers)
+    lines += overview(summary) + body
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

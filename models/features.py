@@ -18,6 +18,10 @@ The features of period ``p``:
   ``kde_half_life_days``;
 * ``near{k}_lag1`` and ``near{k}_lagL``: the same counts summed over the cells up to ``k`` grid
   steps away (the cell itself left out);
+* ``mean_all``: target incidents per period over every earlier period (each cell's long-run mean),
+  and ``shrunk_mean``: that mean shrunk toward its ring's (``shrink_steps`` away), as a Poisson-gamma
+  posterior mean whose prior counts as ``shrink_periods`` periods (local only, so a part of a
+  national region gets the whole region's values);
 * ``harm_lagL``: Crime Harm Index days of every covariate offence in the last ``L`` periods;
 * ``group_<g>``: incidents of each covariate offence group in the last ``L`` periods. Offences
   that police activity detects (and stop and search) are not covariates by default, for the
@@ -72,6 +76,8 @@ class FeatureConfig:
     bandwidths_m : kernel bandwidths in metres of the ``kde_Bm`` features.
     kde_history_days, kde_half_life_days : window and half-life in days of the KDE features.
     neighbour_steps : H3 grid steps of the ``near{k}_*`` features.
+    long_run : whether to build ``mean_all`` and ``shrunk_mean``.
+    shrink_steps, shrink_periods : the ring and the prior weight (in periods) of ``shrunk_mean``.
     layer_radius_m : radius in metres of the ``count_<layer>`` features.
     covariate_groups : offence groups counted as covariates; ``None`` takes the groups in the
         data less those police activity detects.
@@ -83,6 +89,9 @@ class FeatureConfig:
     kde_history_days: int = 365
     kde_half_life_days: float = 56.0
     neighbour_steps: tuple[int, ...] = (1, 2)
+    long_run: bool = True
+    shrink_steps: int = 2
+    shrink_periods: float = 6.0
     layer_radius_m: float = 500.0
     covariate_groups: tuple[str, ...] | None = None
 
@@ -350,6 +359,8 @@ class CellHistory:
         names += [f"kde_{b:g}m" for b in c.bandwidths_m]
         for k in c.neighbour_steps:
             names += [f"near{k}_lag1", f"near{k}_lag{big}"]
+        if c.long_run:
+            names += ["mean_all", "shrunk_mean"]
         names += [f"harm_lag{big}"] + [f"group_{g}" for g in self.covariate_groups]
         names += ["month_sin", "month_cos", "summer_holiday", "history_periods", "days_since_last"]
         return names + list(self._layer_features)
@@ -380,6 +391,17 @@ class CellHistory:
         x, y = self.projected
         return cell_density(x[rows], y[rows], self.cells, crs=self.crs, bandwidth=bandwidth_m, weights=w).expected
 
+    def _long_run(self, i: int) -> list[np.ndarray]:
+        """``mean_all`` and ``shrunk_mean`` before the ``i``-th period."""
+        c = self.config
+        n = self._cum_target[i]
+        mean = n / max(i, 1)
+        ring = self._neighbours[c.shrink_steps] if c.shrink_steps in self._neighbours else neighbour_matrix(
+            self.cells, c.shrink_steps)
+        size = np.asarray(ring.sum(axis=1)).ravel() + 1.0
+        local = (ring @ mean + mean) / size  # the ring's mean rate, the cell included
+        return [mean, (n + c.shrink_periods * local) / (i + c.shrink_periods)]
+
     def features(self, period: int, dtype=np.float32) -> np.ndarray:
         """Feature matrix for ``period`` from earlier periods only, shape (m cells, len(feature_names));
         float32 for the booster, float64 to compare ways of computing it."""
@@ -393,6 +415,8 @@ class CellHistory:
         for k in c.neighbour_steps:
             A = self._neighbours[k]
             cols += [A @ lag[1], A @ lag[big]]
+        if c.long_run:
+            cols += self._long_run(i)
         cols.append(self._cum_harm[i] - self._cum_harm[max(i - big, 0)])
         cols += [g[i] - g[max(i - big, 0)] for g in self._cum_groups]
         start = int(self.calendar.start_day(np.array([period]))[0])

@@ -103,3 +103,21 @@ def test_periods_outside_the_data_are_refused(history):
         history.features(history.last_period + 5)
     with pytest.raises(HotspotsError, match="outside what the data can score"):
         history.observed(history.last_period + 1)
+
+
+def test_long_run_features_are_the_mean_and_its_shrinkage(history):
+    """``mean_all`` is each cell's mean count over every earlier period; ``shrunk_mean`` lies between it and
+    its ring's mean, and keeps the ring's mean where a cell is as busy as its ring."""
+    from models.features import neighbour_matrix
+
+    p = history.last_period
+    i = p - history.first_period
+    mean = history.known_counts[:i].mean(axis=0)
+    np.testing.assert_allclose(_column(history, p, "mean_all"), mean, rtol=1e-6)
+    ring = neighbour_matrix(history.cells, history.config.shrink_steps)
+    local = (ring @ mean + mean) / (np.asarray(ring.sum(axis=1)).ravel() + 1)
+    shrunk = _column(history, p, "shrunk_mean")
+    lo, hi = np.minimum(mean, local), np.maximum(mean, local)
+    assert ((shrunk >= lo - 1e-6) & (shrunk <= hi + 1e-6)).all()
+    k = history.config.shrink_periods
+    np.testing.assert_allclose(shrunk, (mean * i + k * local) / (i + k), rtol=1e-5, atol=1e-7)

@@ -39,7 +39,7 @@ def test_register_list_show(store, trained, history):
     # What is served (the model, a baseline or a blend, recalibrated) is stored and said on the card.
     assert loaded.served.method == trained.served.method and "**Serves**" in row["card"]
     np.testing.assert_allclose(loaded.predict(history, p), trained.served.predict(history, p))
-    assert row["metrics"]["served"]["periods"][0]["served"] == "model"  # nothing before it to choose on
+    assert row["metrics"]["served"]["periods"][0]["served"] == "blend"  # nothing before it to choose on
     with pytest.raises(HotspotsError, match="not in the registry"):
         registry.model_row(store, 9)
 

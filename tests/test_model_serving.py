@@ -10,7 +10,16 @@ import pytest
 
 from models.metrics import score_forecast
 from models.predictor import RiskModel
-from models.serving import BLEND, MODEL, SERVED, ServedForecast, blend, choose_served, walk_forward
+from models.serving import (
+    BLEND,
+    MODEL,
+    RECALIBRATION_PERIODS,
+    SERVED,
+    ServedForecast,
+    blend,
+    choose_served,
+    walk_forward,
+)
 
 HEADLINE = "pai@1.4%"
 
@@ -33,8 +42,8 @@ def test_each_period_is_chosen_on_the_periods_before_it():
     forecasts = {MODEL: noisy, "all_counts": good}
     walked = walk_forward(labels, forecasts, observed, areas, HEADLINE)
     first = walked.choices.iloc[0]
-    assert first["served"] == MODEL and first["calibration"] == 1.0
-    assert (walked.choices["served"].iloc[1:] != MODEL).all()  # the better-ranking baseline (or its blend)
+    assert first["served"] == BLEND and first["calibration"] == 1.0  # nothing earlier to choose on
+    assert (walked.choices["served"].iloc[1:] == "all_counts").all()  # it ranks far better than the blend
     changed = [o.copy() for o in observed]
     for t in range(3, len(observed)):
         changed[t] = np.roll(changed[t], 17) * 3
@@ -43,14 +52,15 @@ def test_each_period_is_chosen_on_the_periods_before_it():
         walked.choices.iloc[:4][["served", "partner", "calibration"]])
 
 
-def test_the_factor_is_observed_over_forecast_of_the_earlier_periods():
-    _, observed, good, noisy, areas = _world(bias=1.3)
+def test_the_factor_is_observed_over_forecast_of_the_last_earlier_periods():
+    _, observed, good, noisy, areas = _world(bias=1.3, periods=10)
     labels = [f"p{i}" for i in range(len(observed))]
     walked = walk_forward(labels, {MODEL: good, "last_period": noisy}, observed, areas, HEADLINE)
     for t in range(1, len(observed)):
         method = walked.choices["served"].iloc[t]
         assert method == MODEL
-        expected = sum(o.sum() for o in observed[:t]) / sum(f.sum() for f in good[:t])
+        lo = max(0, t - RECALIBRATION_PERIODS)
+        expected = sum(o.sum() for o in observed[lo:t]) / sum(f.sum() for f in good[lo:t])
         assert walked.choices["calibration"].iloc[t] == pytest.approx(expected)
 
 
@@ -65,6 +75,16 @@ def test_recalibration_brings_a_biased_forecast_within_five_percent(bias):
     assert abs(ratios.mean() - 1.0) < 0.05
     raw = np.mean([f.sum() / o.sum() for f, o in zip(good[1:], observed[1:], strict=True)])
     assert abs(raw - bias) < 0.05
+
+
+def test_the_blend_is_served_unless_another_method_ranked_clearly_better():
+    """Two methods as good as each other: their blend is served, never one picked on noise."""
+    lam, observed, _, _, areas = _world(seed=9, periods=8)
+    rng = np.random.default_rng(1)
+    twins = {MODEL: [lam * rng.lognormal(0, 0.3, lam.size) for _ in observed],
+             "all_counts": [lam * rng.lognormal(0, 0.3, lam.size) for _ in observed]}
+    walked = walk_forward([f"p{i}" for i in range(len(observed))], twins, observed, areas, HEADLINE)
+    assert (walked.choices["served"] == BLEND).all()
 
 
 def test_blend_keeps_the_model_total_and_mixes_shares():
@@ -110,6 +130,7 @@ def test_choose_served_takes_the_best_mean_and_says_why():
     assert served.method == "all_counts" and served.partner == "all_counts"
     assert served.calibration == pytest.approx(0.5)
     assert "all_counts 12.00" in served.reason and "the model 10.00" in served.reason
+    assert "more than 5% above the blend" in served.reason
     assert choose_served(model, per_period, None, None, HEADLINE).method == MODEL
 
 
