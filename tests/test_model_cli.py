@@ -23,8 +23,9 @@ def _ok(done):
 
 def test_predict_straight_from_files(city_files, tmp_path):
     out = tmp_path / "scores.csv"
-    _ok(hotspots("model", "predict", str(city_files), "--cutoff", "2024-11-04", "--res", "8", "--out", str(out),
-                 cwd=tmp_path))
+    done = _ok(hotspots("model", "predict", str(city_files), "--cutoff", "2024-11-04", "--res", "8", "--out", str(out),
+                        cwd=tmp_path))
+    assert "nothing is stored" in done.stderr and "served: " in done.stdout
     scores = pd.read_csv(out)
     assert list(scores.columns) == ["h3_cell", "lon", "lat", "period_start", "period_end", "expected", "rank"]
     assert scores["h3_cell"].is_unique and (scores["expected"] >= 0).all()

@@ -20,7 +20,7 @@ from hotspots.services.ingest import stored_frame
 from hotspots.services.models import forecast_promoted, list_models, model_row, promoted_version, register
 from hotspots.services.models import promote as promote_version
 from hotspots.services.models import rollback as roll
-from models.backtest import MODEL, SERVED, rolling_backtest
+from models.backtest import MODEL, SERVED, rolling_backtest, test_periods_for
 from models.features import read_point_layer
 from models.national.training import train_national
 from models.predictor import RiskModel
@@ -263,6 +263,14 @@ def rollback(note: Annotated[str, typer.Option(help="Why, for the record.")] = "
     out.print(f"rolled back: model version {version} serves forecasts again", highlight=False)
 
 
+def _can_backtest(history, forecast: int, template: RiskModel) -> bool:
+    try:
+        test_periods_for(history_before(history, forecast), 1, template.warmup_periods)
+    except ValidationError:
+        return False
+    return True
+
+
 @model_app.command()
 def predict(
     inputs: Annotated[list[Path], typer.Argument(help="Incident files or folders, in any supported format.")],
@@ -277,6 +285,7 @@ def predict(
     mapping: MappingOption = None,
     allow_police_detected: PoliceDetectedOption = False,
     seed: SeedOption = 0,
+    backtest_periods: Annotated[int, typer.Option("--backtest-periods", help="Test periods that choose what is served (the model, a count baseline or their blend) and recalibrate it; 0: the model as fitted.")] = 3,
 ):
     """Straight from incident files: train on everything before the cutoff, write each cell's expected count."""
     if out_path.suffix.lower() != ".csv":
@@ -286,12 +295,20 @@ def predict(
     rejects_to = out_path.with_name(out_path.stem + ".rejects.csv")
     history, forecast = _history(inputs, fmt, mapping, period, resolution, target, cutoff, layers, area,
                                  allow_police_detected, None, rejects_to)
-    model = RiskModel(seed=seed).fit(history, forecast)
-    table = forecast_table(history.cells, model.predict(history, forecast), history.calendar, forecast)
+    if backtest_periods < 0:
+        raise ValidationError(f"--backtest-periods={backtest_periods} must be 0 or more")
+    template = RiskModel(seed=seed)
+    if backtest_periods and not _can_backtest(history, forecast, template):
+        err.print("warning: too little history before the cutoff to backtest, so nothing chooses among the model and "
+                  "the baselines: the model is served as fitted", highlight=False, soft_wrap=True)
+        backtest_periods = 0
+    trained = train_model(history, forecast, template, backtest_periods)
+    table = forecast_table(history.cells, trained.served.predict(history, forecast), history.calendar, forecast)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_path, index=False, float_format="%.6g")
     out.print(f"{len(table):,} cells forecast for {table['period_start'].iloc[0]}..{table['period_end'].iloc[0]} "
-              f"({history.target.describe()}; {table['expected'].sum():.1f} expected in all) written to {out_path}",
+              f"({history.target.describe()}; {table['expected'].sum():.1f} expected in all) written to {out_path}; "
+              f"served: {trained.served.describe()}",
               highlight=False, soft_wrap=True)
 
 
