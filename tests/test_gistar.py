@@ -119,6 +119,40 @@ def test_periods_on_a_region_match_hotspot_gistar():
     assert (q[np.isin(cells, disc(1)), 3] <= 0.05).all()
 
 
+def test_periods_kept_from_an_earlier_run_are_not_drawn_again(monkeypatch):
+    """Next week's emerging classes: the 11 weeks drawn last week come from the cache, only the newest is
+    drawn, and the answer is the one drawn from scratch."""
+    import hotspots.places.gistar as gistar_module
+
+    cells = disc(8)
+    rng = np.random.default_rng(4)
+    weeks = rng.negative_binomial(1, 0.6, (cells.size, 13)).astype(float)
+    drawn = []
+    real = gistar_module.gistar_permutation_p_periods
+
+    def counting(x, *args):
+        drawn.append(x.shape[1])
+        return real(x, *args)
+
+    monkeypatch.setattr(gistar_module, "gistar_permutation_p_periods", counting)
+    cache: dict = {}
+    last_week = gistar_periods(weeks[:, :12], cells, k=2, permutations=999, seed=5, cache=cache)
+    this_week = gistar_periods(weeks[:, 1:], cells, k=2, permutations=999, seed=5, cache=cache)
+    assert drawn == [12, 1] and len(cache) == 13
+    fresh = gistar_periods(weeks[:, 1:], cells, k=2, permutations=999, seed=5)
+    for got, want in zip(this_week, fresh, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(last_week[1][:, 1:], gistar_periods(weeks[:, :12], cells, k=2, permutations=999,
+                                                                     seed=5)[1][:, 1:])
+    # Other settings are other keys; an entry of the wrong shape is drawn again.
+    gistar_periods(weeks[:, 1:], cells, k=2, permutations=999, seed=6, cache=cache)
+    assert drawn[-1] == 12
+    key = next(iter(cache))
+    cache[key] = np.zeros(3)
+    gistar_periods(weeks, cells, k=2, permutations=999, seed=5, cache=cache)
+    assert drawn[-1] == 1
+
+
 @pytest.mark.parametrize("n", [0, 1])
 def test_periods_edge_cases(n):
     cells = disc(1)[:n]

@@ -22,6 +22,8 @@ is a Mann-Kendall test on the cell's Gi* z-scores at the 5% level.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 import numpy as np
 import pandas as pd
 from scipy.special import erfc
@@ -117,6 +119,7 @@ def hotspot_emerging(
     rate: float = 0.05,
     permutations: int = 9_999,
     seed: int = 0,
+    cache: MutableMapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Emerging-hotspot class of every cell of a region over the periods in ``counts``.
 
@@ -132,6 +135,8 @@ def hotspot_emerging(
         cheap); 0 uses the normal approximation, quicker but anti-conservative for sparse counts.
     seed : seed of the permutations; every period draws from the same stream (see
         :func:`hotspots.places.gistar.gistar_periods`).
+    cache : each period's Gi* p-values kept from earlier runs (see
+        :func:`hotspots.places.gistar.gistar_periods`); None draws every period.
 
     Returns
     -------
@@ -148,7 +153,7 @@ def hotspot_emerging(
     # One row per cell of the region, one column per period: cells with no incident count 0.
     table = counts.pivot_table(index="h3_cell", columns="period_start", values=value, aggfunc="sum")
     x = table.reindex(index=h3cells.to_strings(cells), columns=periods).fillna(0.0).to_numpy(float)
-    z, q = gistar_periods(x, cells, k=k, permutations=permutations, seed=seed)
+    z, q = gistar_periods(x, cells, k=k, permutations=permutations, seed=seed, cache=cache)
     hot = (q <= rate) & (z > 0)
     cold = (q <= rate) & (z < 0)
     s, tz, tp = mann_kendall(z)

@@ -15,7 +15,9 @@ mean the mean of where crime happened and hide the contrast Gi* is for.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import MutableMapping
 from functools import lru_cache
 
 import numpy as np
@@ -188,6 +190,43 @@ def _check_permutations(permutations: int, seed: int) -> None:
         raise ValidationError(f"seed={seed!r} must be a whole number, 0 or more", arguments="seed")
 
 
+def _permutation_p_periods(x, cells, indptr, indices, k, permutations, seed, stop_after, cache) -> np.ndarray:
+    """Permutation p-values (n, periods): kept periods from ``cache``, the others drawn (and kept)."""
+    keys = [period_key(cells, x[:, t], k, permutations, seed, stop_after) for t in range(x.shape[1])] if cache is not None \
+        else [None] * x.shape[1]
+    p = np.empty_like(x)
+    todo = []
+    for t, key in enumerate(keys):
+        kept = cache.get(key) if cache is not None else None
+        if kept is not None and np.shape(kept) == (x.shape[0],):
+            p[:, t] = kept
+        else:
+            todo.append(t)
+    if todo:
+        drawn, used = gistar_permutation_p_periods(np.ascontiguousarray(x[:, todo]), indptr, indices, permutations,
+                                                   seed, stop_after)
+        p[:, todo] = drawn
+        if cache is not None:
+            for j, t in enumerate(todo):
+                cache[keys[t]] = drawn[:, j].copy()
+        log.info("Gi* over %d periods (%d kept from earlier runs): %d cells, k=%d, %d permutations at most (%.0f "
+                 "drawn a cell on average, shared by the periods, seed %d)", x.shape[1], x.shape[1] - len(todo),
+                 x.shape[0], k, permutations, used.max(axis=1).mean() if used.size else 0, seed)
+    else:
+        log.info("Gi* over %d periods: every period's p-values kept from earlier runs", x.shape[1])
+    return p
+
+
+def period_key(cells: np.ndarray, column: np.ndarray, k: int, permutations: int, seed: int, stop_after: int) -> str:
+    """What one period's permutation p-values depend on, as a BLAKE2b hex digest: the region's cells,
+    the period's values and the test's settings (and the kernel's version, bumped when it changes)."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"gistar-p v1 k={k} permutations={permutations} seed={seed} stop_after={stop_after}".encode())
+    digest.update(np.ascontiguousarray(cells, dtype=np.uint64).tobytes())
+    digest.update(np.ascontiguousarray(column, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
 def gistar_periods(
     values: np.ndarray,
     cells: np.ndarray,
@@ -196,6 +235,7 @@ def gistar_periods(
     permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = 0,
     stop_after: int = DEFAULT_STOP_AFTER,
+    cache: MutableMapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gi* z-scores and FDR q-values of every cell in each of several periods of one region.
 
@@ -203,11 +243,17 @@ def gistar_periods(
     periods share one stream of permutation draws per cell, drawn once (see
     :func:`hotspots.places._gistar_numba.gistar_permutation_p_periods`).
 
+    Because a period's p-values depend only on its own column, the region and the settings (not on
+    which other periods are drawn with it), they can be kept: ``cache`` maps :func:`period_key` to
+    a period's p-values, shape (n,). Periods found there are not drawn again, and the ones drawn are
+    added; next week's emerging classes then draw only the newest week.
+
     Parameters
     ----------
     values : float (n, periods), the variable at every cell (zeros included) in each period.
     cells : sorted unique uint64 cells of the region, shape (n,).
     k, permutations, seed, stop_after : as for :func:`hotspot_gistar`.
+    cache : p-values of periods already drawn, by :func:`period_key` (a dict, or a store of them).
 
     Returns
     -------
@@ -223,10 +269,7 @@ def gistar_periods(
     indptr, indices = neighbourhood(cells, k)
     z = np.column_stack([gi_star_z(x[:, t], indptr, indices) for t in range(x.shape[1])]) if x.shape[1] else x.copy()
     if permutations:
-        p, used = gistar_permutation_p_periods(x, indptr, indices, int(permutations), int(seed), int(stop_after))
-        log.info("Gi* over %d periods: %d cells, k=%d, %d permutations at most (%.0f drawn a cell on average, "
-                 "shared by the periods, seed %d)", x.shape[1], x.shape[0], k, permutations,
-                 used.max(axis=1).mean() if used.size else 0, seed)
+        p = _permutation_p_periods(x, cells, indptr, indices, k, int(permutations), int(seed), int(stop_after), cache)
     else:
         p = 0.5 * erfc(np.abs(z) / np.sqrt(2.0))
     q = np.column_stack([false_discovery_q(p[:, t]) for t in range(p.shape[1])]) if p.shape[1] else p.copy()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,6 +134,7 @@ def weekly_hotspots(
     evidence: str = DEFAULT_FLOOR_RULE,
     fdr: float = DEFAULT_FDR,
     min_expected: float = DEFAULT_MIN_EXPECTED,
+    gistar_cache: MutableMapping[str, np.ndarray] | None = None,
     **selection,
 ) -> WeeklyHotspots:
     """Select and describe the hotspots of ``period`` from the incidents before it.
@@ -152,6 +154,8 @@ def weekly_hotspots(
         holds fewer; under two, no classes).
     evidence, fdr, min_expected : the evidence floor (gistar, expected or none) and its value
         (:func:`hotspots.places.evidence.evidence_floor`).
+    gistar_cache : the emerging classes' per-period Gi* p-values kept from earlier runs
+        (:func:`hotspots.places.gistar.gistar_periods`): last week's job drew all but the newest week.
     **selection : passed to :func:`hotspots.places.selection.hotspot_select` (budgets, areas,
         previous set, hysteresis, names, ...).
 
@@ -195,7 +199,7 @@ def weekly_hotspots(
     starts = sorted(table["period_start"].unique())[-emerging_periods:]
     if len(starts) >= 2:
         emerging = hotspot_emerging(table[table["period_start"].isin(starts)], cells, k=gi_k,
-                                    permutations=min(permutations, 9_999), seed=seed)
+                                    permutations=min(permutations, 9_999), seed=seed, cache=gistar_cache)
     frame = hs.hotspots.set_index("hotspot_id")
     for col in measures.columns:
         frame[col] = measures[col]

@@ -17,6 +17,7 @@ import shapely
 
 from hotspots.core.config import get_settings
 from hotspots.core.errors import ValidationError
+from hotspots.core.filecache import ArrayFileCache
 from hotspots.geo import cells as h3cells
 from hotspots.geo.areas import Area, NamedAreas
 from hotspots.geo.periods import Calendar
@@ -181,7 +182,7 @@ def select_hotspots(store: Store, region: Area, calendar: Calendar, *, day: dt.d
         area_share=area_share, max_hotspots=max_hotspots, min_cells=min_cells, max_cells=max_cells, areas=npus,
         area_min=npu_min or None, area_max=npu_max, previous=previous, hysteresis=hysteresis, smooth_m=smooth_m,
         next_number=next_hotspot_number(store, before=start), names=names, evidence=evidence, fdr=fdr,
-        min_expected=min_expected)
+        min_expected=min_expected, gistar_cache=gistar_cache())
     hs = result.hotspot_set
     hs.parameters.update(period_kind=calendar.kind, period_days=calendar.length_days, history_days=history_days,
                          half_life_days=half_life_days, bandwidth_m=bandwidth_m, weight=weight)
@@ -189,6 +190,11 @@ def select_hotspots(store: Store, region: Area, calendar: Calendar, *, day: dt.d
                       period_end=result.period_end, resolution=resolution, score_source=result.score_source,
                       coverage=result.coverage, scores=result.scores)
     return Selection(result, set_id, previous, resolution)
+
+
+def gistar_cache() -> ArrayFileCache:
+    """Each week's emerging-class Gi* p-values, kept between weekly jobs (``data_dir/cache/gistar``)."""
+    return ArrayFileCache(get_settings().data_dir / "cache" / "gistar")
 
 
 def selection_map_page(store: Store, selection: Selection, region: Area, *, areas: NamedAreas | None = None,
