@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 import statistics
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -23,6 +25,7 @@ import pandas as pd
 
 from benchmarks.machine import describe_machine
 from hotspots.core.config import DEFAULT_FORCE_AREA
+from hotspots.core.filecache import ArrayFileCache
 from hotspots.crime.aggregate import aggregate_cells
 from hotspots.crime.offences import vocabulary
 from hotspots.geo.areas import Area, NamedAreas
@@ -44,6 +47,22 @@ def timed(fn, repeats: int):
         result = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), times, result
+
+
+def _steady_state(inc, cells, common: dict, period: int, repeats: int) -> tuple[float, list[float]]:
+    """The weekly job run the week after last week's: each repeat starts from the cache last week's job left."""
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        after_last_week = Path(folder) / "after-last-week"
+        weekly_hotspots(inc, cells, **{**common, "period": period - 1}, gistar_cache=ArrayFileCache(after_last_week))
+        for _ in range(repeats):
+            live = Path(folder) / "live"
+            shutil.rmtree(live, ignore_errors=True)
+            shutil.copytree(after_last_week, live)
+            start = time.perf_counter()
+            weekly_hotspots(inc, cells, **common, gistar_cache=ArrayFileCache(live))
+            runs.append(time.perf_counter() - start)
+    return statistics.median(runs), runs
 
 
 def main() -> None:
@@ -72,7 +91,11 @@ def main() -> None:
                                                       scores=week.scores, incidents=week.last_period_incidents,
                                                       areas=areas, title="bench", subtitle=week.sentence),
                                    args.repeats)
-    rows.append(("weekly job: score (KDE), select, coverage, Gi* (99,999 perms max), emerging (12 weeks)", job, job_runs))
+    rows.append(("weekly job, nothing kept: score (KDE), select, coverage, Gi* (99,999 perms max), emerging "
+                 "(12 weeks)", job, job_runs))
+    steady, steady_runs = _steady_state(inc, cells, common, period, args.repeats)
+    rows.append(("weekly job a week after the last (the steady state): last week's 11 shared weeks of emerging "
+                 "Gi* kept", steady, steady_runs))
     rows.append(("force-wide map render (HTML, offline)", drawn, draw_runs))
     rows.append(("selection plus map", job + drawn, []))
     scores = week.scores

@@ -32,6 +32,7 @@ from models.features import FeatureConfig
 from models.metrics import score_forecast
 from models.national.features import PartJob, part_history, part_jobs, prepare_region, run_parts
 from models.predictor import RiskModel
+from models.serving import ServedForecast
 from models.training import TrainedModel, code_version
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,9 @@ def train_national(dataset: IncidentDataset, cells, calendar: Calendar, target, 
         covariate_groups=plan.covariate_groups, layers=tuple(layers), forecast_period=int(forecast_period),
         training_start=day_from_number(plan.first_day), training_end=day_from_number(cutoff - 1),
         data_fingerprint=plan.fingerprint, code_version=code_version(), backtest=backtest, n_incidents=plan.incidents,
-        n_cells=int(cells.size), notes=notes)
+        n_cells=int(cells.size), notes=notes,
+        served=ServedForecast.model_only(fitted, "at national scale the model is served as fitted: the blend and "
+                                                 "its recalibration are not yet built part by part"))
 
 
 def _backtest(jobs, models: dict, calendar, target, config, layers, plan, selection, client, say) -> BacktestResult:
