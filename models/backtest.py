@@ -88,7 +88,8 @@ class BacktestResult:
         wide = self.per_period.pivot(index="period", columns="method", values=HEADLINE)
         wins = int((wide[SERVED] >= wide[best]).sum())
         ratio = s.loc[SERVED, "calibration_ratio"]
-        return (f"Served (each period the method that ranked best over the periods before it, recalibrated on them): "
+        return (f"Served (each period chosen and recalibrated on the periods before it: the blend, unless another "
+                f"method ranked more than 5% better): "
                 f"PAI at 1.4% {served:.2f}, {served / other:.3f} times the best baseline's ({best}), at least as high "
                 f"in {wins} of {len(wide)} periods; forecast/observed {ratio:.3f}.")
 

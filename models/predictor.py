@@ -34,10 +34,11 @@ class RiskModel:
     seed : every random draw (row sampling, the booster) comes from it.
     """
 
-    # A small, strongly regularised booster: on three real data sets (benchmarks/results/model.md,
-    # "levers") 100 iterations of 7-leaf trees with leaves of 200 rows and λ = 100 ranked better
-    # than 250 iterations of 15-leaf trees with leaves of 50 and λ = 20 on each; real counts are
-    # sparse and the larger booster learnt their noise.
+    # A small, strongly regularised booster: on the nine real data sets of benchmarks/results/model.md
+    # ("Levers") 100 iterations of 7-leaf trees with leaves of 200 rows and λ = 100 ranked better
+    # than 250 iterations of 15-leaf trees with leaves of 50 and λ = 20 on six, by up to 9% (City of
+    # London); the larger booster learnt the noise of sparse counts. The larger one was better on
+    # three: central Birmingham (11 months, 768 cells) and the two LSOA runs (12 months each).
     max_iter: int = 100
     learning_rate: float = 0.05
     max_leaf_nodes: int = 7
