@@ -106,7 +106,7 @@ def _calibration(forecasts: list[np.ndarray], observed: list[np.ndarray]) -> flo
     return seen / total if total > 0 and seen > 0 else 1.0
 
 
-def _best(scores: pd.DataFrame, candidates: list[str], headline: str) -> str:
+def _best(scores: pd.DataFrame, candidates: list[str]) -> str:
     """The candidate with the best mean headline (the first listed among equals; NaN periods skipped)."""
     means = scores[candidates].mean(axis=0, skipna=True)
     if means.isna().all():
@@ -155,14 +155,14 @@ def walk_forward(periods: list[str], forecasts: dict[str, list[np.ndarray]], obs
     rows, choices = [], []
     for t, label in enumerate(periods):
         before = scores.iloc[:t]
-        partner = _best(before, baselines, headline) if t else (
+        partner = _best(before, baselines) if t else (
             DEFAULT_PARTNER if DEFAULT_PARTNER in baselines else baselines[0])
         blended = blend(forecasts[MODEL][t], forecasts[partner][t])
         forecasts[BLEND].append(blended)
         blended_score = score_forecast(blended, observed[t], areas)
         rows.append({"method": BLEND, "period": label, **blended_score})
         scores.loc[t, BLEND] = blended_score[headline]
-        # The blend's earlier periods are scored with the partners chosen then: what would have been served.
+        # The blend's earlier periods were scored with the partners chosen then: what would have been served.
         method = _choice(before[[MODEL, BLEND, *baselines]].mean(axis=0, skipna=True)) if t else BLEND
         factor = _calibration(forecasts[method][:t], observed[:t])
         served = forecasts[method][t] * factor
@@ -188,7 +188,8 @@ def choose_served(model: RiskModel, per_period: pd.DataFrame, forecasts: dict[st
     Returns
     -------
     ServedForecast
-        The method with the best mean headline over the backtest, and its recalibration.
+        The blend, unless the model or a baseline had a mean headline more than :data:`SWITCH_MARGIN`
+        above it over the backtest; and its recalibration.
     """
     if forecasts is None or observed is None or not observed:
         return ServedForecast.model_only(model)

@@ -218,8 +218,19 @@ def _permutation_p_periods(x, cells, indptr, indices, k, permutations, seed, sto
 
 
 def period_key(cells: np.ndarray, column: np.ndarray, k: int, permutations: int, seed: int, stop_after: int) -> str:
-    """What one period's permutation p-values depend on, as a BLAKE2b hex digest: the region's cells,
-    the period's values and the test's settings (and the kernel's version, bumped when it changes)."""
+    """What one period's permutation p-values depend on, as a BLAKE2b hex digest.
+
+    Parameters
+    ----------
+    cells : sorted uint64 cells of the region, shape (n,).
+    column : the period's values at those cells, shape (n,).
+    k, permutations, seed, stop_after : the Gi* settings (see :func:`hotspot_gistar`).
+
+    Returns
+    -------
+    str
+        40 hex digits; a new kernel version changes the text hashed with them.
+    """
     digest = hashlib.blake2b(digest_size=20)
     digest.update(f"gistar-p v1 k={k} permutations={permutations} seed={seed} stop_after={stop_after}".encode())
     digest.update(np.ascontiguousarray(cells, dtype=np.uint64).tobytes())
