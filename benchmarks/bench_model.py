@@ -162,7 +162,7 @@ def _levers(history: CellHistory, periods: int) -> dict[str, float]:
 
 
 def _lambdarank(history: CellHistory, periods: int) -> float:
-    """The same features ranked by LightGBM's lambdarank, if LightGBM is installed (it is not a dependency)."""
+    """The same features ranked by LightGBM's lambdarank (the bench extra installs it; the product does not use it)."""
     try:
         import lightgbm
     except ImportError:

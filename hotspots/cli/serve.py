@@ -12,6 +12,9 @@ from hotspots.core.errors import ValidationError
 from hotspots.store.audit import local_actor
 from hotspots.store.tokens import add_token, list_tokens, revoke_token
 
+#: Seconds an idle kept-alive connection stays open (see ``serve``).
+KEEP_ALIVE_S = 75
+
 users_app = typer.Typer(help="API tokens and their roles: commander, analyst, tasking, evaluator, admin.",
                         no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -69,5 +72,9 @@ def serve(
     shown = make_url(url).render_as_string(hide_password=True)
     out.print(f"serving on http://{host}:{port} with {workers} workers, store {shown}", highlight=False)
     # Uvicorn finishes requests in flight (an upload included) on SIGTERM or Ctrl-C before it exits.
+    # An idle kept-alive connection is closed after KEEP_ALIVE_S: longer than a proxy's or a client
+    # pool's idle timeout (60 s is usual), so they never send a request on a connection the server
+    # is closing at that moment: with uvicorn's 5 s default, the likely cause of the one client
+    # ReadError the load benchmark saw on PostgreSQL.
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                timeout_graceful_shutdown=30, log_level="info")
+                timeout_graceful_shutdown=30, timeout_keep_alive=KEEP_ALIVE_S, log_level="info")
