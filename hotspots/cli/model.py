@@ -292,11 +292,11 @@ def predict(
         raise ValidationError(f"--out={str(out_path)!r}: the scores are a CSV; give a path ending .csv")
     if not cutoff:
         raise ValidationError("--cutoff is needed: the day the forecast period starts, e.g. --cutoff 2024-06-03")
+    if backtest_periods < 0:
+        raise ValidationError(f"--backtest-periods={backtest_periods} must be 0 or more")
     rejects_to = out_path.with_name(out_path.stem + ".rejects.csv")
     history, forecast = _history(inputs, fmt, mapping, period, resolution, target, cutoff, layers, area,
                                  allow_police_detected, None, rejects_to)
-    if backtest_periods < 0:
-        raise ValidationError(f"--backtest-periods={backtest_periods} must be 0 or more")
     template = RiskModel(seed=seed)
     if backtest_periods and not _can_backtest(history, forecast, template):
         err.print("warning: too little history before the cutoff to backtest, so nothing chooses among the model and "
