@@ -55,13 +55,15 @@ def _pg_schema() -> tuple[str, callable]:
     return f"{POSTGRES}?options=-csearch_path%3D{schema}", drop
 
 
+def _fresh_database(backend: str, sqlite_file: Path) -> tuple[str, callable]:
+    """An empty database to load into, and how to drop it after: a new SQLite file, or a PostgreSQL schema."""
+    return (f"sqlite:///{sqlite_file}", lambda: None) if backend == "sqlite" else _pg_schema()
+
+
 def bench_load(path: Path, mapping: Path, area: Area, backend: str, repeats: int, workdir: Path) -> list[dict]:
     runs = []
     for i in range(repeats):
-        if backend == "sqlite":
-            url, drop = f"sqlite:///{workdir / f'bench-{i}.sqlite'}", (lambda: None)
-        else:
-            url, drop = _pg_schema()
+        url, drop = _fresh_database(backend, workdir / f"bench-{i}.sqlite")
         store = open_store(url)
         opts = IngestOptions(force_area=area, mapping=str(mapping))
         t0 = time.perf_counter()
@@ -79,10 +81,7 @@ def bench_peers(path: Path, backend: str, repeats: int, workdir: Path) -> dict[s
 
     runs: dict[str, list[float]] = {"pandas": []}
     for i in range(repeats):
-        if backend == "sqlite":
-            url, drop = f"sqlite:///{workdir / f'peer-{i}.sqlite'}", (lambda: None)
-        else:
-            url, drop = _pg_schema()
+        url, drop = _fresh_database(backend, workdir / f"peer-{i}.sqlite")
         engine = create_engine(url)
         t0 = time.perf_counter()
         pd.read_csv(path).to_sql("incidents_peer", engine, index=False, chunksize=100_000)

@@ -32,7 +32,7 @@ from hotspots.geo.areas import Area
 from hotspots.geo.periods import Calendar
 from hotspots.synth import SynthParams, generate
 from models.backtest import HEADLINE, MODEL, SERVED, noise_ceiling, rolling_backtest, test_periods_for
-from models.card import summary_markdown
+from models.card import served_markdown, summary_markdown
 from models.features import CellHistory, FeatureConfig
 from models.metrics import score_forecast
 from models.predictor import RiskModel
@@ -108,8 +108,7 @@ def synthetic(incidents: int, years: int, repeats: int, periods: int, overall: l
         "",
         f"**{result.verdict()}**",
         "",
-        *_served_periods(result),
-        "",
+        *served_markdown(result),
         *ceiling_lines,
         "",
     ]
@@ -133,14 +132,6 @@ def _against_ceiling(result, history) -> tuple[list[str], float]:
         lines.append(f"| {f'**{method}**' if method in (MODEL, SERVED) else method} | {row[HEADLINE]:.2f} | "
                      f"{row[HEADLINE] / ceiling:.1%} | {won} |")
     return lines, ceiling
-
-
-def _served_periods(result) -> list[str]:
-    lines = [f"**{result.served_verdict()}**", "", "| period | served | blend partner | calibration factor | "
-             "forecast/observed |", "|---|---|---|---:|---:|"]
-    for r in result.choices.itertuples(index=False):
-        lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.3f} | {r[4]:.3f} |")
-    return lines
 
 
 #: The model's settings before this benchmark's levers: the booster the levers replaced, no long-run features.
@@ -170,8 +161,9 @@ def _lambdarank(history: CellHistory, periods: int) -> float:
     if history.cells.size > 10_000:  # LightGBM's limit on the rows of one query (a period)
         return float("nan")
     pais = []
-    for p in test_periods_for(history, periods, RiskModel().warmup_periods):
-        train = [int(q) for q in history.covered_periods() if history.first_period + 3 <= q < p]
+    warmup = RiskModel().warmup_periods
+    for p in test_periods_for(history, periods, warmup):
+        train = [int(q) for q in history.covered_periods() if history.first_period + warmup <= q < p]
         X = np.concatenate([history.features(q) for q in train])
         y = np.clip(np.rint(np.concatenate([history.observed(q) for q in train])), 0, 30).astype(int)
         ranker = lightgbm.LGBMRanker(objective="lambdarank", n_estimators=100, num_leaves=7, min_child_samples=50,
@@ -196,7 +188,7 @@ def _one_set(name: str, what: str, history: CellHistory, periods: int, summary: 
              f"Target: {history.target.describe()}, {int(history.target_counts.sum()):,} incidents; {what}; "
              f"{row['periods']} test periods; backtest {seconds:.1f} s.", "",
              summary_markdown(s.drop(columns=["headline_wins"])), "", f"**{result.verdict()}**", "",
-             *_served_periods(result), "", *ceiling_lines, ""]
+             *served_markdown(result), *ceiling_lines, ""]
     if levers:
         undone = _levers(history, periods)
         row["levers"] = undone

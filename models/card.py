@@ -75,7 +75,7 @@ def model_card(trained: TrainedModel, version: int | None = None) -> str:
             "",
             f"**{t.backtest.verdict()}**",
             "",
-            *_served_lines(t.backtest),
+            *served_markdown(t.backtest),
             "Baselines: " + "; ".join(f"`{k}`: {v}" for k, v in t.backtest.baselines.items()) + ".",
             "",
             f"PAI = share of incidents / share of area; PEI = incidents caught / the most any cells of that "
@@ -102,8 +102,8 @@ def model_card(trained: TrainedModel, version: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _served_lines(backtest) -> list[str]:
-    """Each test period's served choice, made on the periods before it (:mod:`models.serving`)."""
+def served_markdown(backtest) -> list[str]:
+    """The served verdict and each test period's choice, made on the periods before it (:mod:`models.serving`)."""
     if backtest.choices is None:
         return []
     lines = [backtest.served_verdict(), "",

@@ -192,12 +192,12 @@ def _check_permutations(permutations: int, seed: int) -> None:
 
 def _permutation_p_periods(x, cells, indptr, indices, k, permutations, seed, stop_after, cache) -> np.ndarray:
     """Permutation p-values (n, periods): kept periods from ``cache``, the others drawn (and kept)."""
-    keys = [period_key(cells, x[:, t], k, permutations, seed, stop_after) for t in range(x.shape[1])] if cache is not None \
-        else [None] * x.shape[1]
+    keys = [period_key(cells, x[:, t], k, permutations, seed, stop_after) if cache is not None else None
+            for t in range(x.shape[1])]
     p = np.empty_like(x)
     todo = []
     for t, key in enumerate(keys):
-        kept = cache.get(key) if cache is not None else None
+        kept = cache.get(key) if key is not None else None
         if kept is not None and np.shape(kept) == (x.shape[0],):
             p[:, t] = kept
         else:
