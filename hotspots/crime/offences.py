@@ -55,15 +55,17 @@ class OffenceVocabulary:
         Returns ``(codes, known)``: object array of codes (``other`` where unknown) and a
         boolean array that is False where the name was not recognised.
         """
-        names = pd.Series(np.asarray(names, dtype=object))
-        uniques = names.dropna().unique()
-        mapping = {u: self.aliases.get(normalise_name(u)) for u in uniques}
-        codes = names.map(mapping).astype(object)
-        known = codes.notna().to_numpy()
-        return codes.where(codes.notna(), UNKNOWN).to_numpy(dtype=object), known
+        # Each distinct name looked up once, then spread back by its index (NA is index -1).
+        index, uniques = pd.factorize(pd.Series(np.asarray(names, dtype=object), dtype=object), sort=False)
+        found = [self.aliases.get(normalise_name(u)) for u in uniques] + [None]
+        known = np.asarray([f is not None for f in found])[index]
+        codes = np.asarray([UNKNOWN if f is None else f for f in found], dtype=object)[index]
+        return codes, known
 
     def group_of(self, codes: np.ndarray) -> np.ndarray:
-        return pd.Series(codes, dtype=object).map(self.table["offence_group"]).to_numpy(dtype=object)
+        index, uniques = pd.factorize(pd.Series(np.asarray(codes, dtype=object), dtype=object), sort=False)
+        groups = self.table["offence_group"]
+        return np.asarray([groups.get(u) for u in uniques] + [None], dtype=object)[index]
 
     def police_detected(self) -> list[str]:
         """Offences that police activity detects: by default never a predictor target."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from hotspots.crime.aggregate import missing_months, months_text
 from hotspots.crime.offences import OffenceVocabulary
@@ -54,8 +55,30 @@ class Normalised:
     duplicates_in_file: int = 0
 
 
-def _blank(values: np.ndarray) -> np.ndarray:
-    return pd.isna(values) | (pd.Series(values, dtype=object).astype(str).str.strip() == "").to_numpy()
+class _FieldText:
+    """Each raw field as stripped text, converted once and shared by every check that reads it
+    (each conversion of a million values to pandas' Arrow strings costs about 40 ms)."""
+
+    def __init__(self, rows: RawRows):
+        self._rows = rows
+        self._done: dict[str, pd.Series] = {}
+
+    def __call__(self, name: str) -> pd.Series:
+        if name not in self._done:
+            self._done[name] = pd.Series(self._rows.fields[name], dtype=object).astype(str).str.strip()
+        return self._done[name]
+
+    def blank(self, name: str) -> np.ndarray:
+        return pd.isna(self._rows.fields[name]) | (self(name) == "").to_numpy()
+
+
+def _numbers(text: pd.Series) -> np.ndarray:
+    """Text to float64, NaN where it is not a number: Arrow's cast when every value is one (in C++,
+    ten times pandas' speed), pandas' coercing parse when any is not."""
+    try:
+        return pa.array(text).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pd.to_numeric(text.astype(object), errors="coerce").to_numpy(dtype=float)
 
 
 #: The earliest year an incident date may have; the latest is next year.
@@ -65,6 +88,8 @@ FIRST_YEAR = 1900
 def _holds_nul(rows: RawRows) -> np.ndarray:
     """Rows with a NUL byte in any field (SQLite would store it; PostgreSQL refuses the whole batch)."""
     out = np.zeros(len(rows), dtype=bool)
+    if rows.nul_free:
+        return out
     for values in rows.fields.values():
         out |= pd.Series(values, dtype=object).astype(str).str.contains("\x00", regex=False).to_numpy()
     return out
@@ -83,7 +108,7 @@ class _Times:
     repeated_hour: np.ndarray
 
 
-def _parse_times(rows: RawRows, tz: str) -> _Times:
+def _parse_times(rows: RawRows, tz: str, texts: _FieldText) -> _Times:
     """Read every row's time (see :class:`_Times`)."""
     n = len(rows)
     start = pd.Series(pd.NaT, index=range(n), dtype=f"datetime64[ns, {tz}]")
@@ -96,12 +121,12 @@ def _parse_times(rows: RawRows, tz: str) -> _Times:
     for kind in ("datetime", "date", "month"):
         if kind not in rows.fields:
             continue
-        text = pd.Series(rows.fields[kind], dtype=object).astype(str).str.strip()
+        text = texts(kind)
         todo = start.isna() & (text != "")
         # A year far outside the records' era (2999, 0017) is a typing error, and past 2262 it does
         # not fit a timestamp at all: the row is rejected before it is parsed.
         head = text.str.slice(0, 4)
-        year = pd.to_numeric(head.where(head.str.fullmatch(r"\d{4}")), errors="coerce")
+        year = pd.Series(_numbers(head.where(head.str.fullmatch(r"\d{4}"))), index=head.index)
         out_of_era = (todo & ((year < FIRST_YEAR) | (year > last_year))).to_numpy()
         far |= out_of_era
         todo &= ~out_of_era
@@ -139,7 +164,7 @@ def _parse_times(rows: RawRows, tz: str) -> _Times:
     present = np.zeros(n, dtype=bool)
     for kind in ("datetime", "date", "month"):
         if kind in rows.fields:
-            present |= ~_blank(rows.fields[kind])
+            present |= ~texts.blank(kind)
     reason = np.where(present, "unparseable date", "missing date").astype(object)
     reason[far & ~ok] = f"date outside {FIRST_YEAR} to {last_year}"
     reason[skipped & ~ok] = ("local time in the hour the clocks skip forward (spring clock change): no such time "
@@ -186,15 +211,11 @@ def _localise(parsed: pd.Series, tz: str) -> pd.Series:
     return parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
 
 
-def _parse_positions(rows: RawRows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _parse_positions(rows: RawRows, texts: _FieldText) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(lon, lat, ok, reason) from lon/lat or from x/y in the source CRS."""
-    if "lon" in rows.fields:
-        a, b = rows.fields["lon"], rows.fields["lat"]
-    else:
-        a, b = rows.fields["x"], rows.fields["y"]
-    missing = _blank(a) | _blank(b)
-    fa = pd.to_numeric(pd.Series(a, dtype=object), errors="coerce").to_numpy(dtype=float)
-    fb = pd.to_numeric(pd.Series(b, dtype=object), errors="coerce").to_numpy(dtype=float)
+    a, b = ("lon", "lat") if "lon" in rows.fields else ("x", "y")
+    missing = texts.blank(a) | texts.blank(b)
+    fa, fb = _numbers(texts(a)), _numbers(texts(b))
     unparseable = ~missing & ~(np.isfinite(fa) & np.isfinite(fb))
     if "lon" in rows.fields:
         lon, lat = fa, fb
@@ -211,11 +232,11 @@ def _parse_positions(rows: RawRows) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return lon, lat, ok, reason
 
 
-def _flag(values: np.ndarray | None, truthy: list[str] | None = None) -> np.ndarray:
-    """Text flags to a nullable boolean (True/False/None)."""
-    if values is None:
+def _flag(text: pd.Series | None, truthy: list[str] | None = None) -> np.ndarray:
+    """Stripped text flags to a nullable boolean (True/False/None)."""
+    if text is None:
         return np.full(0, None, dtype=object)
-    low = pd.Series(values, dtype=object).astype(str).str.strip().str.lower()
+    low = text.str.lower()
     true = set(truthy) if truthy else _TRUE
     out = np.full(low.size, None, dtype=object)
     out[low.isin(true).to_numpy()] = True
@@ -254,7 +275,7 @@ def _band_under_25(key: str):
     return None
 
 
-def _content_ids(rows: RawRows, keep: np.ndarray) -> np.ndarray:
+def _content_ids(rows: RawRows, keep: np.ndarray, texts: _FieldText | None = None) -> np.ndarray:
     """Stable 128-bit content hashes for the ``keep`` rows, which have no source id.
 
     Identical rows are real in police data (two crimes of one type at one snapped point in one
@@ -262,7 +283,8 @@ def _content_ids(rows: RawRows, keep: np.ndarray) -> np.ndarray:
     same ids, and the copies are not collapsed into one.
     """
     names = sorted(k for k in rows.fields if k != "source_id")
-    frame = pd.DataFrame({k: pd.Series(rows.fields[k], dtype=object).astype(str).str.strip() for k in names})
+    texts = texts or _FieldText(rows)
+    frame = pd.DataFrame({k: texts(k) for k in names})
     frame = frame[keep]
     repeat = frame.groupby(names, sort=False, dropna=False).cumcount().astype(str)
     # BLAKE2 over the joined fields, not a library's internal hash: ids must stay the same for
@@ -307,10 +329,11 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     n = len(rows)
     reasons = np.full(n, "", dtype=object)
     reasons[_holds_nul(rows)] = "a field holds a NUL byte (0x00), which text cannot hold"
-    times = _parse_times(rows, ctx.timezone)
+    texts = _FieldText(rows)
+    times = _parse_times(rows, ctx.timezone, texts)
     start, end, precision, time_ok = times.start, times.end, times.precision, times.ok
     reasons[(reasons == "") & ~time_ok] = times.reason[(reasons == "") & ~time_ok]
-    lon, lat, pos_ok, pos_reason = _parse_positions(rows)
+    lon, lat, pos_ok, pos_reason = _parse_positions(rows, texts)
     reasons[(reasons == "") & ~pos_ok] = pos_reason[(reasons == "") & ~pos_ok]
     if ctx.force_area is not None:
         inside = ctx.force_area.contains(lon, lat)
@@ -351,7 +374,7 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     ids = np.full(n, None, dtype=object)
     source_id = rows.fields.get("source_id")
     if source_id is not None:
-        sid = pd.Series(source_id, dtype=object).astype(str).str.strip()
+        sid = texts("source_id")
         has = (sid != "").to_numpy()
         ids[has] = sid[has].to_numpy()
         source_id_text = ids.copy()
@@ -360,7 +383,7 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
         source_id_text = ids
     need_hash = keep & ~has
     if need_hash.any():
-        ids[need_hash] = _content_ids(rows, need_hash)
+        ids[need_hash] = _content_ids(rows, need_hash, texts)
     dup_in_file = _repeated_source_ids(rows, ids, keep & has, warnings)
     keep &= ~dup_in_file
 
@@ -368,15 +391,14 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     x, y = project(lon[idx], lat[idx], ctx.projected_crs)
     cell_ids = h3cells.to_strings(h3cells.points_to_cells(lon[idx], lat[idx], ctx.h3_resolution))
     kept_codes = codes[idx]
-    source_offence = rows.fields.get("source_offence", offence_text)
-    knife = _flag(rows.fields.get("knife"), rows.options.get("knife_true"))
+    knife = _flag(texts("knife") if "knife" in rows.fields else None, rows.options.get("knife_true"))
     under25 = (
-        _flag(rows.fields["victim_under_25"]) if "victim_under_25" in rows.fields
+        _flag(texts("victim_under_25")) if "victim_under_25" in rows.fields
         else victim_under_25(rows.fields["victim_age"]) if "victim_age" in rows.fields
         else np.full(n, None, dtype=object)
     )
     incidents = pd.DataFrame(
-        {
+        {name: _as_object(values) for name, values in {
             "incident_id": ids[idx],
             "source_id": np.where(has[idx], source_id_text[idx], None),
             "source_line": rows.lines[idx],
@@ -390,13 +412,14 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
             "h3_cell": cell_ids,
             "offence": kept_codes,
             "offence_group": ctx.vocabulary.group_of(kept_codes),
-            "source_offence": _text(source_offence, idx, 120),
+            "source_offence": _text(texts("source_offence") if "source_offence" in rows.fields
+                                    else texts("offence") if "offence" in rows.fields else None, idx, 120),
             "knife_enabled": knife[idx] if knife.size else np.full(idx.size, None, dtype=object),
             "victim_under_25": under25[idx],
             "harm_weight": _per_distinct(kept_codes, lambda code: ctx.harm.get(code, np.nan), np.nan, float),
-            "location": _text(rows.fields.get("location"), idx, 200),
-            "lsoa_code": _text(rows.fields.get("lsoa_code"), idx, 16),
-        },
+            "location": _text(texts("location") if "location" in rows.fields else None, idx, 200),
+            "lsoa_code": _text(texts("lsoa_code") if "lsoa_code" in rows.fields else None, idx, 16),
+        }.items()},
         columns=INCIDENT_COLUMNS,
     )
     rejected = np.flatnonzero(~keep & ~dup_in_file)
@@ -413,6 +436,14 @@ def normalise(rows: RawRows, ctx: IngestContext) -> Normalised:
     return Normalised(incidents=incidents, rejects=rejects, warnings=warnings, duplicates_in_file=int(dup_in_file.sum()))
 
 
+def _as_object(values):
+    """Text columns stay Python strings (object): pandas would turn each into Arrow strings, which
+    the store's insert turns straight back; numbers and times pass as they are."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return pd.Series(values, dtype=object, copy=False)
+    return values
+
+
 def _per_distinct(values, fn, missing, dtype) -> np.ndarray:
     """``fn(v)`` for each of ``values``, called once per distinct value (``missing`` for NA)."""
     index, distinct = pd.factorize(pd.Series(values, dtype=object), sort=False)
@@ -420,8 +451,9 @@ def _per_distinct(values, fn, missing, dtype) -> np.ndarray:
     return np.asarray([fn(v) for v in distinct] + [missing], dtype=dtype)[index]
 
 
-def _text(values: np.ndarray | None, idx: np.ndarray, width: int) -> np.ndarray:
-    if values is None:
+def _text(text: pd.Series | None, idx: np.ndarray, width: int) -> np.ndarray:
+    """The ``idx`` rows of a stripped text field cut to ``width``, None where empty."""
+    if text is None:
         return np.full(idx.size, None, dtype=object)
-    s = pd.Series(values[idx], dtype=object).astype(str).str.strip().str.slice(0, width)
+    s = text.iloc[idx].str.slice(0, width)
     return s.where(s != "", None).to_numpy(dtype=object)

@@ -38,6 +38,7 @@ class RawRows:
     records: Sequence  # each row's fields as read (personal fields blanked), for the rejects' raw text
     early_rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, raw)
     options: dict = field(default_factory=dict)  # coord_crs, datetime_format, timezone, offences, knife
+    nul_free: bool = False  # the reader saw every byte and no NUL among them (the Arrow fast path)
 
     def __len__(self) -> int:
         return int(self.lines.size)
@@ -67,6 +68,7 @@ def _read_csv_columns(path: Path, reader: str, wanted: dict[str, str], options: 
         records=read.columns if read.columns is not None else read.rows,
         early_rejects=read.rejected,
         options={"delimiter": read.delimiter},
+        nul_free=read.columns is not None,
     )
 
 

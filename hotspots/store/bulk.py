@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection
 
 from hotspots.store.schema import incidents
@@ -29,6 +30,8 @@ _BOOL_COLUMNS = ("knife_enabled", "victim_under_25")
 #: Key of the advisory lock PostgreSQL loads take (any fixed number: it names the lock).
 _LOAD_LOCK = 7_351_842_017
 _COPY_BYTES = 1 << 22
+#: SQLite's page cache during a load, in KiB as its negative cache_size means (256 MiB).
+_SQLITE_LOAD_CACHE_KIB = -262_144
 
 
 def _time_text(col: pd.Series) -> np.ndarray:
@@ -58,14 +61,19 @@ def _column_values(frame: pd.DataFrame, name: str) -> list:
     return col.astype(object).where(col.notna(), None).tolist()
 
 
-def _row_chunks(frame: pd.DataFrame, batch_id: int) -> Iterator[list[tuple]]:
+def _sqlite_chunks(frame: pd.DataFrame, batch_id: int) -> Iterator[tuple[str, Iterator[tuple], int]]:
+    """Per chunk: an INSERT naming only the columns that hold a value somewhere in the chunk (the
+    rest are NULL by default), the batch id written into it as a number, and its rows as a lazy
+    iterator (SQLite binds each row as it is made; no list of a million tuples is built)."""
     for lo in range(0, len(frame), CHUNK_ROWS):
         part = frame.iloc[lo : lo + CHUNK_ROWS]
         columns = {c: _column_values(part, c) for c in INCIDENT_COLUMNS if c != "occurred_to"}
         exact = (part["occurred_to"] == part["occurred_from"]).all()
         columns["occurred_to"] = columns["occurred_from"] if exact else _column_values(part, "occurred_to")
-        columns["batch_id"] = [batch_id] * len(part)
-        yield list(zip(*(columns[c] for c in _STORED_COLUMNS), strict=True))
+        names = [c for c in INCIDENT_COLUMNS if not part[c].isna().all()]
+        sql = (f"INSERT OR IGNORE INTO incidents ({', '.join(names)}, batch_id) "
+               f"VALUES ({', '.join('?' * len(names))}, {int(batch_id)})")
+        yield sql, zip(*(columns[c] for c in names), strict=True), len(part)
 
 
 def _arrow_table(frame: pd.DataFrame, batch_id: int) -> pa.Table:
@@ -125,14 +133,19 @@ def insert_incidents(
     names = ", ".join(_STORED_COLUMNS)
     added = 0
     if dialect == "sqlite":
-        sql = f"INSERT OR IGNORE INTO incidents ({names}) VALUES ({', '.join('?' * len(_STORED_COLUMNS))})"
         cursor = raw.cursor()
-        for rows in _row_chunks(frame, batch_id):
-            cursor.executemany(sql, rows)
-            added += cursor.rowcount
-            if progress:
-                progress(len(rows))
-        cursor.close()
+        # A page cache big enough for the load's index pages, for this transaction only.
+        previous = cursor.execute("PRAGMA cache_size").fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size={_SQLITE_LOAD_CACHE_KIB}")
+        try:
+            for sql, rows, n_rows in _sqlite_chunks(frame, batch_id):
+                cursor.executemany(sql, rows)
+                added += cursor.rowcount
+                if progress:
+                    progress(n_rows)
+        finally:
+            cursor.execute(f"PRAGMA cache_size={int(previous)}")
+            cursor.close()
     elif dialect == "postgresql":
         with raw.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_LOAD_LOCK,))
@@ -141,10 +154,15 @@ def insert_incidents(
             stored = _stored_ids(cursor, frame["incident_id"])
             if stored:
                 frame = frame[~frame["incident_id"].isin(stored)]
-            for lo in range(0, len(frame), CHUNK_ROWS):
-                part = frame.iloc[lo : lo + CHUNK_ROWS]
-                _copy(cursor, f"COPY incidents ({names}) FROM STDIN (FORMAT csv)",
-                      _csv_bytes(_arrow_table(part, batch_id)), progress, len(part))
+            # One COPY for the whole frame, fed from a queue by psycopg's writer thread: the next
+            # chunk is encoded here while the server stores the last one.
+            with cursor.copy(f"COPY incidents ({names}) FROM STDIN (FORMAT csv)",
+                             writer=QueuedLibpqWriter(cursor)) as copy:
+                for lo in range(0, len(frame), CHUNK_ROWS):
+                    part = frame.iloc[lo : lo + CHUNK_ROWS]
+                    copy.write(_csv_bytes(_arrow_table(part, batch_id)))
+                    if progress:
+                        progress(len(part))
             added = len(frame)
     else:
         raise NotImplementedError(f"bulk insert for {dialect}")
