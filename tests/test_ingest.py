@@ -7,6 +7,7 @@ import textwrap
 import pandas as pd
 import pytest
 from conftest import SAMPLES
+from sqlalchemy import text
 
 from hotspots.core.errors import FormatError
 from hotspots.ingest.files import IngestOptions
@@ -63,6 +64,12 @@ def test_stored_values_are_the_normalised_ones(store, opts, tmp_path):
     g = tmp_path / "2024-04-more-street.csv"
     g.write_text(HEADER + street_row("q1", lon="-1.898312345678912", lat="52.47960000000001") + street_row("q4"))
     assert ingest_file(g, store, opts).loaded == 1 and store.count("incidents") == 5
+    # incidents.batch_id has no foreign key (migration 0012): the writer alone keeps it true
+    with store.engine.connect() as conn:
+        per_batch = conn.execute(text("SELECT b.source_file, count(i.incident_id) FROM incidents i "
+                                      "LEFT JOIN load_batches b ON b.batch_id = i.batch_id "
+                                      "GROUP BY b.source_file ORDER BY b.source_file")).all()
+    assert [tuple(r) for r in per_batch] == [(str(f), 4), (str(g), 1)]
 
 
 def test_corrupted_file_loses_no_row(store, opts, tmp_path):

@@ -24,7 +24,7 @@ from hotspots.crime.aggregate import missing_months, months_text
 from hotspots.crime.offences import harm_weights, vocabulary
 from hotspots.geo.areas import Area
 from hotspots.geo.projection import check_crs, choose_crs, implausible_positions, unproject
-from hotspots.ingest.normalise import IngestContext, normalise
+from hotspots.ingest.normalise import IngestContext, normalise, text_numbers
 from hotspots.ingest.readers import read
 from hotspots.national.dataset import META_FILE, check_force, dataset_crs, write_incidents_dataset
 
@@ -135,8 +135,7 @@ def _sample_lonlat(rows, force_area=None) -> tuple[np.ndarray, np.ndarray]:
     those inside its bounds, without one only the plausible ones (rows that will be rejected must
     not place the projection)."""
     first, second = ("lon", "lat") if "lon" in rows.fields else ("x", "y")
-    a = pd.to_numeric(pd.Series(rows.fields[first], dtype=object), errors="coerce").to_numpy(float)
-    b = pd.to_numeric(pd.Series(rows.fields[second], dtype=object), errors="coerce").to_numpy(float)
+    a, b = text_numbers(rows.fields[first]), text_numbers(rows.fields[second])
     lon, lat = (a, b) if first == "lon" else unproject(a, b, rows.options.get("coord_crs", "EPSG:4326"))
     if force_area is not None:
         x0, y0, x1, y1 = force_area.geometry.bounds

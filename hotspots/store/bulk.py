@@ -27,6 +27,7 @@ _STORED_COLUMNS = [c.name for c in incidents.columns]
 INCIDENT_COLUMNS = [c for c in _STORED_COLUMNS if c != "batch_id"]
 _TIME_COLUMNS = ("occurred_from", "occurred_to")
 _BOOL_COLUMNS = ("knife_enabled", "victim_under_25")
+_NULLABLE_BOOL = np.array([None, False, True], dtype=object)
 #: Key of the advisory lock PostgreSQL loads take (any fixed number: it names the lock).
 _LOAD_LOCK = 7_351_842_017
 _COPY_BYTES = 1 << 22
@@ -34,31 +35,36 @@ _COPY_BYTES = 1 << 22
 _SQLITE_LOAD_CACHE_KIB = -262_144
 
 
-def _time_text(col: pd.Series) -> np.ndarray:
-    """UTC times as SQLite's DateTime text, ``YYYY-MM-DD HH:MM:SS.ffffff``, formatted by NumPy in C."""
+def _time_text(col: pd.Series) -> pa.Array:
+    """UTC times as SQLite's DateTime text, ``YYYY-MM-DD HH:MM:SS.ffffff`` (the form SQLAlchemy
+    writes and reads back), formatted by Arrow's cast in C++: five times NumPy's datetime_as_string."""
     utc = col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    text = np.datetime_as_string(utc, unit="us")
-    if text.size:  # the ISO "T" becomes the space SQLAlchemy writes and reads back, in place
-        text.view(np.uint32).reshape(text.size, -1)[:, 10] = ord(" ")
-    return text
+    return pa.array(utc).cast(pa.string())
 
 
-def _column_values(frame: pd.DataFrame, name: str) -> list:
+def _column_values(frame: pd.DataFrame, name: str) -> list | None:
+    """A column as Python values for SQLite (NULL as None), or None when every value is NULL."""
     col = frame[name]
     if name in _TIME_COLUMNS:
-        return _time_text(col).tolist()
-    if name in _BOOL_COLUMNS:
-        return [None if v is None or v is pd.NA else bool(v) for v in col.tolist()]
+        return _time_text(col).to_pylist()
     if col.dtype.kind == "f":
         values = col.to_numpy()
-        if not np.isnan(values).any():
-            return values.tolist()
-        return [None if v != v else v for v in values.tolist()]
+        missing = np.isnan(values)
+        return values.tolist() if not missing.any() else None if missing.all() else \
+            [None if v != v else v for v in values.tolist()]
     if col.dtype.kind in "iu":
         return col.astype(np.int64).tolist()
-    if not col.isna().any():
-        return col.tolist()
-    return col.astype(object).where(col.notna(), None).tolist()
+    values = col.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    if missing.all():
+        return None
+    if name in _BOOL_COLUMNS:
+        # None, False, True picked by index: no Python call per value
+        return _NULLABLE_BOOL[np.where(missing, 0, np.where(values == True, 2, 1))].tolist()  # noqa: E712
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values.tolist()
 
 
 def _sqlite_chunks(frame: pd.DataFrame, batch_id: int) -> Iterator[tuple[str, Iterator[tuple], int]]:
@@ -67,13 +73,15 @@ def _sqlite_chunks(frame: pd.DataFrame, batch_id: int) -> Iterator[tuple[str, It
     iterator (SQLite binds each row as it is made; no list of a million tuples is built)."""
     for lo in range(0, len(frame), CHUNK_ROWS):
         part = frame.iloc[lo : lo + CHUNK_ROWS]
-        columns = {c: _column_values(part, c) for c in INCIDENT_COLUMNS if c != "occurred_to"}
         exact = (part["occurred_to"] == part["occurred_from"]).all()
-        columns["occurred_to"] = columns["occurred_from"] if exact else _column_values(part, "occurred_to")
-        names = [c for c in INCIDENT_COLUMNS if not part[c].isna().all()]
-        sql = (f"INSERT OR IGNORE INTO incidents ({', '.join(names)}, batch_id) "
-               f"VALUES ({', '.join('?' * len(names))}, {int(batch_id)})")
-        yield sql, zip(*(columns[c] for c in names), strict=True), len(part)
+        columns = {}
+        for name in INCIDENT_COLUMNS:
+            values = columns["occurred_from"] if name == "occurred_to" and exact else _column_values(part, name)
+            if values is not None:
+                columns[name] = values
+        sql = (f"INSERT OR IGNORE INTO incidents ({', '.join(columns)}, batch_id) "
+               f"VALUES ({', '.join('?' * len(columns))}, {int(batch_id)})")
+        yield sql, zip(*columns.values(), strict=True), len(part)
 
 
 def _arrow_table(frame: pd.DataFrame, batch_id: int) -> pa.Table:
@@ -86,9 +94,9 @@ def _arrow_table(frame: pd.DataFrame, batch_id: int) -> pa.Table:
         elif name == "occurred_to" and exact:
             arrays.append(arrays[_STORED_COLUMNS.index("occurred_from")])
         elif name in _TIME_COLUMNS:
-            # As UTC text (the session's zone is set to UTC): NumPy formats it ten times faster than
-            # Arrow's CSV writer formats a timestamp.
-            arrays.append(pa.array(_time_text(frame[name]).astype("S26")).cast(pa.string()))
+            # As UTC text (the session's zone is set to UTC): Arrow's cast to text is ten times
+            # faster than its CSV writer's formatting of a timestamp.
+            arrays.append(_time_text(frame[name]))
         elif name in _BOOL_COLUMNS:
             arrays.append(pa.array(frame[name].to_numpy(dtype=object), type=pa.bool_(), from_pandas=True))
         else:
