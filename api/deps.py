@@ -10,7 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.cache import RenderCache
 from api.schemas import problem
 from hotspots.core.config import get_settings
-from hotspots.geo.areas import Area, NamedAreas
+from hotspots.geo.areas import NamedAreas
+from hotspots.services.ingest import load_area
 from hotspots.store.audit import AuditGroup
 from hotspots.store.db import Store
 from hotspots.store.tokens import Principal, principal_for
@@ -56,7 +57,7 @@ AuditDep = Annotated[AuditGroup, Depends(get_audit)]
 def force_area(cache: RenderCache):
     """The configured force area (None for 'none'), read once per worker: the outline has ~50k vertices."""
     path = get_settings().force_area
-    return cache.get(("force-area", path), lambda: None if path.lower() == "none" else Area.from_file(path))
+    return cache.get(("force-area", path), lambda: None if path.lower() == "none" else load_area(path))
 
 
 def npu_areas(cache: RenderCache):

@@ -83,3 +83,27 @@ def test_name_of_matches_its_slow_twin_inside_outside_and_on_shared_borders(forc
     assert len(border) > 0  # the first two areas share a border
     lon, lat = np.concatenate([lon, border[:, 0]]), np.concatenate([lat, border[:, 1]])
     assert areas.name_of(lon, lat).tolist() == _first_area_naive(areas, lon, lat)
+
+
+def test_area_cells_kept_on_disk_are_read_back_not_recomputed(tmp_path, monkeypatch):
+    """A second process with the same outline reads the cover the first one stored; another outline
+    gets its own entry, and the point test answers the same either way."""
+    from hotspots.core.filecache import ArrayFileCache
+    from hotspots.geo import cells as h3cells
+
+    square = shapely.box(-1.95, 52.45, -1.85, 52.52)
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(-1.97, -1.83, 2000), rng.uniform(52.43, 52.54, 2000)
+    first = Area(square, store=ArrayFileCache(tmp_path))
+    expected = first.contains(lon, lat)
+    assert len(list(tmp_path.glob("*.npy"))) == 2  # inside and touching cells
+
+    def no_cover(*args, **kwargs):
+        raise AssertionError("the cover was computed again")
+
+    monkeypatch.setattr(h3cells, "region_to_cells", no_cover)
+    again = Area(shapely.box(-1.95, 52.45, -1.85, 52.52), store=ArrayFileCache(tmp_path))
+    assert (again.contains(lon, lat) == expected).all()
+    assert (expected == shapely.intersects_xy(square, lon, lat)).all()
+    with pytest.raises(AssertionError, match="computed again"):
+        Area(shapely.box(-1.95, 52.45, -1.86, 52.52), store=ArrayFileCache(tmp_path)).contains(lon, lat)

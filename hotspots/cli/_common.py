@@ -18,7 +18,7 @@ from rich.progress import (
 
 from hotspots.core.config import get_settings
 from hotspots.core.errors import ValidationError
-from hotspots.geo.areas import Area
+from hotspots.services.ingest import load_area
 from hotspots.services.ingest import stored_incidents as read
 from hotspots.store import open_store
 
@@ -70,7 +70,7 @@ def open_store_at(db: str):
 
 def load_force_area(path: str | None):
     choice = path if path is not None else settings().force_area
-    return None if choice.lower() == "none" else Area.from_file(choice)
+    return None if choice.lower() == "none" else load_area(choice)
 
 
 def progress() -> Progress:

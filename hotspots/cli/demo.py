@@ -14,9 +14,8 @@ from hotspots.cli.patrol import plan
 from hotspots.cli.weekly import select
 from hotspots.core.config import DEFAULT_FORCE_AREA, SHIPPED_DATA
 from hotspots.crime.aggregate import write_cell_table
-from hotspots.geo.areas import Area
 from hotspots.ingest.files import IngestOptions
-from hotspots.services.ingest import ingest_files
+from hotspots.services.ingest import ingest_files, load_area
 
 #: What the demo's coverage lines are to be read against, and what this data cannot show.
 GUARDIAN = ("Project Guardian's published West Midlands hotspots: 57 places, 1.4% of the force area, 19% of serious "
@@ -44,7 +43,7 @@ def demo(
         (SHIPPED_DATA / "samples").glob("birmingham*")
     )
     # The shipped samples are West Midlands data, so the shipped force area, whatever the settings say.
-    opts = IngestOptions(force_area=Area.from_file(DEFAULT_FORCE_AREA), timezone=s.timezone,
+    opts = IngestOptions(force_area=load_area(DEFAULT_FORCE_AREA), timezone=s.timezone,
                          rejects_dir=s.data_dir / "rejects", h3_resolution=s.h3_resolution)
     store = open_store_at(db)
     for report in ingest_files(samples, store, opts):

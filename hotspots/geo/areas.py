@@ -8,7 +8,9 @@ which is what makes a 50,000-vertex force outline cheap for a million points.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -49,21 +51,33 @@ def read_boundaries(path: str | Path, layer: str | None = None) -> gpd.GeoDataFr
 
 @dataclass
 class Area:
-    """One polygonal area in WGS84 with a fast vectorised point-in-area test."""
+    """One polygonal area in WGS84 with a fast vectorised point-in-area test.
+
+    ``store``, when given, keeps the area's cell sets between processes (an
+    :class:`~hotspots.core.filecache.ArrayFileCache`): covering the West Midlands outline with
+    resolution-9 cells takes 1.4 s, which every ``hotspots ingest`` paid before its first row.
+    """
 
     geometry: shapely.Geometry
     name: str = "area"
+    store: MutableMapping[str, np.ndarray] | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_file(cls, path: str | Path, layer: str | None = None) -> Area:
+    def from_file(cls, path: str | Path, layer: str | None = None,
+                  store: MutableMapping[str, np.ndarray] | None = None) -> Area:
         frame = read_boundaries(path, layer)
-        return cls(geometry=shapely.union_all(frame.geometry.values), name=Path(path).stem)
+        return cls(geometry=shapely.union_all(frame.geometry.values), name=Path(path).stem, store=store)
+
+    @cached_property
+    def _digest(self) -> hashlib.blake2b:
+        """What the area's cells depend on: its outline, and the H3 library that covers it."""
+        return hashlib.blake2b(shapely.to_wkb(self.geometry) + h3cells.LIBRARY_VERSION.encode(), digest_size=16)
 
     @cached_property
     def _lookup(self) -> tuple[np.ndarray, np.ndarray]:
-        inside = h3cells.region_to_cells(self.geometry, _LOOKUP_RESOLUTION, contain="inside")
-        touching = h3cells.region_to_cells(self.geometry, _LOOKUP_RESOLUTION, contain="overlap")
+        inside = self.cells(_LOOKUP_RESOLUTION, contain="inside")
+        touching = self.cells(_LOOKUP_RESOLUTION, contain="overlap")
         shapely.prepare(self.geometry)
         return inside, touching
 
@@ -89,8 +103,21 @@ class Area:
         """The H3 cells of the area (cached per resolution and containment)."""
         key = (resolution, contain)
         if key not in self._cache:
-            self._cache[key] = h3cells.region_to_cells(self.geometry, resolution, contain)
+            self._cache[key] = self._stored_cells(resolution, contain)
         return self._cache[key]
+
+    def _stored_cells(self, resolution: int, contain: str) -> np.ndarray:
+        if self.store is None:
+            return h3cells.region_to_cells(self.geometry, resolution, contain)
+        digest = self._digest.copy()
+        digest.update(f"{resolution}:{contain}".encode())
+        key = digest.hexdigest()
+        try:
+            return self.store[key]
+        except KeyError:
+            cells = h3cells.region_to_cells(self.geometry, resolution, contain)
+            self.store[key] = cells
+            return cells
 
 
 def _isin_sorted(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:

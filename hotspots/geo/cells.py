@@ -7,6 +7,7 @@ call per array; scalar h3-py is used only where arrays are small (a neighbourhoo
 
 from __future__ import annotations
 
+import h3ronpy
 import numpy as np
 import pyarrow as pa
 import shapely
@@ -21,6 +22,9 @@ from h3ronpy.vector import (
 
 from hotspots.core.errors import ValidationError
 from hotspots.core.validate import check_resolution
+
+#: Names the library that indexes cells, for keys of stored results that depend on it.
+LIBRARY_VERSION = f"h3ronpy {h3ronpy.__version__}"
 
 _CONTAINMENT = {
     # Every cell the region touches: narrow parts (a canal towpath, a thin ward arm) keep their cells.

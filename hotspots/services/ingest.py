@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from hotspots.core.config import get_settings
 from hotspots.core.errors import NotReadyError, ValidationError
+from hotspots.core.filecache import ArrayFileCache
 from hotspots.crime.aggregate import counted_groups
+from hotspots.geo.areas import Area
 from hotspots.ingest.files import (
     IngestOptions,
     LoadReport,
@@ -30,6 +33,12 @@ from hotspots.store.db import Store
 from hotspots.store.incidents import batch_of, batch_rejects, projected_crs, read_incidents, write_batch
 
 log = logging.getLogger(__name__)
+
+
+def load_area(path: str | Path) -> Area:
+    """A boundary file as an area whose H3 cover is kept in ``data_dir/cache/areas``, so a
+    process loading one file does not first spend seconds covering the force outline again."""
+    return Area.from_file(path, store=ArrayFileCache(get_settings().data_dir / "cache" / "areas"))
 
 
 def ingest_file(
