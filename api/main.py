@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from api import web
 from api.cache import RenderCache
 from api.deps import force_area
-from api.headers import SECURITY_HEADERS
+from api.headers import SecurityHeaders
 from api.jobs import JobRunner
 from api.limits import BodyLimit
 from api.routes import audit, health, hotspots, legitimacy, models, rosters, trials, uploads
@@ -72,13 +72,6 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
                   description="Hotspots, patrol rosters and trial evaluation for place-based violence reduction. "
                               "Every route but health needs a bearer token; each role sees what its job needs.")
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
-
     @app.exception_handler(HotspotsError)
     async def user_error(request: Request, exc: HotspotsError):
         if web.is_page(request):
@@ -111,6 +104,7 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
                    legitimacy.router, legitimacy.public_router):
         app.include_router(router)
     web.install(app)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes or _settings_limit())
     return app
 

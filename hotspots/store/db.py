@@ -18,6 +18,8 @@ from hotspots.store.schema import store_meta
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_PAGE_BYTES = 16_384
+#: Connections each process keeps open, and how many more it may open at a busy moment.
+POOL_SIZE, POOL_OVERFLOW = 20, 20
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
@@ -41,8 +43,11 @@ def make_engine(url: str) -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg")
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # pre-ping: a pooled connection that a database restart has closed is replaced, not handed out
-        engine = create_engine(parsed, pool_pre_ping=True)
+        # pre-ping: a pooled connection that a database restart has closed is replaced, not handed out.
+        # A server worker answers up to 40 requests at once (its thread pool); with SQLAlchemy's
+        # 5 kept connections, every request past the fifth opened a connection and closed it after.
+        pool = {} if parsed.database in (None, "", ":memory:") else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        engine = create_engine(parsed, pool_pre_ping=True, **pool)
     except (ArgumentError, NoSuchModuleError):
         raise ValidationError(
             f"database_url={url!r} is not a database URL we can use; use sqlite:///PATH or postgresql://USER@HOST/DB"
