@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 import psycopg
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
@@ -35,6 +36,7 @@ from hotspots.store.jobs import interrupt_orphans
 
 log = logging.getLogger("hotspots.api")
 
+
 def create_app(database_url: str | None = None, max_upload_bytes: int | None = None,
                docs: bool | None = None) -> FastAPI:
     """The app on the store at ``database_url`` (default: the settings' store); bodies over
@@ -44,6 +46,7 @@ def create_app(database_url: str | None = None, max_upload_bytes: int | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        to_thread.current_default_thread_limiter().total_tokens = get_settings().api_threads
         app.state.store = open_store(database_url or get_settings().resolved_database_url())
         app.state.cache = RenderCache()
         app.state.audit = AuditGroup(app.state.store)

@@ -230,6 +230,20 @@ def test_security_headers_on_every_response(served):
         assert "default-src 'none'" in response.headers["Content-Security-Policy"]
 
 
+def test_worker_runs_as_many_requests_at_once_as_api_threads(tmp_path, monkeypatch):
+    from anyio import to_thread
+
+    from hotspots.core.config import get_settings
+
+    monkeypatch.setenv("HOTSPOTS_API_THREADS", "3")
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_app(f"sqlite:///{tmp_path / 'store.sqlite'}")) as client:
+            assert client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens) == 3
+    finally:
+        get_settings.cache_clear()
+
+
 def test_openapi_describes_every_route_with_its_responses(served):
     client, _, _, _ = served
     doc = client.get("/openapi.json").json()
