@@ -69,6 +69,10 @@ class _FieldText:
             self._done[name] = pd.Series(self._rows.fields[name], dtype=object).astype(str).str.strip()
         return self._done[name]
 
+    def get(self, name: str) -> pd.Series | None:
+        """The field's text, or None when the file has no such field."""
+        return self(name) if name in self._rows.fields else None
+
     def blank(self, name: str) -> np.ndarray:
         return pd.isna(self._rows.fields[name]) | (self(name) == "").to_numpy()
 
@@ -416,7 +420,7 @@ def _normalise_rest(rows: RawRows, ctx: IngestContext, texts: _FieldText, reason
     idx = np.flatnonzero(keep)
     x, y, cell_ids = (values[np.searchsorted(placed, idx)] for values in indexed.result())
     kept_codes = codes[idx]
-    knife = _flag(texts("knife") if "knife" in rows.fields else None, rows.options.get("knife_true"))
+    knife = _flag(texts.get("knife"), rows.options.get("knife_true"))
     under25 = (
         _flag(texts("victim_under_25")) if "victim_under_25" in rows.fields
         else victim_under_25(rows.fields["victim_age"]) if "victim_age" in rows.fields
@@ -437,13 +441,13 @@ def _normalise_rest(rows: RawRows, ctx: IngestContext, texts: _FieldText, reason
             "h3_cell": cell_ids,
             "offence": kept_codes,
             "offence_group": ctx.vocabulary.group_of(kept_codes),
-            "source_offence": _text(texts("source_offence") if "source_offence" in rows.fields
-                                    else texts("offence") if "offence" in rows.fields else None, idx, 120),
+            "source_offence": _text(texts.get("source_offence") if "source_offence" in rows.fields
+                                    else texts.get("offence"), idx, 120),
             "knife_enabled": knife[idx] if knife.size else np.full(idx.size, None, dtype=object),
             "victim_under_25": under25[idx],
             "harm_weight": _per_distinct(kept_codes, lambda code: ctx.harm.get(code, np.nan), np.nan, float),
-            "location": _text(texts("location") if "location" in rows.fields else None, idx, 200),
-            "lsoa_code": _text(texts("lsoa_code") if "lsoa_code" in rows.fields else None, idx, 16),
+            "location": _text(texts.get("location"), idx, 200),
+            "lsoa_code": _text(texts.get("lsoa_code"), idx, 16),
         }.items()},
         columns=INCIDENT_COLUMNS,
     )

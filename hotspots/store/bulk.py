@@ -112,12 +112,10 @@ def _csv_bytes(table: pa.Table) -> bytes:
     return buffer.getvalue()
 
 
-def _copy(cursor, sql: str, data: bytes, progress: Callable[[int], None] | None = None, rows: int = 0) -> None:
+def _copy(cursor, sql: str, data: bytes) -> None:
     with cursor.copy(sql) as copy:
         for lo in range(0, len(data), _COPY_BYTES):
             copy.write(data[lo : lo + _COPY_BYTES])
-    if progress:
-        progress(rows)
 
 
 def _stored_ids(cursor, ids: pd.Series) -> set[str]:
