@@ -31,22 +31,26 @@ RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from 'hotspots users add'.")
 
+# Dependencies that do no I/O are coroutines: FastAPI runs a plain function dependency on a worker
+# thread, and under load each such hop cost more than the dependency itself (a lock handed between
+# threads). Those that query the store stay plain functions, so the event loop never waits on it.
 
-def get_store(request: Request) -> Store:
+
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def get_cache(request: Request) -> RenderCache:
+async def get_cache(request: Request) -> RenderCache:
     return request.app.state.cache
 
 
 CacheDep = Annotated[RenderCache, Depends(get_cache)]
 
 
-def get_audit(request: Request) -> AuditGroup:
+async def get_audit(request: Request) -> AuditGroup:
     return request.app.state.audit
 
 
@@ -85,7 +89,7 @@ def require(*roles: str):
     """A dependency that lets through the given roles (and admin); 403 for any other role."""
     allowed = set(roles) | {"admin"}
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 f"role {principal.role!r} may not do this; it needs one of: {', '.join(sorted(allowed))}")
