@@ -22,14 +22,6 @@ class RenderCache:
         self._lock = threading.Lock()
         self._making: dict[tuple, threading.Lock] = {}
 
-    def peek(self, key: tuple) -> Any | None:
-        """The value kept under ``key``, or None: never renders, so a coroutine may call it."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
     def get(self, key: tuple, make: Callable[[], Any]) -> Any:
         with self._lock:
             if key in self._items:

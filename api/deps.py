@@ -31,26 +31,22 @@ RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from 'hotspots users add'.")
 
-# Dependencies that do no I/O are coroutines: FastAPI runs a plain function dependency on a worker
-# thread, and under load each such hop cost more than the dependency itself (a lock handed between
-# threads). Those that query the store stay plain functions, so the event loop never waits on it.
 
-
-async def get_store(request: Request) -> Store:
+def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-async def get_cache(request: Request) -> RenderCache:
+def get_cache(request: Request) -> RenderCache:
     return request.app.state.cache
 
 
 CacheDep = Annotated[RenderCache, Depends(get_cache)]
 
 
-async def get_audit(request: Request) -> AuditGroup:
+def get_audit(request: Request) -> AuditGroup:
     return request.app.state.audit
 
 
@@ -89,7 +85,7 @@ def require(*roles: str):
     """A dependency that lets through the given roles (and admin); 403 for any other role."""
     allowed = set(roles) | {"admin"}
 
-    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 f"role {principal.role!r} may not do this; it needs one of: {', '.join(sorted(allowed))}")

@@ -75,43 +75,6 @@ def test_a_failed_transaction_fails_every_caller_in_it(tmp_path):
     assert errors == ["OperationalError"] * 8
 
 
-def test_awaited_events_are_answered_only_once_committed_and_share_transactions(store):
-    """The coroutine form (the roster download route's): same guarantees, no thread held waiting."""
-    group = AuditGroup(store)
-    lock = _hold_write_lock(store)
-    answered = []
-
-    async def downloads():
-        async def one(k):
-            await group.record_async(f"api:user{k}", "roster.download", "roster", 1, {"k": k})
-            answered.append(k)
-
-        tasks = [asyncio.create_task(one(k)) for k in range(40)]
-        await asyncio.sleep(0.5)  # every event is queued or taken by the writer, which waits on the lock
-        assert answered == [] and group.commits == 0
-        await asyncio.to_thread(lambda: (lock.rollback(), lock.close()))
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
-
-    asyncio.run(downloads())
-    group.close()
-    assert sorted(answered) == list(range(40))
-    events = audit_events(store, action="roster.download")
-    assert len(events) == 40 and events["actor"].nunique() == 40
-    assert group.commits <= 2  # all 40 together, or the first alone and 39 behind it
-
-
-def test_an_awaited_event_whose_transaction_fails_raises_its_error(tmp_path):
-    group = AuditGroup(Store(make_engine(f"sqlite:///{tmp_path / 'no-tables.sqlite'}")))
-
-    async def downloads():
-        return await asyncio.gather(*(group.record_async("api:x", "roster.download", "roster", 1) for _ in range(5)),
-                                    return_exceptions=True)
-
-    results = asyncio.run(downloads())
-    group.close()
-    assert [type(r).__name__ for r in results] == ["OperationalError"] * 5
-
-
 def test_parallel_downloads_from_a_real_server_each_leave_one_event(store_url, store, weeks, guardian, tmp_path):
     """N parallel roster downloads against two workers: N answers, N audit rows, on both stores."""
     from test_api import _serve, _stop, fill

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import ROUTE_RESPONSES, AnyRole, CacheDep, CommanderOnly, RecordId, StoreDep, force_area
@@ -51,7 +50,7 @@ def list_sets(store: StoreDep, principal: AnyRole) -> list[HotspotSetItem]:
 
 
 @router.get("/{set_id}/geojson", response_model=FeatureCollection, responses={404: problem("No such record in the store.")})
-async def set_geojson(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRole) -> JSONResponse:
+def set_geojson(set_id: RecordId, store: StoreDep, cache: CacheDep, principal: AnyRole) -> JSONResponse:
     """A set's hotspots with their geofences (WGS84), ranked; filtered to the caller's NPUs if it has any."""
     npus = principal.npus
 
@@ -64,10 +63,8 @@ async def set_geojson(set_id: RecordId, store: StoreDep, cache: CacheDep, princi
             "period_end": str(p["period_end"]), "version": p["version"], "resolution": p["resolution"]})
         return body.model_dump_json().encode()
 
-    # Stored sets never change: the rendered document is kept per set and NPU filter, and served
-    # from the event loop; only a first render (which reads the store) goes to a worker thread.
-    key = ("geojson", set_id, npus)
-    return RenderedJSON(cache.peek(key) or await run_in_threadpool(cache.get, key, render))
+    # Stored sets never change: the rendered document is kept per set and NPU filter.
+    return RenderedJSON(cache.get(("geojson", set_id, npus), render))
 
 
 @router.get("/{set_id}/coverage", response_model=Coverage, responses={404: problem("No such record in the store.")})

@@ -6,7 +6,6 @@ import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from api.deps import ROUTE_RESPONSES, AuditDep, CacheDep, RecordId, StoreDep, Tasking
@@ -64,15 +63,10 @@ def create_roster(body: RosterCreate, store: StoreDep, principal: Tasking, respo
             responses={200: {"content": {"text/csv": {}, "application/json": {}},
                              "description": "The roster file (OFFICIAL-SENSITIVE)."},
                        404: problem("No such roster.")})
-async def download(roster_id: RecordId, fmt: Literal["csv", "json"], store: StoreDep, cache: CacheDep,
-                   audit: AuditDep, principal: Tasking) -> Response:
+def download(roster_id: RecordId, fmt: Literal["csv", "json"], store: StoreDep, cache: CacheDep,
+             audit: AuditDep, principal: Tasking) -> Response:
     """A roster as CSV (one row per visit, spreadsheet formulas neutralised) or JSON; the download is audited."""
-    # A coroutine, so that a rendered file is served without a worker thread: only a first render
-    # (which reads the store) goes to one, and the wait for the audit commit holds none.
-    rendered = cache.peek(("roster-file", roster_id, fmt))
-    body, name = rendered or await run_in_threadpool(_whole_file, store, cache, roster_id, fmt)
-    await audit.record_async(principal.actor, "roster.download", "roster", roster_id, {"format": fmt})
-    return _file_response(body, name, fmt)
+    return roster_file(store, cache, audit, roster_id, fmt, None, principal.actor)
 
 
 Unit = Annotated[str, Path(max_length=32, description="The unit's call sign.")]
@@ -101,12 +95,17 @@ def roster_file(store, cache, audit, roster_id: int, fmt: str, unit: str | None,
     """An issued roster as a download, after its audit event is committed (no event, no file): the whole
     roster as CSV or JSON, or one unit's calendar (ics) or printable briefing (html). The event goes
     through the process's group commit (``audit``), so concurrent downloads share one transaction."""
+    roster = _load(store, cache, roster_id)
+    stem = roster_stem(roster)
     if unit is None:
-        body, name = _whole_file(store, cache, roster_id, fmt)
+        def render():
+            if fmt == "csv":
+                return csv_text(roster).encode(), f"{stem}.csv"
+            return json.dumps(roster_document(roster), default=str).encode(), f"{stem}.json"
+
+        body, name = cache.get(("roster-file", roster_id, fmt), render)
         detail = {"format": fmt}
     else:
-        roster = _load(store, cache, roster_id)
-        stem = roster_stem(roster)
         if unit not in set(roster.visits["unit"]):
             raise NotFoundError(f"roster {roster_id} has no unit {unit!r}")
         if fmt == "ics":
@@ -117,22 +116,6 @@ def roster_file(store, cache, audit, roster_id: int, fmt: str, unit: str | None,
             name = f"{stem}-{safe_name(unit)}-briefing.html"
         detail = {"format": fmt, "unit": unit}
     audit.record(actor, "roster.download", "roster", roster_id, detail)
-    return _file_response(body, name, fmt)
-
-
-def _whole_file(store, cache, roster_id: int, fmt: str) -> tuple[bytes, str]:
-    """The whole roster as CSV or JSON and its file name, rendered once per process."""
-    def render():
-        roster = _load(store, cache, roster_id)
-        stem = roster_stem(roster)
-        if fmt == "csv":
-            return csv_text(roster).encode(), f"{stem}.csv"
-        return json.dumps(roster_document(roster), default=str).encode(), f"{stem}.json"
-
-    return cache.get(("roster-file", roster_id, fmt), render)
-
-
-def _file_response(body: bytes | str, name: str, fmt: str) -> Response:
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "html":
         headers["Content-Security-Policy"] = PAGE_CSP

@@ -44,9 +44,8 @@ class PageRefused(Exception):
         self.role_needed = role_needed
 
 
-async def mark_page(request: Request) -> None:
-    """Errors on this request are rendered as pages, not JSON (every page router depends on this).
-    A coroutine, as is ``check`` below: it does no I/O, so it needs no worker thread (see api.deps)."""
+def mark_page(request: Request) -> None:
+    """Errors on this request are rendered as pages, not JSON (every page router depends on this)."""
     request.state.page = True
 
 
@@ -65,7 +64,7 @@ def page_for(*roles: str):
     """A dependency that lets the given roles (and admin) open a page; any other role gets the 403 page."""
     allowed = tuple(roles) + ("admin",)
 
-    async def check(session: Annotated[Session, Depends(current_session)]) -> Session:
+    def check(session: Annotated[Session, Depends(current_session)]) -> Session:
         if session.principal.role not in allowed:
             raise PageRefused(f"This page is for the {_roles(roles)}; you are signed in as "
                               f"{session.principal.role}.", role_needed=tuple(roles))

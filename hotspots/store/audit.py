@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import getpass
 import json
 import queue
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -63,7 +61,6 @@ class _Pending:
     row: dict
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
-    on_done: Callable[[], None] | None = None  # also called once committed or failed (wakes a coroutine)
 
 
 class AuditGroup:
@@ -102,26 +99,6 @@ class AuditGroup:
         self._queue.put(pending)
         if not pending.done.wait(self._wait):
             raise AuditUnavailable(f"the audit log did not commit within {self._wait:.0f} s")
-        if pending.error is not None:
-            raise pending.error
-
-    async def record_async(self, actor: str, action: str, object_type: str, object_id,
-                           detail: dict | None = None) -> None:
-        """:meth:`record` for a coroutine: the event loop serves other requests while the event
-        commits, and no worker thread is held waiting for it."""
-        loop = asyncio.get_running_loop()
-        committed = loop.create_future()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(lambda: committed.done() or committed.set_result(None))
-
-        pending = _Pending(event_row(actor, action, object_type, object_id, detail), on_done=wake)
-        self._start()
-        self._queue.put(pending)
-        try:
-            await asyncio.wait_for(committed, self._wait)
-        except TimeoutError:
-            raise AuditUnavailable(f"the audit log did not commit within {self._wait:.0f} s") from None
         if pending.error is not None:
             raise pending.error
 
@@ -167,8 +144,6 @@ class AuditGroup:
                     p.error = exc
             for p in batch:
                 p.done.set()
-                if p.on_done is not None:
-                    p.on_done()
             if stop:
                 return
 
