@@ -126,3 +126,25 @@ def test_visits_by_day_follows_the_weights_on_average():
     rng = np.random.default_rng(0)
     mean = np.mean([visits_by_day(10, w, 5, rng) for _ in range(4000)], axis=0)
     assert mean == pytest.approx(10 * w / w.sum(), abs=0.05)
+
+
+def test_profiles_place_finer_incidents_by_their_position_not_their_cells_parent():
+    """Hotspots of resolution-9 cells, incidents indexed at 10: an incident counts toward the
+    hotspot whose cell holds its point, even where its own cell's parent is another cell."""
+    from hotspots.geo import cells as h3cells
+
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(-1.95, -1.85, 4000), rng.uniform(52.45, 52.50, 4000)
+    fine = h3cells.points_to_cells(lon, lat, 10)
+    own = h3cells.points_to_cells(lon, lat, 9)
+    stray = np.flatnonzero(h3cells.to_parent(fine, 9) != own)
+    assert stray.size > 100  # about 7% of points
+    k = stray[0]
+    members = pd.DataFrame({"hotspot_id": ["H1"], "h3_cell": h3cells.to_strings(own[[k]])})
+    t = pd.Timestamp("2024-01-05 21:30", tz="UTC")
+    incidents = pd.DataFrame({"h3_cell": h3cells.to_strings(fine[[k]]), "lon": lon[[k]], "lat": lat[[k]],
+                              "occurred_from": [t], "time_precision": ["exact"]})
+    _, timed = hour_of_week_profiles(incidents, members, ["H1"], "UTC")
+    assert timed.tolist() == [1]
+    _, by_parent = hour_of_week_profiles(incidents.drop(columns=["lon", "lat"]), members, ["H1"], "UTC")
+    assert by_parent.tolist() == [0]  # what placing by the parent cell did
