@@ -18,7 +18,7 @@ _SECURITY_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in 
 class SecurityHeaders:
     """ASGI middleware: each of :data:`SECURITY_HEADERS` added to every response that does not set
     it itself. Plain ASGI, not Starlette's ``BaseHTTPMiddleware``, which passes every response body
-    through a stream of its own, in a task of its own: costly for a 700 kB roster under load."""
+    through a stream of its own, in a task of its own: costly for a 650 kB roster under load."""
 
     def __init__(self, app):
         self.app = app
