@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -14,7 +15,8 @@ from hotspots.geo.areas import NamedAreas
 from hotspots.services.ingest import load_area
 from hotspots.store.audit import AuditGroup
 from hotspots.store.db import Store
-from hotspots.store.tokens import Principal, principal_for
+from hotspots.store.principals import UNKNOWN, PrincipalReader
+from hotspots.store.tokens import Principal
 
 #: What every authenticated route may answer besides its own responses, for the OpenAPI document.
 #: Every guarded route can answer these: the two auth refusals, and the typed user errors as
@@ -32,21 +34,23 @@ RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 _bearer = HTTPBearer(auto_error=False, description="An API token from 'hotspots users add'.")
 
 
-def get_store(request: Request) -> Store:
+# The dependencies that only fetch what the app holds are coroutines: a plain function would be
+# run in a worker thread, one hand-off to it and back per dependency per request.
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def get_cache(request: Request) -> RenderCache:
+async def get_cache(request: Request) -> RenderCache:
     return request.app.state.cache
 
 
 CacheDep = Annotated[RenderCache, Depends(get_cache)]
 
 
-def get_audit(request: Request) -> AuditGroup:
+async def get_audit(request: Request) -> AuditGroup:
     return request.app.state.audit
 
 
@@ -69,13 +73,17 @@ def npu_areas(cache: RenderCache):
                      lambda: NamedAreas.from_file(s.npu_areas, s.npu_field or None))
 
 
-def authenticate(store: StoreDep,
-                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-    """The caller's principal; 401 without a live bearer token."""
+async def authenticate(request: Request,
+                       credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    """The caller's principal; 401 without a live bearer token. Answered without a worker thread
+    when the process's reader can (hotspots.store.principals), else read in one."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", headers=challenge)
-    principal = principal_for(store, credentials.credentials)
+    reader: PrincipalReader = request.app.state.principals
+    principal = reader.lookup(credentials.credentials)
+    if principal is UNKNOWN:
+        principal = await to_thread.run_sync(reader.load, credentials.credentials)
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", headers=challenge)
     return principal
@@ -85,7 +93,7 @@ def require(*roles: str):
     """A dependency that lets through the given roles (and admin); 403 for any other role."""
     allowed = set(roles) | {"admin"}
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 f"role {principal.role!r} may not do this; it needs one of: {', '.join(sorted(allowed))}")

@@ -6,7 +6,6 @@ import threading
 import time
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from hotspots.store.audit import AuditGroup, audit_events
@@ -53,6 +52,34 @@ def test_concurrent_events_share_transactions_and_none_is_lost(store):
     events = audit_events(store, action="roster.download")
     assert len(events) == 60 and events["actor"].nunique() == 60
     assert group.commits == 2  # event 0 alone, then the 59 that queued behind it in one transaction
+
+
+def test_writers_of_two_processes_on_one_sqlite_file_take_turns(tmp_path):
+    """Each server process has its own group-commit writer; on SQLite they take turns on a lock file
+    (instead of sleeping in SQLite's busy handler) and every event of both is kept."""
+    from hotspots.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    stores = [open_store(url), open_store(url)]
+    first, second = (AuditGroup(s) for s in stores)
+    waiting = threading.Thread(target=second.record, args=("api:x", "roster.download", "roster", 1))
+    with first._writers_in_turn():  # the first process's writer is in its transaction
+        waiting.start()
+        time.sleep(0.3)
+        assert waiting.is_alive()  # the second waits for its turn
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    threads = [threading.Thread(target=group.record, args=(f"api:{k}", "roster.download", "roster", k))
+               for k in range(40) for group in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    first.close()
+    second.close()
+    assert len(audit_events(stores[0], action="roster.download")) == 81
+    for s in stores:
+        s.dispose()
 
 
 def test_a_failed_transaction_fails_every_caller_in_it(tmp_path):

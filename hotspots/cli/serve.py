@@ -76,5 +76,5 @@ def serve(
     # pool's idle timeout (60 s is usual), so they never send a request on a connection the server
     # is closing at that moment: with uvicorn's 5 s default, the likely cause of the one client
     # ReadError the load benchmark saw on PostgreSQL.
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("api.main:serving_app", factory=True, host=host, port=port, workers=workers,
                 timeout_graceful_shutdown=30, timeout_keep_alive=KEEP_ALIVE_S, log_level="info")

@@ -107,6 +107,14 @@ _FAULTS = (
 )
 
 
+def sqlite_file(store: Store) -> Path | None:
+    """The SQLite store's file (None for PostgreSQL or an in-memory store)."""
+    url = store.engine.url
+    if store.backend != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).resolve()
+
+
 def store_fault(exc: BaseException) -> str | None:
     """One line saying what a database error means, when it is the store failing (unreachable, read-only,
     full) rather than a bug; None otherwise. The front ends answer these without a traceback (the API
