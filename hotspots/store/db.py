@@ -41,7 +41,7 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if parsed.get_backend_name() == "sqlite" and _plain_file(parsed.database):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # pre-ping: a pooled connection that a database restart has closed is replaced, not handed out.
         # A server worker answers up to 40 requests at once (its thread pool); with SQLAlchemy's
@@ -109,10 +109,14 @@ _FAULTS = (
 
 def sqlite_file(store: Store) -> Path | None:
     """The SQLite store's file (None for PostgreSQL or an in-memory store)."""
-    url = store.engine.url
-    if store.backend != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return Path(url.database).resolve()
+    database = store.engine.url.database
+    return Path(database).resolve() if store.backend == "sqlite" and _plain_file(database) else None
+
+
+def _plain_file(database: str | None) -> bool:
+    """Whether a SQLite URL's database is a file path: not in memory, and not a ``file:`` URI
+    (``sqlite:///file:PATH?mode=ro&uri=true``, whose path is not a folder to make)."""
+    return database not in (None, "", ":memory:") and not database.startswith("file:")
 
 
 def store_fault(exc: BaseException) -> str | None:
