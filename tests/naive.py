@@ -190,3 +190,32 @@ def weight_near(x, y, w, tx, ty, x0, y0, size, ncols, nrows, radius, slack):
         cols_reached = ((col >= np.floor((tx[t] - half - x0) / size)) & (col <= np.floor((tx[t] + half - x0) / size)))
         out[t] = w[rows_reached & cols_reached].sum()
     return out
+
+
+def copy_binary_rows(rows: list[tuple], kinds: list[str]) -> bytes:
+    """PostgreSQL binary COPY tuples written one value at a time with struct (hotspots.store.pgbinary's twin).
+
+    rows : tuples of Python values (None for NULL; datetimes aware; floats NaN for NULL).
+    kinds : each column's kind, as pgbinary.KINDS.
+    """
+    import datetime as dt
+    import math
+    import struct
+
+    epoch = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    out = bytearray()
+    for row in rows:
+        out += struct.pack(">h", len(kinds))
+        for value, kind in zip(row, kinds, strict=True):
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                out += struct.pack(">i", -1)
+            elif kind == "text":
+                data = value.encode()
+                out += struct.pack(">i", len(data)) + data
+            elif kind == "timestamptz":
+                delta = value - epoch
+                out += struct.pack(">iq", 8, (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+            else:
+                fmt = {"int4": ">i", "int8": ">q", "float8": ">d", "bool": ">?"}[kind]
+                out += struct.pack(">i", struct.calcsize(fmt)) + struct.pack(fmt, value)
+    return bytes(out)

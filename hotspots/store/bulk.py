@@ -1,8 +1,9 @@
 """Fast, idempotent bulk inserts inside the caller's transaction.
 
 SQLite: ``INSERT OR IGNORE`` through the driver's ``executemany``, with every column turned
-into Python values by NumPy in one pass. PostgreSQL: the frame written as CSV by Arrow (in C++,
-not row by row in Python) and copied straight into ``incidents``, after the ids already stored
+into Python values by NumPy in one pass. PostgreSQL: the frame encoded in the binary COPY format
+by NumPy and Arrow (hotspots.store.pgbinary; never row by row in Python) and copied straight into
+``incidents``, after the ids already stored
 are looked up and left out; loads take a transaction-level advisory lock, so no other load can
 store one of those ids between the look-up and the copy. Both skip incidents whose id is
 already stored, so re-loading a file, or a later file that repeats a crime, adds nothing.
@@ -18,8 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg.copy import QueuedLibpqWriter
-from sqlalchemy import Connection
+from sqlalchemy import BigInteger, Boolean, Connection, Float, Integer, String
 
+from hotspots.store import pgbinary
 from hotspots.store.schema import incidents
 
 CHUNK_ROWS = 100_000
@@ -84,24 +86,35 @@ def _sqlite_chunks(frame: pd.DataFrame, batch_id: int) -> Iterator[tuple[str, It
         yield sql, zip(*columns.values(), strict=True), len(part)
 
 
-def _arrow_table(frame: pd.DataFrame, batch_id: int) -> pa.Table:
-    """The frame as an Arrow table of the stored columns (times in UTC, flags as nullable booleans)."""
-    arrays: list[pa.Array] = []
-    exact = bool((frame["occurred_to"] == frame["occurred_from"]).all())
+def _pg_kind(column) -> str:
+    """The binary COPY encoding of an ``incidents`` column (hotspots.store.pgbinary's kinds)."""
+    if column.name in _TIME_COLUMNS:
+        return "timestamptz"
+    if isinstance(column.type, Boolean):
+        return "bool"
+    if isinstance(column.type, BigInteger):
+        return "int8"
+    if isinstance(column.type, Integer):
+        return "int4"
+    if isinstance(column.type, Float):
+        return "float8"
+    if isinstance(column.type, String):
+        return "text"
+    raise TypeError(f"incidents.{column.name}: no binary COPY encoding for {column.type!r}")
+
+
+_PG_KINDS = {c.name: _pg_kind(c) for c in incidents.columns}
+
+
+def _binary_tuples(frame: pd.DataFrame, batch_id: int) -> bytes:
+    """The frame's rows as binary COPY tuples of the stored columns (times in UTC, NaN as NULL)."""
+    fields = []
     for name in _STORED_COLUMNS:
-        if name == "batch_id":
-            arrays.append(pa.array(np.full(len(frame), batch_id, np.int64)))
-        elif name == "occurred_to" and exact:
-            arrays.append(arrays[_STORED_COLUMNS.index("occurred_from")])
-        elif name in _TIME_COLUMNS:
-            # As UTC text (the session's zone is set to UTC): Arrow's cast to text is ten times
-            # faster than its CSV writer's formatting of a timestamp.
-            arrays.append(_time_text(frame[name]))
-        elif name in _BOOL_COLUMNS:
-            arrays.append(pa.array(frame[name].to_numpy(dtype=object), type=pa.bool_(), from_pandas=True))
-        else:
-            arrays.append(pa.array(frame[name], from_pandas=True))
-    return pa.Table.from_arrays(arrays, names=_STORED_COLUMNS)
+        values = np.full(len(frame), batch_id, np.int64) if name == "batch_id" else frame[name]
+        if _PG_KINDS[name] == "bool":
+            values = values.to_numpy(dtype=object)
+        fields.append(pgbinary.field_array(values, _PG_KINDS[name]))
+    return pgbinary.tuples(fields)
 
 
 def _csv_bytes(table: pa.Table) -> bytes:
@@ -155,20 +168,23 @@ def insert_incidents(
     elif dialect == "postgresql":
         with raw.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_LOAD_LOCK,))
-            cursor.execute("SET LOCAL TIME ZONE 'UTC'")  # the times are copied as UTC text
             frame = frame.drop_duplicates("incident_id")  # COPY has no OR IGNORE: one row an id
             stored = _stored_ids(cursor, frame["incident_id"])
             if stored:
                 frame = frame[~frame["incident_id"].isin(stored)]
-            # One COPY for the whole frame, fed from a queue by psycopg's writer thread: the next
-            # chunk is encoded here while the server stores the last one.
-            with cursor.copy(f"COPY incidents ({names}) FROM STDIN (FORMAT csv)",
+            # One binary COPY for the whole frame, fed from a queue by psycopg's writer thread: the
+            # next chunk is encoded here while the server stores the last one. Binary, since the
+            # server then reads numbers and times as they are: 2.8 s against CSV's 4.1 s for a
+            # million rows (pgbinary).
+            with cursor.copy(f"COPY incidents ({names}) FROM STDIN (FORMAT binary)",
                              writer=QueuedLibpqWriter(cursor)) as copy:
+                copy.write(pgbinary.HEADER)
                 for lo in range(0, len(frame), CHUNK_ROWS):
                     part = frame.iloc[lo : lo + CHUNK_ROWS]
-                    copy.write(_csv_bytes(_arrow_table(part, batch_id)))
+                    copy.write(_binary_tuples(part, batch_id))
                     if progress:
                         progress(len(part))
+                copy.write(pgbinary.TRAILER)
             added = len(frame)
     else:
         raise NotImplementedError(f"bulk insert for {dialect}")
