@@ -3,9 +3,9 @@
 SQLite: ``INSERT OR IGNORE`` through the driver's ``executemany``, with every column turned
 into Python values by NumPy in one pass. PostgreSQL: the frame encoded in the binary COPY format
 by NumPy and Arrow (hotspots.store.pgbinary; never row by row in Python) and copied straight into
-``incidents``, after the ids already stored
-are looked up and left out; loads take a transaction-level advisory lock, so no other load can
-store one of those ids between the look-up and the copy. Both skip incidents whose id is
+``incidents``, after the ids already stored are looked up and left out; loads take a
+transaction-level advisory lock, so no other load can store one of those ids between the look-up
+and the copy. Both skip incidents whose id is
 already stored, so re-loading a file, or a later file that repeats a crime, adds nothing.
 """
 

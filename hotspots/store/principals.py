@@ -19,7 +19,6 @@ Unknown and revoked tokens are never kept: each such request reads the table.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -27,7 +26,7 @@ import time
 from collections import OrderedDict
 
 from hotspots.store.db import Store, sqlite_file
-from hotspots.store.tokens import Principal, principal_for, token_hash
+from hotspots.store.tokens import Principal, principal_for, principal_of, token_hash
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +122,16 @@ class PrincipalReader:
                 # newest commit. No busy wait: a read that would wait is handed to load() instead.
                 conn = sqlite3.connect(f"{self._sqlite_path.as_uri()}?mode=ro", uri=True, timeout=0,
                                        isolation_level=None, check_same_thread=False)
+                conn.row_factory = sqlite3.Row
                 self._local.conn = conn
                 with self._lock:
                     self._opened.append(conn)
             row = conn.execute("SELECT token_id, name, role, npus FROM api_tokens "
-                                       "WHERE token_sha256 = ? AND revoked_at IS NULL", (digest,)).fetchone()
+                               "WHERE token_sha256 = ? AND revoked_at IS NULL", (digest,)).fetchone()
         except sqlite3.Error as exc:  # busy, or the file gone: load() reads it the usual way, with its errors
             log.debug("token read handed to the pool: %s", exc)
             return UNKNOWN
-        if row is None:
-            return None
-        return Principal(token_id=row[0], name=row[1], role=row[2], npus=tuple(json.loads(row[3])))
+        return None if row is None else principal_of(row)
 
     def _forget(self, listening: bool) -> None:
         with self._lock:
