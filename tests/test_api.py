@@ -298,7 +298,7 @@ def test_both_stores_serve_sets_and_refuse_revoked_tokens(store, weeks, guardian
         assert allocation["design"] == "blocked" and len(allocation["fingerprint"]) == 64
         revoke_token(store, "analyst-post", actor="test")
         # SQLite reads the token each request; PostgreSQL's workers keep principals until the table's
-        # trigger announces a change, which arrives within milliseconds of the commit.
+        # trigger announces a change, which arrives shortly after the commit.
         refused = lambda: client.get("/hotspot-sets", headers=auth(tokens["analyst"])).status_code == 401  # noqa: E731
         if store.backend == "sqlite":
             assert refused()

@@ -44,8 +44,9 @@ def make_engine(url: str) -> Engine:
         if parsed.get_backend_name() == "sqlite" and _plain_file(parsed.database):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # pre-ping: a pooled connection that a database restart has closed is replaced, not handed out.
-        # A server worker answers up to 40 requests at once (its thread pool); with SQLAlchemy's
-        # 5 kept connections, every request past the fifth opened a connection and closed it after.
+        # A server worker runs up to HOTSPOTS_API_THREADS requests at once, plus its audit writer and
+        # job runner; with SQLAlchemy's 5 kept connections, every request past the fifth opened a
+        # connection and closed it after.
         pool = {} if parsed.database in (None, "", ":memory:") else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         engine = create_engine(parsed, pool_pre_ping=True, **pool)
     except (ArgumentError, NoSuchModuleError):
